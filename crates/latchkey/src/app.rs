@@ -1,0 +1,140 @@
+//! Wiring: settings + store + keys + clock into a running server, and the
+//! background work each process does.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::Settings;
+use crate::core::Authority;
+use crate::core::clock::SharedClock;
+use crate::core::keys::KeyStore as _;
+use crate::http::{self, AppState};
+use crate::store::Store;
+
+/// Connects to the database, migrates it, and loads (or creates) the signing
+/// keys.
+pub async fn build(settings: Settings, clock: SharedClock) -> anyhow::Result<AppState> {
+    let store = Store::connect(&settings).await?;
+    store.migrate().await?;
+    let app = Authority::init(Arc::new(settings), store, clock).await?;
+    Ok(Arc::new(app))
+}
+
+/// A running server: its address, its state, and the handle to stop it.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub app: AppState,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+    background: JoinHandle<()>,
+}
+
+impl Server {
+    /// Binds `settings.bind` and serves until [`Server::shutdown`] (or the
+    /// `shutdown` future of [`run`]).
+    pub async fn start(settings: Settings, clock: SharedClock) -> anyhow::Result<Server> {
+        let listener = TcpListener::bind(&settings.bind).await?;
+        let app = build(settings, clock).await?;
+        Ok(Server::from_parts(listener, app))
+    }
+
+    pub fn from_parts(listener: TcpListener, app: AppState) -> Server {
+        let (stop, mut stopped) = watch::channel(false);
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
+        let grace = Duration::from_secs(app.settings.shutdown_grace_seconds);
+        let router = http::router(app.clone());
+        let task = tokio::spawn(async move {
+            http::serve(
+                listener,
+                router,
+                async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                },
+                grace,
+            )
+            .await;
+        });
+        let background = spawn_background(app.clone());
+        Server {
+            addr,
+            app,
+            stop,
+            task,
+            background,
+        }
+    }
+
+    /// The base URL of the listener (not necessarily the issuer).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, drains requests in flight, stops background work.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+        self.background.abort();
+        self.app.store.close().await;
+    }
+
+    /// Waits until the server stops by itself (it does not, short of a panic).
+    pub async fn wait(&mut self) {
+        let _ = (&mut self.task).await;
+    }
+
+    /// Asks the server to stop; [`Server::shutdown`] then waits for it.
+    pub fn trigger_shutdown(&self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// The periodic work of every process: reloading the key ring (to see a
+/// rotation made elsewhere), purging expired keys, and purging expired tokens
+/// and counters (`core::housekeeping`). Safe to run in every process at once:
+/// each step is idempotent.
+pub fn spawn_background(app: AppState) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let period = Duration::from_secs(app.settings.key_refresh_seconds);
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        let mut purge_tick = tokio::time::interval(Duration::from_secs(
+            crate::core::housekeeping::PURGE_PERIOD_SECONDS,
+        ));
+        purge_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => reload_keys(&app).await,
+                _ = purge_tick.tick() => purge(&app).await,
+            }
+        }
+    })
+}
+
+async fn reload_keys(app: &AppState) {
+    let now = app.clock.now();
+    if let Err(e) = app.store.purge_keys(now).await {
+        tracing::warn!(error = %e, "purging expired keys failed");
+    }
+    match app.reload_keys().await {
+        Ok(true) => tracing::info!("signing keys changed; key ring reloaded"),
+        Ok(false) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "reloading signing keys failed; keeping the current ones")
+        }
+    }
+}
+
+async fn purge(app: &AppState) {
+    match crate::core::housekeeping::purge_expired(app).await {
+        Ok(purged) => tracing::debug!(?purged, "expired rows purged"),
+        Err(e) => tracing::warn!(error = %e, "purging expired rows failed"),
+    }
+}

@@ -1,0 +1,125 @@
+//! The `latchkey` binary's subcommands (SPEC §1).
+//!
+//! Every subcommand reads the same configuration (file, then `LATCHKEY_*`
+//! variables, then flags). Admin commands print JSON on stdout with `--json`;
+//! logs always go to stderr so that stdout stays parseable.
+
+mod client;
+mod keys;
+mod output;
+mod serve;
+mod user;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Overrides, Settings};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "latchkey",
+    version,
+    about = "An OAuth 2.0 and OpenID Connect authorization server"
+)]
+pub struct Cli {
+    /// TOML configuration file.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Database URL (overrides `database_url` and LATCHKEY_DATABASE_URL).
+    #[arg(long, global = true, value_name = "URL")]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(serve::ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage OAuth clients.
+    #[command(subcommand)]
+    Client(client::ClientCommand),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(user::UserCommand),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let mut overrides: Overrides = Vec::new();
+    if let Some(url) = &cli.database_url {
+        overrides.push(("database_url", url.clone()));
+    }
+    if let Command::Serve(args) = &cli.command {
+        args.overrides(&mut overrides);
+    }
+    let settings = Settings::load(cli.config.as_deref(), overrides)?;
+    init_logging(&settings, matches!(cli.command, Command::Serve(_)));
+    match cli.command {
+        Command::Serve(args) => serve::run(settings, args).await,
+        Command::Migrate => {
+            let store = crate::store::Store::connect(&settings).await?;
+            store.migrate().await?;
+            eprintln!("migrations applied");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Client(cmd) => client::run(settings, cmd).await,
+        Command::Keys(cmd) => keys::run(settings, cmd).await,
+        Command::User(cmd) => user::run(settings, cmd).await,
+    }
+}
+
+/// Logs go to stderr. Admin commands log warnings only, unless configured
+/// otherwise, so that their output stays readable.
+fn init_logging(settings: &Settings, serving: bool) {
+    use tracing_subscriber::EnvFilter;
+    let level = if serving || std::env::var_os("LATCHKEY_LOG_LEVEL").is_some() {
+        settings.log_level.clone()
+    } else {
+        "warn".to_owned()
+    };
+    let filter = EnvFilter::try_new(&level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if settings.log_format == "json" {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// Connects and migrates, for the admin commands: they work on a fresh database
+/// just as `serve` does.
+async fn open_store(settings: &Settings) -> anyhow::Result<crate::store::Store> {
+    let store = crate::store::Store::connect(settings).await?;
+    store.migrate().await?;
+    Ok(store)
+}

@@ -1,0 +1,118 @@
+//! `latchkey serve [--demo]`.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Args;
+
+use crate::app::Server;
+use crate::config::{Overrides, Settings};
+use crate::core::clients::{ClientStore as _, GrantType, NewClient};
+use crate::core::clock::SystemClock;
+use crate::core::scope::Scope;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (overrides `bind`).
+    #[arg(long, value_name = "ADDR")]
+    bind: Option<String>,
+    /// Issuer URL (overrides `issuer`).
+    #[arg(long, value_name = "URL")]
+    issuer: Option<String>,
+    /// On an empty database, create demo clients and print how to use them.
+    #[arg(long)]
+    demo: bool,
+}
+
+impl ServeArgs {
+    pub fn overrides(&self, out: &mut Overrides) {
+        if let Some(b) = &self.bind {
+            out.push(("bind", b.clone()));
+        }
+        if let Some(i) = &self.issuer {
+            out.push(("issuer", i.clone()));
+        }
+    }
+}
+
+pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
+    let server = Server::start(settings, Arc::new(SystemClock)).await?;
+    let settings = server.app.settings.clone();
+    tracing::info!(
+        addr = %server.addr,
+        issuer = %settings.issuer,
+        database = server.app.store.kind(),
+        startup_ms = started.elapsed().as_millis() as u64,
+        "latchkey is listening"
+    );
+    if args.demo {
+        demo(&server, &settings).await?;
+    }
+    wait_for_signal().await;
+    tracing::info!("signal received");
+    server.shutdown().await;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Creates the demo data on an empty database and prints how to use it.
+async fn demo(server: &Server, settings: &Settings) -> anyhow::Result<()> {
+    let store = &server.app.store;
+    if !store.list_clients().await?.is_empty() {
+        println!("--demo: the database already has clients; no demo data created.");
+        return Ok(());
+    }
+    let (client, secret) = super::client::create(
+        store,
+        NewClient {
+            name: "Demo service".into(),
+            grant_types: vec![GrantType::ClientCredentials],
+            scopes: Some(Scope::parse("read write")?),
+            ..NewClient::default()
+        },
+    )
+    .await?;
+    let secret = secret.unwrap_or_default();
+    let token_url = settings.url(crate::core::discovery::paths::TOKEN);
+    println!();
+    println!("latchkey demo data (shown once):");
+    println!(
+        "  confidential client  client_id={}  client_secret={secret}",
+        client.id
+    );
+    println!();
+    println!("Get an access token:");
+    println!(
+        "  curl -s -u '{}:{secret}' -d grant_type=client_credentials -d 'scope=read' {token_url}",
+        client.id
+    );
+    println!();
+    println!(
+        "Its signature verifies with the keys at {}",
+        settings.url(crate::core::discovery::paths::JWKS)
+    );
+    println!();
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,206 @@
+//! `latchkey user …`.
+
+use std::io::BufRead as _;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use serde::Serialize;
+
+use super::{open_store, output};
+use crate::config::Settings;
+use crate::core::clock::{Clock as _, SystemClock};
+use crate::core::password::PasswordHasher;
+use crate::core::secret::Secret;
+use crate::core::users::{self, NewUser, User, UserStore as _};
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password is read from stdin.
+    Create(CreateArgs),
+    /// List users.
+    List(JsonFlag),
+    /// Disable a user: sign-ins are refused and every refresh token of the
+    /// user is revoked at once.
+    Disable(IdArgs),
+    /// Revoke every refresh token of a user, who may sign in again.
+    RevokeSessions(IdArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IdArgs {
+    /// The user's id (or email address).
+    id: String,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct JsonFlag {
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    #[arg(long)]
+    email: String,
+    #[arg(long)]
+    name: Option<String>,
+    /// A role, carried in the user's access tokens (repeatable).
+    #[arg(long = "role", value_name = "ROLE")]
+    roles: Vec<String>,
+    /// Read the password from the first line of stdin (its newline stripped).
+    #[arg(long, required = true)]
+    password_stdin: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+/// A user as the CLI shows it: never the password hash.
+#[derive(Debug, Serialize)]
+pub struct UserView {
+    id: String,
+    email: String,
+    name: Option<String>,
+    roles: Vec<String>,
+    disabled: bool,
+    created_at: i64,
+}
+
+impl From<&User> for UserView {
+    fn from(u: &User) -> Self {
+        UserView {
+            id: u.id.0.clone(),
+            email: u.email.clone(),
+            name: u.name.clone(),
+            roles: u.roles.clone(),
+            disabled: u.disabled,
+            created_at: u.created_at,
+        }
+    }
+}
+
+/// Reads one line from stdin and strips its line ending (`\n` or `\r\n`), and
+/// nothing else: spaces are part of a password.
+fn read_password_line() -> anyhow::Result<Secret> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    if line.ends_with('\n') {
+        line.pop();
+        if line.ends_with('\r') {
+            line.pop();
+        }
+    }
+    Ok(Secret::new(line))
+}
+
+/// Creates a user with a hashed password.
+pub async fn create(
+    store: &crate::store::Store,
+    settings: &Settings,
+    new: NewUser,
+    password: &Secret,
+) -> anyhow::Result<User> {
+    let hasher = PasswordHasher::new(
+        settings.password_hash_memory_kib,
+        settings.password_hash_iterations,
+        settings.password_hash_parallelism,
+        1,
+    )?;
+    let hash = hasher.hash(password).await?;
+    let user = new.build(hash, SystemClock.now())?;
+    store.insert_user(&user).await?;
+    Ok(user)
+}
+
+pub async fn run(settings: Settings, cmd: UserCommand) -> anyhow::Result<ExitCode> {
+    let store = open_store(&settings).await?;
+    match cmd {
+        UserCommand::Create(a) => {
+            let password = read_password_line()?;
+            let new = NewUser {
+                email: a.email,
+                name: a.name,
+                roles: a.roles,
+            };
+            let user = create(&store, &settings, new, &password).await?;
+            if a.json {
+                output::json(&serde_json::json!({"id": user.id.0, "email": user.email}))?;
+            } else {
+                output::fields(&[("id", user.id.0.clone()), ("email", user.email.clone())]);
+            }
+        }
+        UserCommand::List(f) => {
+            let users = store.list_users().await?;
+            let views: Vec<UserView> = users.iter().map(UserView::from).collect();
+            if f.json {
+                output::json(&views)?;
+            } else {
+                for v in &views {
+                    println!(
+                        "{}  {}{}",
+                        v.id,
+                        v.email,
+                        if v.disabled { "  (disabled)" } else { "" }
+                    );
+                }
+            }
+        }
+        UserCommand::Disable(a) => {
+            let user = find(&store, &a.id).await?;
+            let revoked = users::disable(&store, &user.id.0, SystemClock.now())
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no user {:?}", a.id))?;
+            let view = serde_json::json!({
+                "id": user.id.0,
+                "email": user.email,
+                "disabled": true,
+                "revoked_refresh_token_families": revoked.refresh_families,
+            });
+            if a.json {
+                output::json(&view)?;
+            } else {
+                output::fields(&[
+                    ("id", user.id.0.clone()),
+                    ("disabled", "true".into()),
+                    (
+                        "revoked refresh-token families",
+                        revoked.refresh_families.to_string(),
+                    ),
+                ]);
+            }
+        }
+        UserCommand::RevokeSessions(a) => {
+            let user = find(&store, &a.id).await?;
+            let revoked = users::revoke_sessions(&store, &user.id.0, SystemClock.now()).await?;
+            let view = serde_json::json!({
+                "id": user.id.0,
+                "email": user.email,
+                "revoked_refresh_token_families": revoked.refresh_families,
+            });
+            if a.json {
+                output::json(&view)?;
+            } else {
+                output::fields(&[
+                    ("id", user.id.0.clone()),
+                    (
+                        "revoked refresh-token families",
+                        revoked.refresh_families.to_string(),
+                    ),
+                ]);
+            }
+        }
+    }
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A user by id, or by email when the argument has an `@`.
+async fn find(store: &crate::store::Store, id_or_email: &str) -> anyhow::Result<User> {
+    let user = if id_or_email.contains('@') {
+        store.find_user_by_email(id_or_email).await?
+    } else {
+        store.get_user(id_or_email).await?
+    };
+    user.ok_or_else(|| anyhow::anyhow!("no user {id_or_email:?}"))
+}

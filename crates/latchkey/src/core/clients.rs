@@ -1,0 +1,509 @@
+//! OAuth clients: their registration, and client authentication (RFC 6749 §2.3).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use super::clock::UnixTime;
+use super::error::{Error, Result};
+use super::scope::Scope;
+use super::secret::{self, Secret, SecretHash};
+
+/// A client identifier. Public: it appears in URLs and tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClientId(pub String);
+
+impl fmt::Display for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl ClientId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The grant types a client may be registered for (SPEC §1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum GrantType {
+    AuthorizationCode,
+    RefreshToken,
+    ClientCredentials,
+    Password,
+    DeviceCode,
+}
+
+impl GrantType {
+    pub const ALL: [GrantType; 5] = [
+        GrantType::AuthorizationCode,
+        GrantType::RefreshToken,
+        GrantType::ClientCredentials,
+        GrantType::Password,
+        GrantType::DeviceCode,
+    ];
+
+    /// The `grant_type` value on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantType::AuthorizationCode => "authorization_code",
+            GrantType::RefreshToken => "refresh_token",
+            GrantType::ClientCredentials => "client_credentials",
+            GrantType::Password => "password",
+            GrantType::DeviceCode => "urn:ietf:params:oauth:grant-type:device_code",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        GrantType::ALL.into_iter().find(|g| g.as_str() == s)
+    }
+}
+
+/// How a client receives its refresh token (SPEC §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenDelivery {
+    /// In the JSON body, as RFC 6749 says.
+    #[default]
+    Body,
+    /// In the `HttpOnly` cookie `latchkey_refresh`, for browser apps that should
+    /// never hold their refresh token in script-readable memory.
+    Cookie,
+}
+
+impl TokenDelivery {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenDelivery::Body => "body",
+            TokenDelivery::Cookie => "cookie",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "body" => Some(TokenDelivery::Body),
+            "cookie" => Some(TokenDelivery::Cookie),
+            _ => None,
+        }
+    }
+}
+
+/// A registered client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    pub id: ClientId,
+    pub name: String,
+    /// `None` for a public client, which cannot keep a secret (RFC 6749 §2.1).
+    pub secret_hash: Option<SecretHash>,
+    /// First-party clients are the organisation's own apps: they skip consent and
+    /// may use the password grant.
+    pub first_party: bool,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub grant_types: Vec<GrantType>,
+    /// The scopes this client may ask for.
+    pub scopes: Scope,
+    /// The audiences (RFC 8707 resources) this client may ask tokens for.
+    pub audiences: Vec<String>,
+    pub token_delivery: TokenDelivery,
+    pub created_at: UnixTime,
+}
+
+impl Client {
+    pub fn is_public(&self) -> bool {
+        self.secret_hash.is_none()
+    }
+
+    pub fn allows_grant(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
+
+    /// "The authenticated client is not authorized to use this authorization grant
+    /// type" otherwise (RFC 6749 §5.2).
+    pub fn require_grant(&self, grant: GrantType) -> Result<()> {
+        if self.allows_grant(grant) {
+            Ok(())
+        } else {
+            Err(Error::UnauthorizedClient(
+                format!(
+                    "the client is not registered for the {} grant",
+                    grant.as_str()
+                )
+                .into(),
+            ))
+        }
+    }
+}
+
+/// What an administrator asks for when registering a client.
+#[derive(Debug, Clone, Default)]
+pub struct NewClient {
+    pub name: String,
+    pub public: bool,
+    pub first_party: bool,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Empty means the defaults of [`NewClient::build`].
+    pub grant_types: Vec<GrantType>,
+    /// `None` means the defaults of [`NewClient::build`].
+    pub scopes: Option<Scope>,
+    pub audiences: Vec<String>,
+    pub token_delivery: TokenDelivery,
+}
+
+/// The scopes a client that signs people in gets when none are given.
+pub const DEFAULT_USER_SCOPES: &str = "openid profile email offline_access";
+
+impl NewClient {
+    /// Validates the registration and builds the client with a fresh id and, for
+    /// a confidential client, a fresh secret (returned once, stored only hashed).
+    ///
+    /// Defaults, chosen to match what Hydra and Keycloak users expect:
+    /// - grant types: `authorization_code` + `refresh_token` for a client with
+    ///   redirect URIs or a public client, `client_credentials` otherwise;
+    /// - scopes: none for a client that only acts for itself
+    ///   (`client_credentials`), the OpenID Connect scopes otherwise.
+    pub fn build(self, now: UnixTime) -> Result<(Client, Option<Secret>)> {
+        if self.name.trim().is_empty() {
+            return Err(Error::invalid_request("a client needs a name"));
+        }
+        for uri in self
+            .redirect_uris
+            .iter()
+            .chain(&self.post_logout_redirect_uris)
+        {
+            validate_redirect_uri(uri)?;
+        }
+        let grant_types = if self.grant_types.is_empty() {
+            if self.public || !self.redirect_uris.is_empty() {
+                vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
+            } else {
+                vec![GrantType::ClientCredentials]
+            }
+        } else {
+            let mut g = self.grant_types;
+            g.sort();
+            g.dedup();
+            g
+        };
+        if self.public && grant_types.contains(&GrantType::ClientCredentials) {
+            return Err(Error::invalid_request(
+                "a public client cannot use client_credentials: it has no secret",
+            ));
+        }
+        if grant_types.contains(&GrantType::AuthorizationCode) && self.redirect_uris.is_empty() {
+            return Err(Error::invalid_request(
+                "the authorization_code grant needs at least one --redirect-uri",
+            ));
+        }
+        let scopes = match self.scopes {
+            Some(s) => s,
+            None if grant_types == [GrantType::ClientCredentials] => Scope::default(),
+            None => Scope::parse(DEFAULT_USER_SCOPES)?,
+        };
+        let (secret_hash, secret) = if self.public {
+            (None, None)
+        } else {
+            let secret = secret::random_token()?;
+            (Some(SecretHash::of(&secret)), Some(Secret::new(secret)))
+        };
+        let client = Client {
+            id: ClientId(uuid::Uuid::new_v4().to_string()),
+            name: self.name,
+            secret_hash,
+            first_party: self.first_party,
+            redirect_uris: self.redirect_uris,
+            post_logout_redirect_uris: self.post_logout_redirect_uris,
+            grant_types,
+            scopes,
+            audiences: self.audiences,
+            token_delivery: self.token_delivery,
+            created_at: now,
+        };
+        Ok((client, secret))
+    }
+}
+
+/// A redirect URI must be absolute and carry no fragment (RFC 6749 §3.1.2).
+/// Plain `http` is allowed (for loopback and development, RFC 8252 §7.3); the
+/// operator registering it is trusted to know what they register.
+fn validate_redirect_uri(uri: &str) -> Result<()> {
+    let parsed = url::Url::parse(uri).map_err(|e| {
+        Error::invalid_request(format!("redirect URI {uri:?} is not absolute: {e}"))
+    })?;
+    if parsed.fragment().is_some() {
+        return Err(Error::invalid_request(format!(
+            "redirect URI {uri:?} must not contain a fragment"
+        )));
+    }
+    Ok(())
+}
+
+/// Storage of clients.
+pub trait ClientStore: Send + Sync {
+    /// Inserts a new client; its id is fresh.
+    fn insert_client(&self, client: &Client) -> impl Future<Output = Result<()>> + Send;
+    /// The client with this id, if any.
+    fn get_client(&self, id: &str) -> impl Future<Output = Result<Option<Client>>> + Send;
+    /// All clients, oldest first.
+    fn list_clients(&self) -> impl Future<Output = Result<Vec<Client>>> + Send;
+    /// Deletes a client and, through the schema, everything issued to it, and
+    /// bumps the clients generation in the same transaction. Returns whether it
+    /// existed.
+    fn delete_client(&self, id: &str) -> impl Future<Output = Result<bool>> + Send;
+    /// A counter that every change or removal of a client increases; caches
+    /// compare it to know whether what they hold may be stale.
+    fn clients_generation(&self) -> impl Future<Output = Result<i64>> + Send;
+}
+
+/// The credentials a request presented (RFC 6749 §2.3.1).
+#[derive(Debug, Clone)]
+pub enum ClientCredentials {
+    /// `client_secret_basic`.
+    Basic { client_id: String, secret: Secret },
+    /// `client_secret_post`.
+    Post { client_id: String, secret: Secret },
+    /// `none`: a public client names itself.
+    None { client_id: String },
+}
+
+impl ClientCredentials {
+    pub fn client_id(&self) -> &str {
+        match self {
+            ClientCredentials::Basic { client_id, .. }
+            | ClientCredentials::Post { client_id, .. }
+            | ClientCredentials::None { client_id } => client_id,
+        }
+    }
+
+    pub fn is_basic(&self) -> bool {
+        matches!(self, ClientCredentials::Basic { .. })
+    }
+}
+
+/// Authenticates a client. Every failure is the same `invalid_client`: the answer
+/// does not tell an attacker whether the id exists.
+pub async fn authenticate<S: ClientStore>(
+    store: &S,
+    cache: &ClientCache,
+    creds: &ClientCredentials,
+) -> Result<Arc<Client>> {
+    let client = cache.get(store, creds.client_id()).await?;
+    check_credentials(client, creds)
+}
+
+/// The pure part of [`authenticate`].
+pub fn check_credentials(
+    client: Option<Arc<Client>>,
+    creds: &ClientCredentials,
+) -> Result<Arc<Client>> {
+    let fail = || Error::invalid_client("client authentication failed");
+    let presented = match creds {
+        ClientCredentials::Basic { secret, .. } | ClientCredentials::Post { secret, .. } => {
+            Some(secret)
+        }
+        ClientCredentials::None { .. } => None,
+    };
+    let Some(client) = client else {
+        // Hash anyway so that an unknown id costs the same as a wrong secret.
+        if let Some(secret) = presented {
+            let _ = SecretHash::of(secret.expose());
+        }
+        return Err(fail());
+    };
+    match (&client.secret_hash, presented) {
+        (Some(hash), Some(secret)) if hash.matches(secret.expose()) => Ok(client),
+        // A public client authenticates by naming itself, and only that way: a
+        // secret it cannot have been issued means someone is confused or probing.
+        (None, None) => Ok(client),
+        _ => Err(fail()),
+    }
+}
+
+/// Registered clients kept in memory, so that authenticating a client costs no
+/// database round trip on the token path (with SQLite, a round trip is a hop to
+/// sqlx's connection thread and back: two context switches, more CPU than the
+/// rest of a client_credentials request besides the signature).
+///
+/// Staleness is bounded by a generation counter in the database, bumped in the
+/// same transaction as every client removal: before using the cache, a request
+/// re-reads the counter if it was last read more than `revalidate_ms` ago, and
+/// empties the cache if it moved. Under load that is one small read every few
+/// milliseconds for the whole process; for a lone request it is one read, so a
+/// client deleted by `latchkey client delete` in another process stops
+/// authenticating at once, and under load within `revalidate_ms`.
+/// `revalidate_ms = 0` reads the counter on every request. Unknown ids are not
+/// cached, so guessing ids cannot grow it; it is emptied when it outgrows
+/// `MAX_ENTRIES`.
+pub struct ClientCache {
+    entries: RwLock<HashMap<String, Arc<Client>>>,
+    generation: AtomicI64,
+    /// Milliseconds since `epoch` at the last read of the counter.
+    checked_ms: AtomicU64,
+    checking: AtomicBool,
+    epoch: Instant,
+    revalidate_ms: u64,
+}
+
+impl ClientCache {
+    pub const MAX_ENTRIES: usize = 10_000;
+
+    pub fn new(revalidate_ms: u64) -> Self {
+        ClientCache {
+            entries: RwLock::new(HashMap::new()),
+            generation: AtomicI64::new(i64::MIN),
+            checked_ms: AtomicU64::new(0),
+            checking: AtomicBool::new(false),
+            epoch: Instant::now(),
+            revalidate_ms,
+        }
+    }
+
+    /// The client with this id, from memory when the cache is known fresh.
+    pub async fn get<S: ClientStore>(&self, store: &S, id: &str) -> Result<Option<Arc<Client>>> {
+        self.revalidate(store).await?;
+        if let Some(hit) = self.read().get(id) {
+            return Ok(Some(hit.clone()));
+        }
+        let Some(client) = store.get_client(id).await? else {
+            return Ok(None);
+        };
+        let client = Arc::new(client);
+        let mut entries = self.write();
+        if entries.len() >= Self::MAX_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(id.to_owned(), client.clone());
+        Ok(Some(client))
+    }
+
+    /// Forgets one client (this process just changed it).
+    pub fn forget(&self, id: &str) {
+        self.write().remove(id);
+    }
+
+    async fn revalidate<S: ClientStore>(&self, store: &S) -> Result<()> {
+        let now_ms = self.epoch.elapsed().as_millis() as u64;
+        let last = self.checked_ms.load(Ordering::Acquire);
+        let due = self.generation.load(Ordering::Acquire) == i64::MIN
+            || now_ms.saturating_sub(last) >= self.revalidate_ms;
+        // One reader at a time re-reads the counter; the others go on with what
+        // the cache holds, which is at most `revalidate_ms` old.
+        if !due || self.checking.swap(true, Ordering::AcqRel) {
+            return if self.generation.load(Ordering::Acquire) == i64::MIN {
+                // Nothing validated yet and someone else is checking: do not
+                // trust the cache, read the generation ourselves.
+                self.reread(store, now_ms).await
+            } else {
+                Ok(())
+            };
+        }
+        let result = self.reread(store, now_ms).await;
+        self.checking.store(false, Ordering::Release);
+        result
+    }
+
+    async fn reread<S: ClientStore>(&self, store: &S, now_ms: u64) -> Result<()> {
+        let current = store.clients_generation().await?;
+        if self.generation.swap(current, Ordering::AcqRel) != current {
+            self.write().clear();
+        }
+        self.checked_ms.store(now_ms, Ordering::Release);
+        Ok(())
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<Client>>> {
+        // A poisoned lock means a panic mid-insert; the map is still valid.
+        self.entries
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<Client>>> {
+        self.entries
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn confidential() -> (Client, Secret) {
+        let (c, s) = NewClient {
+            name: "svc".into(),
+            ..Default::default()
+        }
+        .build(0)
+        .unwrap();
+        (c, s.unwrap())
+    }
+
+    #[test]
+    fn defaults_follow_the_kind_of_client() {
+        let (c, _) = confidential();
+        assert_eq!(c.grant_types, [GrantType::ClientCredentials]);
+        assert!(c.scopes.is_empty());
+        let (p, s) = NewClient {
+            name: "spa".into(),
+            public: true,
+            redirect_uris: vec!["http://127.0.0.1/cb".into()],
+            ..Default::default()
+        }
+        .build(0)
+        .unwrap();
+        assert!(s.is_none());
+        assert!(p.allows_grant(GrantType::AuthorizationCode));
+        assert!(p.scopes.contains("openid"));
+    }
+
+    #[test]
+    fn secret_check() {
+        let (c, s) = confidential();
+        let c = Arc::new(c);
+        let id = c.id.0.clone();
+        let ok = ClientCredentials::Basic {
+            client_id: id.clone(),
+            secret: s.clone(),
+        };
+        assert!(check_credentials(Some(c.clone()), &ok).is_ok());
+        let bad = ClientCredentials::Post {
+            client_id: id.clone(),
+            secret: Secret::new("x"),
+        };
+        assert_eq!(
+            check_credentials(Some(c.clone()), &bad).unwrap_err().code(),
+            "invalid_client"
+        );
+        let none = ClientCredentials::None { client_id: id };
+        assert_eq!(
+            check_credentials(Some(c), &none).unwrap_err().code(),
+            "invalid_client"
+        );
+        assert_eq!(
+            check_credentials(None, &ok).unwrap_err().code(),
+            "invalid_client"
+        );
+    }
+
+    #[test]
+    fn registration_is_validated() {
+        let bad = NewClient {
+            name: "x".into(),
+            redirect_uris: vec!["/relative".into()],
+            ..Default::default()
+        };
+        assert!(bad.build(0).is_err());
+        let bad = NewClient {
+            name: "x".into(),
+            public: true,
+            grant_types: vec![GrantType::ClientCredentials],
+            ..Default::default()
+        };
+        assert!(bad.build(0).is_err());
+    }
+}

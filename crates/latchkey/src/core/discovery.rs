@@ -1,0 +1,67 @@
+//! Authorization server metadata (RFC 8414 §2, OIDC Discovery §3): what this
+//! server implements, and nothing it does not.
+
+use latchkey_proto::ProviderMetadata;
+
+use super::clients::GrantType;
+use super::keys::SigningAlg;
+use crate::config::Settings;
+
+/// The endpoint paths, relative to the issuer (SPEC §2).
+pub mod paths {
+    pub const OPENID_CONFIGURATION: &str = "/.well-known/openid-configuration";
+    pub const OAUTH_METADATA: &str = "/.well-known/oauth-authorization-server";
+    pub const JWKS: &str = "/.well-known/jwks.json";
+    pub const TOKEN: &str = "/v1/oauth/token";
+    pub const REVOCATION: &str = "/v1/oauth/revoke";
+    pub const INTROSPECTION: &str = "/v1/oauth/introspect";
+    pub const SIGNIN: &str = "/v1/signin";
+    pub const REFRESH: &str = "/v1/refresh";
+    pub const SIGNOUT: &str = "/v1/signout";
+}
+
+/// The grant types the token endpoint implements.
+pub const GRANT_TYPES: &[GrantType] = &[
+    GrantType::ClientCredentials,
+    GrantType::Password,
+    GrantType::RefreshToken,
+];
+
+pub fn metadata(settings: &Settings, algs: &[SigningAlg]) -> ProviderMetadata {
+    let strings = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let auth_methods = strings(&["client_secret_basic", "client_secret_post", "none"]);
+    ProviderMetadata {
+        issuer: settings.issuer.clone(),
+        token_endpoint: settings.url(paths::TOKEN),
+        jwks_uri: settings.url(paths::JWKS),
+        revocation_endpoint: Some(settings.url(paths::REVOCATION)),
+        // RFC 7009 §2.1: public clients revoke by naming themselves.
+        revocation_endpoint_auth_methods_supported: auth_methods.clone(),
+        introspection_endpoint: Some(settings.url(paths::INTROSPECTION)),
+        // RFC 7662 §4: introspection requires a client that can authenticate.
+        introspection_endpoint_auth_methods_supported: strings(&[
+            "client_secret_basic",
+            "client_secret_post",
+        ]),
+        scopes_supported: Vec::new(),
+        response_types_supported: Vec::new(),
+        grant_types_supported: GRANT_TYPES.iter().map(|g| g.as_str().to_owned()).collect(),
+        subject_types_supported: strings(&["public"]),
+        id_token_signing_alg_values_supported: algs.iter().map(|a| a.as_str().to_owned()).collect(),
+        token_endpoint_auth_methods_supported: auth_methods,
+        claims_supported: strings(&[
+            "iss",
+            "sub",
+            "aud",
+            "exp",
+            "iat",
+            "jti",
+            "client_id",
+            "scope",
+            "auth_time",
+            "roles",
+            "email",
+        ]),
+        ..ProviderMetadata::default()
+    }
+}

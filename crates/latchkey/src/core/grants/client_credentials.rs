@@ -1,0 +1,46 @@
+//! The client credentials grant (RFC 6749 §4.4): a client acting for itself.
+//!
+//! No database write happens here: the token is a self-contained JWT and no
+//! refresh token is issued ("A refresh token SHOULD NOT be included", §4.4.3).
+
+use crate::core::clients::Client;
+use crate::core::error::{Error, Result};
+use crate::core::scope::Scope;
+use crate::core::tokens::{self, IssuedTokens, Subject};
+use crate::core::{Authority, Storage};
+
+pub(super) fn issue<S: Storage>(
+    auth: &Authority<S>,
+    client: &Client,
+    requested: Option<Scope>,
+    resources: &[String],
+) -> Result<IssuedTokens> {
+    // "The client credentials grant type MUST only be used by confidential
+    // clients." (RFC 6749 §4.4)
+    if client.is_public() {
+        return Err(Error::UnauthorizedClient(
+            "a public client cannot use the client_credentials grant".into(),
+        ));
+    }
+    let scope = Scope::grant(requested, &client.scopes)?;
+    let audience = tokens::audience(client, resources.iter().map(String::as_str), &auth.settings)?;
+    let now = auth.clock.now();
+    let keys = auth.keys.snapshot();
+    let (access_token, _) = tokens::mint_access_token(
+        &keys,
+        &auth.settings,
+        now,
+        client,
+        &Subject::Client,
+        &scope,
+        audience,
+    )?;
+    metrics::counter!("latchkey_tokens_issued_total", "grant" => "client_credentials").increment(1);
+    Ok(IssuedTokens {
+        access_token,
+        expires_in: auth.settings.access_token_ttl_seconds,
+        scope,
+        refresh_token: None,
+        id_token: None,
+    })
+}

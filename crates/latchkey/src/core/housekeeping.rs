@@ -1,0 +1,32 @@
+//! Deleting what has expired: refresh tokens and families, deny-list entries,
+//! sign-in attempt counters.
+//!
+//! Every process runs this periodically (see `app::spawn_background`). Each
+//! step is a batched, idempotent `DELETE` of rows that no request can use any
+//! more, so processes running it at the same time merely share the work.
+
+use super::error::Result;
+use super::ratelimit::SigninLimiter;
+use super::{Authority, Storage};
+
+/// How often each process purges, in seconds.
+pub const PURGE_PERIOD_SECONDS: u64 = 60;
+
+/// What one purge deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub refresh_rows: u64,
+    pub denied_access_tokens: u64,
+    pub attempt_counters: u64,
+}
+
+/// Deletes every expired row.
+pub async fn purge_expired<S: Storage>(auth: &Authority<S>) -> Result<Purged> {
+    let now = auth.clock.now();
+    let window = SigninLimiter::new(&auth.settings).window();
+    Ok(Purged {
+        refresh_rows: auth.store.purge_refresh_tokens(now).await?,
+        denied_access_tokens: auth.store.purge_denied_access_tokens(now).await?,
+        attempt_counters: auth.store.purge_attempt_counters(now - window).await?,
+    })
+}

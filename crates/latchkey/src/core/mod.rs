@@ -1,0 +1,129 @@
+//! The domain: OAuth 2.0 and OpenID Connect semantics, with no HTTP and no SQL.
+//!
+//! **Invariant:** nothing under `core` imports `axum` or `sqlx`. Storage is
+//! reached through the traits defined here (one per concept), implemented by
+//! `crate::store` for SQLite and PostgreSQL.
+
+pub mod clients;
+pub mod clock;
+pub mod discovery;
+pub mod error;
+pub mod grants;
+pub mod housekeeping;
+pub mod keys;
+pub mod params;
+pub mod password;
+pub mod ratelimit;
+pub mod refresh;
+pub mod revocation;
+pub mod scope;
+pub mod secret;
+pub mod signin;
+pub mod tokens;
+pub mod users;
+
+use std::sync::Arc;
+
+use crate::config::Settings;
+
+pub use error::{Error, Result};
+
+/// Every storage contract the domain relies on.
+pub trait Storage:
+    clients::ClientStore
+    + keys::KeyStore
+    + secret::ServerSecretStore
+    + users::UserStore
+    + refresh::RefreshTokenStore
+    + revocation::DenyListStore
+    + ratelimit::AttemptCounterStore
+    + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<T> Storage for T where
+    T: clients::ClientStore
+        + keys::KeyStore
+        + secret::ServerSecretStore
+        + users::UserStore
+        + refresh::RefreshTokenStore
+        + revocation::DenyListStore
+        + ratelimit::AttemptCounterStore
+        + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+/// The authorization server's state: settings, storage, keys and the clock.
+/// One per process, shared by every request.
+pub struct Authority<S> {
+    pub settings: Arc<Settings>,
+    pub store: S,
+    pub keys: keys::KeyRing,
+    pub clock: clock::SharedClock,
+    pub passwords: password::PasswordHasher,
+    /// The HMAC key shared by every process (see [`secret::ServerKey`]).
+    pub server_key: secret::ServerKey,
+    /// Registered clients, kept in memory (see [`clients::ClientCache`]).
+    pub clients: clients::ClientCache,
+}
+
+impl<S: Storage> Authority<S> {
+    /// Builds the state: loads (or, on first start, creates) the shared HMAC key
+    /// and the signing keys, and computes the dummy password hash. Once per
+    /// process.
+    pub async fn init(
+        settings: Arc<Settings>,
+        store: S,
+        clock: clock::SharedClock,
+    ) -> Result<Self> {
+        let candidate = secret::random_token()?;
+        let shared = store
+            .get_or_create_secret(secret::ServerKey::NAME, &candidate, clock.now())
+            .await?;
+        let server_key = secret::ServerKey::from_secret(&shared);
+        let (m, t, p, n) = (
+            settings.password_hash_memory_kib,
+            settings.password_hash_iterations,
+            settings.password_hash_parallelism,
+            settings.max_concurrent_password_hashes(),
+        );
+        // One Argon2 run for the dummy hash: off the async workers.
+        let passwords =
+            tokio::task::spawn_blocking(move || password::PasswordHasher::new(m, t, p, n))
+                .await
+                .map_err(Error::internal)??;
+        let settings_revalidate_ms = settings.client_cache_revalidate_ms;
+        let auth = Authority {
+            settings,
+            store,
+            keys: keys::KeyRing::default(),
+            clock,
+            passwords,
+            server_key,
+            clients: clients::ClientCache::new(settings_revalidate_ms),
+        };
+        auth.init_keys().await?;
+        Ok(auth)
+    }
+
+    /// Creates any missing key (first start) and loads the key ring.
+    pub async fn init_keys(&self) -> Result<()> {
+        let alg = self.settings.signing_alg().map_err(Error::internal)?;
+        keys::ensure_keys(&self.store, alg, self.clock.now()).await?;
+        self.reload_keys().await?;
+        Ok(())
+    }
+
+    /// Reloads the key ring from the database (after a rotation by another
+    /// process, or when a retired key expires). Returns whether it changed.
+    pub async fn reload_keys(&self) -> Result<bool> {
+        let stored = self.store.list_keys().await?;
+        self.keys.load(&stored, self.clock.now())
+    }
+}

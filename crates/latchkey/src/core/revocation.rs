@@ -1,0 +1,234 @@
+//! Token revocation (RFC 7009), introspection (RFC 7662), and the
+//! access-token deny list (SPEC §7).
+//!
+//! Access tokens are self-contained JWTs that resource servers verify without
+//! asking latchkey; revoking one puts its `jti` on a deny list until its `exp`,
+//! which latchkey's own endpoints (introspection, userinfo) consult. Refresh
+//! tokens live in the database: revoking one revokes its whole family.
+//!
+//! The two kinds are told apart by their shape (a JWT has two dots, a refresh
+//! token none), so `token_type_hint` is accepted and not needed: "the
+//! authorization server [...] MAY ignore" it (RFC 7009 §2.1).
+
+use std::future::Future;
+
+use latchkey_proto::{AccessTokenClaims, IntrospectionResponse};
+
+use super::clients::{self, Client, ClientCredentials};
+use super::clock::UnixTime;
+use super::error::{Error, Result};
+use super::keys::JwtType;
+use super::params::Params;
+use super::refresh;
+use super::secret::{self, SecretHash};
+use super::{Authority, Storage};
+
+/// The `token_type` of an introspected refresh token. (An access token's is
+/// `Bearer`, its RFC 6749 §7.1 type.)
+pub const REFRESH_TOKEN_TYPE: &str = "refresh_token";
+
+/// Storage of the access-token deny list.
+///
+/// Contract: a denied `jti` stays denied until the purge after its
+/// `expires_at`, by which time the token itself has expired.
+pub trait DenyListStore: Send + Sync {
+    /// Puts `jti` on the deny list until `expires_at`. Idempotent.
+    fn deny_access_token(
+        &self,
+        jti: &str,
+        expires_at: UnixTime,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Whether `jti` is on the deny list.
+    fn is_access_token_denied(&self, jti: &str) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Deletes entries whose token has expired at `now`.
+    fn purge_denied_access_tokens(&self, now: UnixTime)
+    -> impl Future<Output = Result<u64>> + Send;
+}
+
+/// `POST /v1/oauth/revoke` (RFC 7009 §2): authenticates the client, then
+/// revokes `token` if it may.
+pub async fn revocation_request<S: Storage>(
+    auth: &Authority<S>,
+    creds: &ClientCredentials,
+    params: &Params,
+) -> Result<()> {
+    let client = clients::authenticate(&auth.store, &auth.clients, creds).await?;
+    let token = params.require("token")?;
+    revoke(auth, &client, token).await
+}
+
+/// `POST /v1/oauth/introspect` (RFC 7662 §2): authenticates the client, then
+/// introspects `token`.
+pub async fn introspection_request<S: Storage>(
+    auth: &Authority<S>,
+    creds: &ClientCredentials,
+    params: &Params,
+) -> Result<IntrospectionResponse> {
+    let client = clients::authenticate(&auth.store, &auth.clients, creds).await?;
+    let token = params.require("token")?;
+    introspect(auth, &client, token).await
+}
+
+/// Whether `token` has the shape of a compact JWS.
+fn looks_like_jwt(token: &str) -> bool {
+    token.bytes().filter(|b| *b == b'.').count() == 2
+}
+
+/// Verifies an access token as latchkey's own endpoints do: signature by a
+/// published key, `typ: at+jwt`, `iss`, expiry by the injected clock with no
+/// leeway, and the deny list. Never fetches `jku`/`x5u` (see
+/// `KeySet::verify`). Every failure is `invalid_token`.
+pub async fn verify_access_token<S: Storage>(
+    auth: &Authority<S>,
+    token: &str,
+) -> Result<AccessTokenClaims> {
+    let claims: AccessTokenClaims = auth.keys.snapshot().verify(
+        token,
+        JwtType::AccessToken,
+        &auth.settings.issuer,
+        None,
+        auth.clock.now(),
+        0,
+    )?;
+    if auth.store.is_access_token_denied(&claims.jti).await? {
+        return Err(Error::InvalidToken("the token has been revoked".into()));
+    }
+    Ok(claims)
+}
+
+/// RFC 7009 §2.1: revokes `token` if `client` may. "The authorization server
+/// first validates the client credentials [...] and then verifies whether the
+/// token was issued to the client making the revocation request. If this
+/// validation fails, the request is refused" — silently here, as §2.2 answers
+/// 200 for invalid tokens, so that nobody learns whether someone else's token
+/// exists.
+pub async fn revoke<S: Storage>(auth: &Authority<S>, client: &Client, token: &str) -> Result<()> {
+    if looks_like_jwt(token) {
+        revoke_access_token(auth, client, token).await
+    } else {
+        refresh::revoke_refresh_token(auth, Some(client), token)
+            .await
+            .map(|_| ())
+    }
+}
+
+async fn revoke_access_token<S: Storage>(
+    auth: &Authority<S>,
+    client: &Client,
+    token: &str,
+) -> Result<()> {
+    // A token that does not verify (garbage, expired, unknown key) cannot be
+    // used anywhere: nothing to do.
+    let Ok(claims) = auth.keys.snapshot().verify::<AccessTokenClaims>(
+        token,
+        JwtType::AccessToken,
+        &auth.settings.issuer,
+        None,
+        auth.clock.now(),
+        0,
+    ) else {
+        return Ok(());
+    };
+    if !secret::constant_time_eq(&claims.client_id, &client.id.0) {
+        return Ok(());
+    }
+    auth.store
+        .deny_access_token(&claims.jti, claims.exp)
+        .await?;
+    metrics::counter!("latchkey_tokens_revoked_total", "kind" => "access_token").increment(1);
+    Ok(())
+}
+
+/// RFC 7662 §2: what `client` may learn about `token`.
+///
+/// "The authorization server MUST require authentication of protected
+/// resources" (§4): a public client cannot authenticate, so it cannot
+/// introspect. An access token is active for any confidential client (a
+/// resource server introspects tokens issued to others); a refresh token only
+/// for the client it was issued to, since nobody else should ever hold one.
+/// Anything else is `{"active": false}`, with no reason given.
+pub async fn introspect<S: Storage>(
+    auth: &Authority<S>,
+    client: &Client,
+    token: &str,
+) -> Result<IntrospectionResponse> {
+    if client.is_public() {
+        return Err(Error::invalid_client(
+            "introspection requires a confidential client",
+        ));
+    }
+    let inactive = IntrospectionResponse::default();
+    if looks_like_jwt(token) {
+        let claims = match verify_access_token(auth, token).await {
+            Ok(c) => c,
+            Err(Error::InvalidToken(_)) => return Ok(inactive),
+            Err(e) => return Err(e),
+        };
+        // `roles` marks a user's token; `sub` is then a user id.
+        let username = match (&claims.email, &claims.roles) {
+            (Some(email), _) => Some(email.clone()),
+            (None, Some(_)) => auth.store.get_user(&claims.sub).await?.map(|u| u.email),
+            (None, None) => None,
+        };
+        return Ok(IntrospectionResponse {
+            active: true,
+            scope: Some(claims.scope),
+            client_id: Some(claims.client_id),
+            username,
+            token_type: Some("Bearer".to_owned()),
+            exp: Some(claims.exp),
+            iat: Some(claims.iat),
+            nbf: claims.nbf,
+            sub: Some(claims.sub),
+            aud: Some(claims.aud),
+            iss: Some(claims.iss),
+            jti: Some(claims.jti),
+        });
+    }
+    if token.is_empty() || token.len() > 512 {
+        return Ok(inactive);
+    }
+    let now = auth.clock.now();
+    let Some(found) = auth
+        .store
+        .find_refresh_token(&SecretHash::of(token))
+        .await?
+    else {
+        return Ok(inactive);
+    };
+    if !found.is_live(now)
+        || found.owner.disabled
+        || !secret::constant_time_eq(&found.family.client_id, &client.id.0)
+    {
+        return Ok(inactive);
+    }
+    Ok(IntrospectionResponse {
+        active: true,
+        scope: Some(found.family.scope.to_string()),
+        client_id: Some(found.family.client_id),
+        username: Some(found.owner.email),
+        token_type: Some(REFRESH_TOKEN_TYPE.to_owned()),
+        exp: Some(found.record.expires_at),
+        iat: Some(found.record.issued_at),
+        nbf: None,
+        sub: Some(found.family.user_id),
+        aud: None,
+        iss: Some(auth.settings.issuer.clone()),
+        jti: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes() {
+        assert!(looks_like_jwt("a.b.c"));
+        assert!(!looks_like_jwt("abc"));
+        assert!(!looks_like_jwt("a.b"));
+        assert!(!looks_like_jwt("a.b.c.d"));
+    }
+}

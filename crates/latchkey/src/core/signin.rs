@@ -1,0 +1,208 @@
+//! Password sign-in: the first-party `POST /v1/signin` (SPEC §5) and the token
+//! endpoint's `grant_type=password` (RFC 6749 §4.3) are one code path.
+//!
+//! "The authorization server MUST [...] protect the endpoint against brute
+//! force attacks (e.g., using rate-limitation or generating alerts)" (RFC 6749
+//! §4.3.2): every attempt goes through [`SigninLimiter`] before its password is
+//! checked. An unknown user is checked against a dummy hash, so it costs the
+//! same time as a wrong password, and both get the same `invalid_grant`.
+
+use std::net::IpAddr;
+
+use super::clients::{self, Client, ClientCredentials, GrantType};
+use super::error::{Error, Result};
+use super::params::Params;
+use super::password::Verified;
+use super::ratelimit::SigninLimiter;
+use super::refresh::{self, UserGrant};
+use super::scope::Scope;
+use super::secret::Secret;
+use super::tokens::{self, IssuedTokens};
+use super::{Authority, Storage};
+
+/// A password sign-in request.
+#[derive(Debug)]
+pub struct PasswordSignin<'a> {
+    pub username: &'a str,
+    pub password: Secret,
+    pub scope: Option<Scope>,
+    pub resources: Vec<String>,
+    /// The client's network address, for the per-address limit; `None` when
+    /// unknown (the per-username limit still applies).
+    pub client_addr: Option<IpAddr>,
+}
+
+impl<'a> PasswordSignin<'a> {
+    /// Reads `username`, `password`, `scope` and `resource` (RFC 6749 §4.3.2,
+    /// RFC 8707).
+    pub fn from_params(params: &'a Params, client_addr: Option<IpAddr>) -> Result<Self> {
+        Ok(PasswordSignin {
+            username: params.require("username")?,
+            password: Secret::new(params.require("password")?),
+            scope: params.get("scope").map(Scope::parse).transpose()?,
+            resources: params.get_all("resource").map(str::to_owned).collect(),
+            client_addr,
+        })
+    }
+}
+
+/// The same answer for every failure, so that nobody learns which usernames
+/// exist, or which accounts are disabled.
+fn bad_credentials() -> Error {
+    Error::invalid_grant("invalid username or password")
+}
+
+/// `POST /v1/signin`: authenticates the client (HTTP Basic, or a public
+/// client's `client_id` in the body), then signs the user in.
+pub async fn signin<S: Storage>(
+    auth: &Authority<S>,
+    creds: &ClientCredentials,
+    params: &Params,
+    client_addr: Option<IpAddr>,
+) -> Result<IssuedTokens> {
+    let request = PasswordSignin::from_params(params, client_addr)?;
+    let client = clients::authenticate(&auth.store, &auth.clients, creds).await?;
+    password_grant(auth, &client, request).await
+}
+
+/// Signs a user in with a password on behalf of an authenticated `client`.
+pub async fn password_grant<S: Storage>(
+    auth: &Authority<S>,
+    client: &Client,
+    request: PasswordSignin<'_>,
+) -> Result<IssuedTokens> {
+    client.require_grant(GrantType::Password)?;
+    // Request errors first: they are not guesses and cost no attempt.
+    let scope = Scope::grant(request.scope, &client.scopes)?;
+    let audience = tokens::audience(
+        client,
+        request.resources.iter().map(String::as_str),
+        &auth.settings,
+    )?;
+
+    let limiter = SigninLimiter::new(&auth.settings);
+    let keys = limiter.keys(&auth.server_key, request.username, request.client_addr);
+    let admission = limiter.admit(&auth.store, keys, auth.clock.now()).await?;
+
+    let user = auth.store.find_user_by_email(request.username).await?;
+    let verdict = auth
+        .passwords
+        .verify(
+            &request.password,
+            user.as_ref().map(|u| u.password_hash.as_str()),
+        )
+        .await?;
+    let user = match (user, verdict) {
+        (Some(user), Verified::Yes | Verified::YesRehash) if !user.disabled => user,
+        _ => {
+            metrics::counter!("latchkey_signin_failures_total").increment(1);
+            return Err(bad_credentials());
+        }
+    };
+    limiter.succeeded(&auth.store, &admission).await?;
+    if verdict == Verified::YesRehash {
+        rehash(auth, &user.id.0, &request.password).await;
+    }
+
+    let now = auth.clock.now();
+    let prepared = refresh::prepare_user_tokens(
+        auth,
+        UserGrant {
+            client,
+            user: &user,
+            scope,
+            audience,
+            auth_time: now,
+            origin: Some(refresh::origin::PASSWORD.to_owned()),
+        },
+    )?;
+    if let Some(family) = &prepared.family {
+        auth.store.insert_family(family).await?;
+    }
+    metrics::counter!("latchkey_tokens_issued_total", "grant" => "password").increment(1);
+    Ok(prepared.tokens)
+}
+
+/// Stores a hash with the configured parameters after a sign-in verified an
+/// older, weaker one. A failure here costs the user nothing: the old hash
+/// still works, and the next sign-in tries again.
+async fn rehash<S: Storage>(auth: &Authority<S>, user_id: &str, password: &Secret) {
+    let result = async {
+        let hash = auth.passwords.hash(password).await?;
+        auth.store
+            .set_password_hash(user_id, &hash, auth.clock.now())
+            .await
+    }
+    .await;
+    match result {
+        Ok(_) => tracing::info!(user_id, "password rehashed with the configured parameters"),
+        Err(e) => tracing::warn!(user_id, error = %e, "rehashing a password failed"),
+    }
+}
+
+/// What `POST /v1/refresh` and `POST /v1/signout` read from the browser
+/// (SPEC §5): the refresh cookie, the CSRF cookie, the `X-CSRF-Token` header.
+#[derive(Debug, Clone, Default)]
+pub struct BrowserCredentials<'a> {
+    pub refresh_cookie: Option<Secret>,
+    pub csrf_cookie: Option<&'a str>,
+    pub csrf_header: Option<&'a str>,
+}
+
+/// `POST /v1/refresh`: rotates the refresh token of the cookie, after the
+/// double-submit check. No client authentication: the token is bound to its
+/// client, which must be registered for cookie delivery. An optional `scope`
+/// narrows the new access token, as at the token endpoint.
+pub async fn refresh_with_cookie<S: Storage>(
+    auth: &Authority<S>,
+    browser: &BrowserCredentials<'_>,
+    params: &Params,
+) -> Result<IssuedTokens> {
+    let token = browser
+        .refresh_cookie
+        .as_ref()
+        .ok_or_else(|| Error::invalid_grant("no refresh token cookie"))?;
+    refresh::check_csrf(
+        &auth.server_key,
+        token,
+        browser.csrf_cookie,
+        browser.csrf_header,
+    )?;
+    let scope = params.get("scope").map(Scope::parse).transpose()?;
+    let resources: Vec<String> = params.get_all("resource").map(str::to_owned).collect();
+    refresh::refresh(
+        auth,
+        refresh::RefreshRequest {
+            presenter: refresh::Presenter::Cookie,
+            token,
+            scope: scope.as_ref(),
+            resources: &resources,
+        },
+    )
+    .await
+}
+
+/// `POST /v1/signout`: revokes the family of the refresh token given either
+/// as `refresh_token` in the body, by an authenticated client (`creds`), or
+/// as the cookie, with the double-submit check. Signing out without either
+/// succeeds (there is nothing to end); the caller clears the cookies.
+pub async fn signout<S: Storage>(
+    auth: &Authority<S>,
+    browser: &BrowserCredentials<'_>,
+    creds: Result<ClientCredentials>,
+    params: &Params,
+) -> Result<()> {
+    if let Some(token) = params.get("refresh_token") {
+        let client = clients::authenticate(&auth.store, &auth.clients, &creds?).await?;
+        refresh::revoke_refresh_token(auth, Some(&client), token).await?;
+    } else if let Some(token) = &browser.refresh_cookie {
+        refresh::check_csrf(
+            &auth.server_key,
+            token,
+            browser.csrf_cookie,
+            browser.csrf_header,
+        )?;
+        refresh::revoke_refresh_token(auth, None, token.expose()).await?;
+    }
+    Ok(())
+}

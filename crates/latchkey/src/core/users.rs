@@ -1,0 +1,166 @@
+//! Users: the people who sign in.
+
+use std::fmt;
+use std::future::Future;
+
+use super::clock::UnixTime;
+use super::error::{Error, Result};
+
+/// A user id: a UUID, the `sub` of the user's tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UserId(pub String);
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    /// As the user typed it; lookups go through [`normalize_email`].
+    pub email: String,
+    pub name: Option<String>,
+    pub roles: Vec<String>,
+    /// Argon2id PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`).
+    pub password_hash: String,
+    pub disabled: bool,
+    pub created_at: UnixTime,
+    pub updated_at: UnixTime,
+}
+
+/// The form of an email address that uniqueness and lookups use: trimmed and
+/// lowercased, so that `Alice@Example.com` and `alice@example.com` are one user.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+/// What an administrator gives to create a user (the password is hashed by the
+/// caller, off the async runtime).
+#[derive(Debug, Clone, Default)]
+pub struct NewUser {
+    pub email: String,
+    pub name: Option<String>,
+    pub roles: Vec<String>,
+}
+
+impl NewUser {
+    pub fn build(self, password_hash: String, now: UnixTime) -> Result<User> {
+        let email = self.email.trim().to_owned();
+        // A light check: one '@' with something on both sides, no spaces, and the
+        // RFC 5321 length limit. Deliverability is not latchkey's business.
+        let valid = email.len() <= 254
+            && !email.chars().any(char::is_whitespace)
+            && email.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty() && !domain.is_empty() && !domain.contains('@')
+            });
+        if !valid {
+            return Err(Error::invalid_request(format!(
+                "{email:?} is not an email address"
+            )));
+        }
+        let mut roles = self.roles;
+        roles.retain(|r| !r.trim().is_empty());
+        roles.sort();
+        roles.dedup();
+        Ok(User {
+            id: UserId(uuid::Uuid::new_v4().to_string()),
+            email,
+            name: self.name.filter(|n| !n.trim().is_empty()),
+            roles,
+            password_hash,
+            disabled: false,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+}
+
+/// Storage of users.
+///
+/// Contract: emails are unique case-insensitively (by [`normalize_email`]).
+pub trait UserStore: Send + Sync {
+    /// Inserts a new user; `invalid_request` if the email is taken.
+    fn insert_user(&self, user: &User) -> impl Future<Output = Result<()>> + Send;
+    fn get_user(&self, id: &str) -> impl Future<Output = Result<Option<User>>> + Send;
+    /// Looks a user up by email, case-insensitively.
+    fn find_user_by_email(&self, email: &str) -> impl Future<Output = Result<Option<User>>> + Send;
+    fn list_users(&self) -> impl Future<Output = Result<Vec<User>>> + Send;
+    /// Sets the disabled flag; returns whether the user exists.
+    fn set_user_disabled(
+        &self,
+        id: &str,
+        disabled: bool,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<bool>> + Send;
+    /// Replaces the password hash (a rehash with stronger parameters, or a new
+    /// password); returns whether the user exists.
+    fn set_password_hash(
+        &self,
+        id: &str,
+        hash: &str,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<bool>> + Send;
+}
+
+/// What `user disable` and `user revoke-sessions` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Revoked {
+    /// Refresh-token families revoked.
+    pub refresh_families: u64,
+}
+
+/// Disables a user and revokes everything the user holds (SPEC §1): every
+/// refresh-token family. Sign-ins are refused from now on. Returns `None` if
+/// there is no such user.
+pub async fn disable<S: super::Storage>(
+    store: &S,
+    id: &str,
+    now: UnixTime,
+) -> Result<Option<Revoked>> {
+    // Disable first: a sign-in racing with this cannot then start a family
+    // that outlives the revocation below.
+    if !store.set_user_disabled(id, true, now).await? {
+        return Ok(None);
+    }
+    revoke_sessions(store, id, now).await.map(Some)
+}
+
+/// Revokes every refresh-token family of a user, who stays enabled and may
+/// sign in again.
+pub async fn revoke_sessions<S: super::Storage>(
+    store: &S,
+    id: &str,
+    now: UnixTime,
+) -> Result<Revoked> {
+    let refresh_families = store.revoke_user_families(id, now).await?;
+    Ok(Revoked { refresh_families })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_checked_and_normalized() {
+        let u = NewUser {
+            email: " Alice@Example.com ".into(),
+            roles: vec!["b".into(), "a".into(), "a".into(), " ".into()],
+            ..Default::default()
+        }
+        .build("h".into(), 1)
+        .unwrap();
+        assert_eq!(u.email, "Alice@Example.com");
+        assert_eq!(normalize_email(&u.email), "alice@example.com");
+        assert_eq!(u.roles, ["a", "b"]);
+        for bad in ["", "alice", "@x", "a@", "a b@c", "a@b@c"] {
+            let r = NewUser {
+                email: bad.into(),
+                ..Default::default()
+            }
+            .build("h".into(), 1);
+            assert!(r.is_err(), "{bad:?}");
+        }
+    }
+}

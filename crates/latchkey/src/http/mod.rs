@@ -1,0 +1,113 @@
+//! The HTTP layer: an axum router over the domain core. Handlers extract, call
+//! `core`, and map the result; OAuth decisions live in `core`.
+//!
+//! **Invariant:** only this module knows status codes and headers, and only
+//! `http::error` maps a domain error to them.
+
+mod body;
+mod client_addr;
+mod client_auth;
+mod cookies;
+mod discovery;
+pub mod error;
+mod health;
+mod revocation;
+mod serve;
+mod signin;
+mod token;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use serve::serve;
+
+use crate::core::Authority;
+use crate::core::discovery::paths;
+use crate::core::error::Error;
+use crate::store::Store;
+use error::ApiError;
+
+/// The state every handler shares.
+pub type AppState = Arc<Authority<Store>>;
+
+/// Every POST body is refused over this size, with 413 (SPEC §3).
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// The whole application: every route and every cross-cutting layer.
+pub fn router(app: AppState) -> Router {
+    let timeout = Duration::from_secs(app.settings.request_timeout_seconds);
+    Router::new()
+        .route(paths::OPENID_CONFIGURATION, get(discovery::metadata))
+        .route(paths::OAUTH_METADATA, get(discovery::metadata))
+        .route(paths::JWKS, get(discovery::jwks))
+        .route(paths::TOKEN, post(token::token))
+        .route(paths::REVOCATION, post(revocation::revoke))
+        .route(paths::INTROSPECTION, post(revocation::introspect))
+        .route(paths::SIGNIN, post(signin::signin))
+        .route(paths::REFRESH, post(signin::refresh))
+        .route(paths::SIGNOUT, post(signin::signout))
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            timeout,
+        ))
+        .layer(CatchPanicLayer::custom(|_| {
+            // Defence in depth: handlers do not panic, but if one did, the client
+            // gets a JSON error and the process keeps serving.
+            ApiError::from(Error::internal("a handler panicked")).into_response()
+        }))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                // The path only: query strings can carry codes and tokens.
+                let request_id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                tracing::info_span!(
+                    "request",
+                    method = %req.method(),
+                    path = %req.uri().path(),
+                    request_id = %request_id,
+                )
+            }),
+        )
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(app)
+}
+
+async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(
+            serde_json::json!({"error": "not_found", "error_description": "no such endpoint"}),
+        ),
+    )
+        .into_response()
+}
+
+async fn method_not_allowed() -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        axum::Json(serde_json::json!({
+            "error": "invalid_request",
+            "error_description": "method not allowed on this endpoint"
+        })),
+    )
+        .into_response()
+}

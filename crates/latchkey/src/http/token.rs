@@ -1,0 +1,82 @@
+//! `POST /v1/oauth/token` (RFC 6749 §3.2): extract, call `core::grants`, map.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use latchkey_proto::TokenResponse;
+
+use super::AppState;
+use super::body::FormOrJson;
+use super::client_addr::ClientAddr;
+use super::client_auth;
+use super::cookies;
+use super::error::ApiError;
+use crate::config::Settings;
+use crate::core::clients::TokenDelivery;
+use crate::core::grants::{self, TokenContext};
+use crate::core::tokens::IssuedTokens;
+
+pub async fn token(
+    State(app): State<AppState>,
+    ClientAddr(client_addr): ClientAddr,
+    headers: HeaderMap,
+    FormOrJson(params): FormOrJson,
+) -> Response {
+    let basic = client_auth::tried_basic(&headers);
+    let result = async {
+        let creds = client_auth::credentials(&headers, &params)?;
+        grants::token_with(&app, &creds, &params, &TokenContext { client_addr }).await
+    }
+    .await;
+    match result {
+        Ok(tokens) => token_response(tokens, &app.settings),
+        Err(e) => ApiError::from(e)
+            .with_basic_challenge(basic)
+            .into_response(),
+    }
+}
+
+/// A successful token response: JSON, never cached (RFC 6749 §5.1). A
+/// cookie-delivery client's refresh token goes into the `latchkey_refresh`
+/// cookie instead of the body (SPEC §5).
+pub fn token_response(tokens: IssuedTokens, settings: &Settings) -> Response {
+    let (body_refresh, cookie_refresh) = match tokens.refresh_token {
+        Some(r) if r.delivery == TokenDelivery::Cookie => (None, Some(r)),
+        Some(r) => (Some(r.token.expose().to_owned()), None),
+        None => (None, None),
+    };
+    let body = TokenResponse {
+        access_token: tokens.access_token,
+        token_type: "Bearer".to_owned(),
+        expires_in: tokens.expires_in,
+        scope: tokens.scope.to_string(),
+        refresh_token: body_refresh,
+        id_token: tokens.id_token,
+    };
+    let mut resp = Json(body).into_response();
+    no_store(resp.headers_mut());
+    if let Some(r) = cookie_refresh {
+        let csrf = r
+            .csrf_token
+            .as_ref()
+            .map(|c| c.expose())
+            .unwrap_or_default();
+        cookies::set_refresh_cookies(
+            resp.headers_mut(),
+            settings,
+            r.token.expose(),
+            csrf,
+            r.expires_in,
+        );
+    }
+    resp
+}
+
+/// "The authorization server MUST include the HTTP "Cache-Control" response
+/// header field with a value of "no-store" in any response containing tokens,
+/// credentials, or other sensitive information" (RFC 6749 §5.1).
+pub fn no_store(headers: &mut HeaderMap) {
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}

@@ -1,0 +1,128 @@
+use crate::core::clients::{Client, ClientId, ClientStore, GrantType, TokenDelivery};
+use crate::core::error::{Error, Result};
+use crate::core::scope::Scope;
+use crate::core::secret::SecretHash;
+
+use super::{Store, db_err, in_tx, list_to_text, on_pool, text_to_list};
+
+#[derive(sqlx::FromRow)]
+struct ClientRow {
+    id: String,
+    name: String,
+    secret_hash: Option<String>,
+    first_party: bool,
+    redirect_uris: String,
+    post_logout_redirect_uris: String,
+    grant_types: String,
+    scopes: String,
+    audiences: String,
+    token_delivery: String,
+    created_at: i64,
+}
+
+/// `SELECT <every column> FROM clients <rest>`, as a literal so queries stay `&'static str`.
+macro_rules! select_clients {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, name, secret_hash, first_party, redirect_uris, post_logout_redirect_uris, \
+             grant_types, scopes, audiences, token_delivery, created_at FROM clients ",
+            $rest
+        )
+    };
+}
+
+impl ClientRow {
+    fn into_client(self) -> Result<Client> {
+        let corrupt = |what: &str| Error::internal(format!("client {}: corrupt {what}", self.id));
+        let grant_types = self
+            .grant_types
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(|g| GrantType::parse(g).ok_or_else(|| corrupt("grant type")))
+            .collect::<Result<Vec<_>>>()?;
+        let token_delivery =
+            TokenDelivery::parse(&self.token_delivery).ok_or_else(|| corrupt("token delivery"))?;
+        Ok(Client {
+            secret_hash: self.secret_hash.map(SecretHash::from_stored),
+            first_party: self.first_party,
+            redirect_uris: text_to_list(&self.redirect_uris)?,
+            post_logout_redirect_uris: text_to_list(&self.post_logout_redirect_uris)?,
+            grant_types,
+            scopes: Scope::parse(&self.scopes)?,
+            audiences: text_to_list(&self.audiences)?,
+            token_delivery,
+            created_at: self.created_at,
+            name: self.name,
+            id: ClientId(self.id),
+        })
+    }
+}
+
+impl ClientStore for Store {
+    async fn insert_client(&self, c: &Client) -> Result<()> {
+        let grant_types: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO clients (id, name, secret_hash, first_party, redirect_uris, \
+             post_logout_redirect_uris, grant_types, scopes, audiences, token_delivery, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&c.id.0)
+        .bind(&c.name)
+        .bind(c.secret_hash.as_ref().map(SecretHash::as_str))
+        .bind(c.first_party)
+        .bind(list_to_text(&c.redirect_uris))
+        .bind(list_to_text(&c.post_logout_redirect_uris))
+        .bind(grant_types.join(" "))
+        .bind(c.scopes.to_string())
+        .bind(list_to_text(&c.audiences))
+        .bind(c.token_delivery.as_str())
+        .bind(c.created_at)
+        .execute(pool)
+        .await
+        .map(|_| ()))
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn get_client(&self, id: &str) -> Result<Option<Client>> {
+        let row: Option<ClientRow> =
+            on_pool!(self, pool => sqlx::query_as(select_clients!("WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(pool)
+            .await)
+            .map_err(db_err)?;
+        row.map(ClientRow::into_client).transpose()
+    }
+
+    async fn list_clients(&self) -> Result<Vec<Client>> {
+        let rows: Vec<ClientRow> =
+            on_pool!(self, pool => sqlx::query_as(select_clients!("ORDER BY created_at, id"))
+            .fetch_all(pool)
+            .await)
+            .map_err(db_err)?;
+        rows.into_iter().map(ClientRow::into_client).collect()
+    }
+
+    async fn delete_client(&self, id: &str) -> Result<bool> {
+        in_tx!(self, tx => {
+            let done = sqlx::query("DELETE FROM clients WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            sqlx::query("UPDATE cache_generations SET generation = generation + 1 WHERE name = 'clients'")
+                .execute(&mut *tx)
+                .await?;
+            Ok::<bool, Error>(done > 0)
+        })
+    }
+
+    async fn clients_generation(&self) -> Result<i64> {
+        let g: i64 = on_pool!(self, pool => sqlx::query_scalar(
+            "SELECT generation FROM cache_generations WHERE name = 'clients'",
+        )
+        .fetch_one(pool)
+        .await)?;
+        Ok(g)
+    }
+}

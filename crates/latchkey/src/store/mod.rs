@@ -1,0 +1,253 @@
+//! Storage on SQLite (embedded default) and PostgreSQL (production), behind the
+//! domain's store traits.
+//!
+//! Both backends run the same SQL text: the schema and the queries are written
+//! in the common subset of the two dialects (`$1` placeholders, `RETURNING`,
+//! `ON CONFLICT`, partial indexes, `BIGINT` Unix seconds, `TEXT`, `BOOLEAN`).
+//! [`on_pool!`] expands one query body for each pool type, so a query is written
+//! once and type-checked against both drivers.
+//!
+//! **Invariant:** every timestamp is bound from the domain's clock; no query
+//! calls the database's `now()`.
+
+mod clients;
+mod keys;
+mod ratelimit;
+mod refresh;
+mod revocation;
+mod secrets;
+mod users;
+
+pub use refresh::RefreshTx;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::config::Settings;
+use crate::core::error::Error;
+
+/// A PostgreSQL connection idle longer than this is pinged before use.
+const IDLE_PING_AFTER: Duration = Duration::from_secs(5);
+
+/// The migrations, shared by both backends.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Clone, Debug)]
+pub(crate) enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// A handle to the database; cheap to clone (it is a pool).
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub(crate) backend: Backend,
+    /// SQLite only: this process's write transactions take turns here before
+    /// `BEGIN IMMEDIATE`. Correctness does not depend on it (SQLite's write
+    /// lock does that, across processes too); it spares writers of one
+    /// process from contending inside SQLite, whose busy handler sleeps in
+    /// steps of milliseconds, which would otherwise set the tail latency of
+    /// every refresh. Never nest two `in_tx!` on one store.
+    pub(crate) sqlite_write_gate: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool of the backend. The body
+/// is compiled once per backend, so the same query text serves both.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.backend {
+            $crate::store::Backend::Sqlite($pool) => $body,
+            $crate::store::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// Runs `$body` inside a write transaction `$tx`; commits if the body yields
+/// `Ok`, rolls back (by dropping the transaction) if it yields `Err`. Use it in a
+/// function or block whose error type converts from `sqlx::Error`.
+///
+/// SQLite transactions start with `BEGIN IMMEDIATE`, taking the write lock up
+/// front: a deferred transaction that reads and then writes can fail with
+/// `SQLITE_BUSY` when another writer committed in between, and no busy timeout
+/// helps that case.
+macro_rules! in_tx {
+    ($store:expr, $tx:ident => $body:expr) => {
+        match &$store.backend {
+            $crate::store::Backend::Sqlite(pool) => {
+                // The connection first, then the turn: waiting for a
+                // connection while holding the turn stalls every writer.
+                let mut conn = pool.acquire().await?;
+                let _turn = $store.sqlite_write_gate.lock().await;
+                #[allow(unused_mut)]
+                let mut $tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
+                let out = $body;
+                if out.is_ok() {
+                    $tx.commit().await?;
+                }
+                out
+            }
+            $crate::store::Backend::Postgres(pool) => {
+                #[allow(unused_mut)]
+                let mut $tx = pool.begin().await?;
+                let out = $body;
+                if out.is_ok() {
+                    $tx.commit().await?;
+                }
+                out
+            }
+        }
+    };
+}
+pub(crate) use in_tx;
+
+/// Maps a driver error to the domain: a database that cannot be reached (or is
+/// too busy to answer in time) is `temporarily_unavailable`, answered with 503;
+/// anything else is an internal error whose cause is logged, not sent.
+pub(crate) fn db_err(e: sqlx::Error) -> Error {
+    let unavailable = || Error::TemporarilyUnavailable("the database is unavailable".into());
+    match &e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_) => unavailable(),
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            // PostgreSQL: class 08 (connection), 57P0x (shutdown), 53 (resources).
+            // SQLite: 5 SQLITE_BUSY, 6 SQLITE_LOCKED once the busy timeout ran out.
+            // PostgreSQL 22021: a NUL in a text value (from an HTTP Basic
+            // client id, say). Malformed input, not a server fault.
+            if code == "22021" {
+                return Error::invalid_request("the request contains a NUL character");
+            }
+            if code.starts_with("08")
+                || code.starts_with("57P")
+                || code.starts_with("53")
+                || code == "5"
+                || code == "6"
+            {
+                unavailable()
+            } else {
+                Error::internal(format!("database: {e}"))
+            }
+        }
+        _ => Error::internal(format!("database: {e}")),
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        db_err(e)
+    }
+}
+
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .is_some_and(|d| d.is_unique_violation())
+}
+
+impl Store {
+    /// Connects to the database the URL names: `sqlite:` or `postgres:`.
+    pub async fn connect(settings: &Settings) -> anyhow::Result<Store> {
+        let url = settings.database_url.as_str();
+        let acquire = Duration::from_secs(settings.database_acquire_timeout_seconds);
+        if url.starts_with("sqlite:") {
+            // WAL lets readers proceed while one writer commits. synchronous=NORMAL
+            // keeps every commit across a process crash (only an OS crash or power
+            // loss can lose the last ones) and nearly doubles write throughput; see
+            // ARCHITECTURE.md.
+            let opts = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(if settings.sqlite_synchronous_full {
+                    SqliteSynchronous::Full
+                } else {
+                    SqliteSynchronous::Normal
+                })
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(5));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(settings.database_max_connections.max(1))
+                .min_connections(1)
+                // A file has no peer to hang up: pinging before every use
+                // would only add a trip to the connection's thread.
+                .test_before_acquire(false)
+                .acquire_timeout(acquire)
+                .connect_with(opts)
+                .await?;
+            Ok(Store {
+                backend: Backend::Sqlite(pool),
+                sqlite_write_gate: Default::default(),
+            })
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let opts = PgConnectOptions::from_str(url)?.application_name("latchkey");
+            let pool = PgPoolOptions::new()
+                .max_connections(settings.database_max_connections.max(1))
+                .acquire_timeout(acquire)
+                // A connection that the server dropped (failover, restart) is
+                // noticed before use rather than failing a request. Only one
+                // that sat idle is pinged: sqlx's `test_before_acquire` pings
+                // before every use, a round trip per query that doubled the
+                // round trips of a refresh; connections in steady use fail
+                // loudly and are replaced.
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for > IDLE_PING_AFTER {
+                            sqlx::Connection::ping(conn).await?;
+                        }
+                        Ok(true)
+                    })
+                })
+                .connect_with(opts)
+                .await?;
+            Ok(Store {
+                backend: Backend::Postgres(pool),
+                sqlite_write_gate: Default::default(),
+            })
+        } else {
+            anyhow::bail!("database_url must start with sqlite: or postgres:, got {url:?}")
+        }
+    }
+
+    /// Applies any pending migration. Safe to run from several processes at once:
+    /// sqlx takes a database lock around the migration.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        on_pool!(self, pool => MIGRATOR.run(pool).await)?;
+        Ok(())
+    }
+
+    /// A cheap round trip, for readiness checks.
+    pub async fn ping(&self) -> Result<(), Error> {
+        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))
+            .map_err(db_err)
+    }
+
+    /// Which backend this is, for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        on_pool!(self, pool => pool.close().await)
+    }
+}
+
+/// Lists stored as JSON arrays of strings in a `TEXT` column.
+pub(crate) fn list_to_text(items: &[String]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())
+}
+
+pub(crate) fn text_to_list(text: &str) -> Result<Vec<String>, Error> {
+    serde_json::from_str(text).map_err(|e| Error::internal(format!("corrupt list column: {e}")))
+}

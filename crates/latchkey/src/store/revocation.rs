@@ -1,0 +1,53 @@
+//! The access-token deny list on both backends (see `core::revocation`).
+
+use crate::core::clock::UnixTime;
+use crate::core::error::Result;
+use crate::core::revocation::DenyListStore;
+
+use super::refresh::RefreshTx as _;
+use super::{Store, db_err, on_pool};
+
+const PURGE_BATCH: i64 = 1000;
+
+impl DenyListStore for Store {
+    async fn deny_access_token(&self, jti: &str, expires_at: UnixTime) -> Result<()> {
+        on_pool!(self, pool => {
+            match pool.acquire().await {
+                Ok(mut conn) => conn.deny_access_token(jti, expires_at).await,
+                Err(e) => Err(e),
+            }
+        })
+        .map_err(db_err)
+    }
+
+    async fn is_access_token_denied(&self, jti: &str) -> Result<bool> {
+        let found: Option<i64> = on_pool!(self, pool => sqlx::query_scalar(
+            "SELECT expires_at FROM revoked_access_tokens WHERE jti = $1",
+        )
+        .bind(jti)
+        .fetch_optional(pool)
+        .await)
+        .map_err(db_err)?;
+        Ok(found.is_some())
+    }
+
+    async fn purge_denied_access_tokens(&self, now: UnixTime) -> Result<u64> {
+        let mut total = 0;
+        loop {
+            let n = on_pool!(self, pool => sqlx::query(
+                "DELETE FROM revoked_access_tokens WHERE jti IN \
+                 (SELECT jti FROM revoked_access_tokens WHERE expires_at <= $1 LIMIT $2)",
+            )
+            .bind(now)
+            .bind(PURGE_BATCH)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))
+            .map_err(db_err)?;
+            total += n;
+            if n < PURGE_BATCH as u64 {
+                return Ok(total);
+            }
+        }
+    }
+}

@@ -1,0 +1,115 @@
+use crate::core::clock::UnixTime;
+use crate::core::error::{Error, Result};
+use crate::core::users::{User, UserId, UserStore, normalize_email};
+
+use super::{Store, db_err, is_unique_violation, list_to_text, on_pool, text_to_list};
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: String,
+    email: String,
+    name: Option<String>,
+    roles: String,
+    password_hash: String,
+    disabled: bool,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl UserRow {
+    fn into_user(self) -> Result<User> {
+        Ok(User {
+            id: UserId(self.id),
+            email: self.email,
+            name: self.name,
+            roles: text_to_list(&self.roles)?,
+            password_hash: self.password_hash,
+            disabled: self.disabled,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+macro_rules! select_users {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, email, name, roles, password_hash, disabled, created_at, updated_at FROM users ",
+            $rest
+        )
+    };
+}
+
+impl UserStore for Store {
+    async fn insert_user(&self, u: &User) -> Result<()> {
+        let r = on_pool!(self, pool => sqlx::query(
+            "INSERT INTO users (id, email, email_normalized, name, roles, password_hash, disabled, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&u.id.0)
+        .bind(&u.email)
+        .bind(normalize_email(&u.email))
+        .bind(&u.name)
+        .bind(list_to_text(&u.roles))
+        .bind(&u.password_hash)
+        .bind(u.disabled)
+        .bind(u.created_at)
+        .bind(u.updated_at)
+        .execute(pool)
+        .await
+        .map(|_| ()));
+        match r {
+            Ok(()) => Ok(()),
+            Err(e) if is_unique_violation(&e) => Err(Error::invalid_request(format!(
+                "a user with the email {:?} already exists",
+                u.email
+            ))),
+            Err(e) => Err(db_err(e)),
+        }
+    }
+
+    async fn get_user(&self, id: &str) -> Result<Option<User>> {
+        let row: Option<UserRow> = on_pool!(self, pool => sqlx::query_as(select_users!("WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(pool)
+            .await)?;
+        row.map(UserRow::into_user).transpose()
+    }
+
+    async fn find_user_by_email(&self, email: &str) -> Result<Option<User>> {
+        let row: Option<UserRow> = on_pool!(self, pool => sqlx::query_as(select_users!("WHERE email_normalized = $1"))
+            .bind(normalize_email(email))
+            .fetch_optional(pool)
+            .await)?;
+        row.map(UserRow::into_user).transpose()
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>> {
+        let rows: Vec<UserRow> = on_pool!(self, pool => sqlx::query_as(select_users!("ORDER BY created_at, id"))
+            .fetch_all(pool)
+            .await)?;
+        rows.into_iter().map(UserRow::into_user).collect()
+    }
+
+    async fn set_user_disabled(&self, id: &str, disabled: bool, now: UnixTime) -> Result<bool> {
+        let n = on_pool!(self, pool => sqlx::query("UPDATE users SET disabled = $1, updated_at = $2 WHERE id = $3")
+            .bind(disabled)
+            .bind(now)
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n > 0)
+    }
+
+    async fn set_password_hash(&self, id: &str, hash: &str, now: UnixTime) -> Result<bool> {
+        let n = on_pool!(self, pool => sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+            .bind(hash)
+            .bind(now)
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n > 0)
+    }
+}

@@ -1,0 +1,25 @@
+//! latchkey's integration tests: one binary, a module per flow.
+//!
+//! Every test that touches storage runs twice, through [`both_backends!`]: on
+//! SQLite always, and on PostgreSQL when `LATCHKEY_TEST_POSTGRES_URL` is set
+//! (each test in its own schema, so tests run in parallel). Servers are real:
+//! the router is served on a loopback port and driven by real HTTP clients.
+
+// Test code: a failed unwrap is a failed test, which is what we want.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[macro_use]
+mod common;
+
+mod cli;
+mod client_credentials;
+mod cookies;
+mod discovery;
+mod keys;
+mod refresh;
+mod refresh_concurrency;
+mod revocation;
+mod signin;
+mod store;
+mod store_refresh;
+mod user_admin;

@@ -1,0 +1,295 @@
+//! Store conformance for refresh tokens, the deny list and the sign-in
+//! counters: every contract of `core::refresh`, `core::revocation` and
+//! `core::ratelimit`, on both backends through the real pools.
+
+use std::sync::Arc;
+
+use latchkey::core::clients::{ClientStore as _, GrantType, NewClient};
+use latchkey::core::ratelimit::AttemptCounterStore as _;
+use latchkey::core::refresh::{
+    NewFamily, RefreshFamily, RefreshTokenRecord, RefreshTokenStore as _,
+};
+use latchkey::core::revocation::DenyListStore as _;
+use latchkey::core::scope::Scope;
+use latchkey::core::secret::SecretHash;
+use latchkey::core::users::{NewUser, UserStore as _};
+use latchkey::store::{RefreshTx as _, Store};
+
+/// A client and a user to hang families on.
+async fn owner(store: &Store) -> (String, String) {
+    let (client, _) = NewClient {
+        name: "c".into(),
+        grant_types: vec![GrantType::Password, GrantType::RefreshToken],
+        ..NewClient::default()
+    }
+    .build(0)
+    .unwrap();
+    store.insert_client(&client).await.unwrap();
+    let user = NewUser {
+        email: format!("{}@example.com", uuid::Uuid::new_v4()),
+        ..NewUser::default()
+    }
+    .build("h".into(), 0)
+    .unwrap();
+    store.insert_user(&user).await.unwrap();
+    (client.id.0, user.id.0)
+}
+
+fn family(id: &str, client: &str, user: &str, token: &str, now: i64) -> NewFamily {
+    NewFamily {
+        family: RefreshFamily {
+            id: id.into(),
+            client_id: client.into(),
+            user_id: user.into(),
+            scope: Scope::parse("openid read").unwrap(),
+            auth_time: Some(now),
+            origin: Some(format!("code:{id}")),
+            created_at: now,
+            expires_at: now + 1000,
+            revoked_at: None,
+        },
+        first_token: record(token, id, now, now + 100),
+    }
+}
+
+fn record(token: &str, family: &str, issued: i64, expires: i64) -> RefreshTokenRecord {
+    RefreshTokenRecord {
+        hash: SecretHash::of(token),
+        family_id: family.into(),
+        issued_at: issued,
+        expires_at: expires,
+    }
+}
+
+both_backends! {
+    /// Families round-trip; `find` joins the family and the user.
+    async fn family_round_trip(db) {
+        let store = db.store().await;
+        let (client, user) = owner(&store).await;
+        let new = family("f1", &client, &user, "t0", 1000);
+        store.insert_family(&new).await.unwrap();
+        let found = store.find_refresh_token(&SecretHash::of("t0")).await.unwrap().unwrap();
+        assert_eq!(found.record, new.first_token);
+        assert_eq!(found.family, new.family);
+        assert_eq!(found.used_at, None);
+        assert!(found.is_live(1000));
+        assert!(!found.is_live(1100), "idle expiry");
+        assert!(!found.owner.disabled);
+        assert!(store.find_refresh_token(&SecretHash::of("nope")).await.unwrap().is_none());
+    }
+}
+
+both_backends! {
+    /// "`rotate_refresh_token` yields a successor at most once", under a race
+    /// of 16 callers each bringing its own successor.
+    async fn rotation_yields_a_successor_at_most_once(db) {
+        let store = Arc::new(db.store().await);
+        let (client, user) = owner(&store).await;
+        store.insert_family(&family("f1", &client, &user, "t0", 1000)).await.unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..16 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let succ = record(&format!("t1-{i}"), "f1", 1001, 1101);
+                store.rotate_refresh_token(&SecretHash::of("t0"), &succ, 1001).await.unwrap()
+            }));
+        }
+        let mut wins = 0;
+        for t in tasks {
+            wins += usize::from(t.await.unwrap());
+        }
+        assert_eq!(wins, 1);
+        let used = store.find_refresh_token(&SecretHash::of("t0")).await.unwrap().unwrap();
+        assert_eq!(used.used_at, Some(1001));
+        let successor = used.successor_hash.unwrap();
+        let next = store.find_refresh_token(&successor).await.unwrap().unwrap();
+        assert!(next.is_live(1001));
+        // Exactly one successor row exists in the family.
+        let mut live = 0;
+        for i in 0..16 {
+            if store.find_refresh_token(&SecretHash::of(&format!("t1-{i}"))).await.unwrap().is_some() {
+                live += 1;
+            }
+        }
+        assert_eq!(live, 1);
+        // A used token never rotates again.
+        assert!(!store.rotate_refresh_token(&SecretHash::of("t0"), &record("t1-x", "f1", 1002, 1102), 1002).await.unwrap());
+    }
+}
+
+both_backends! {
+    /// Expired tokens and tokens of revoked or expired families do not rotate;
+    /// revocation is by family, by user, or by origin.
+    async fn revocation_and_expiry_stop_rotation(db) {
+        let store = db.store().await;
+        let (client, user) = owner(&store).await;
+        store.insert_family(&family("f1", &client, &user, "a0", 1000)).await.unwrap();
+        store.insert_family(&family("f2", &client, &user, "b0", 1000)).await.unwrap();
+        store.insert_family(&family("f3", &client, &user, "c0", 1000)).await.unwrap();
+        let h = SecretHash::of;
+
+        // Idle expiry of the token.
+        assert!(!store.rotate_refresh_token(&h("a0"), &record("a1", "f1", 1100, 1200), 1100).await.unwrap());
+
+        // By family.
+        assert!(store.revoke_family("f1", 1010).await.unwrap());
+        assert!(!store.revoke_family("f1", 1011).await.unwrap(), "already revoked");
+        assert!(!store.rotate_refresh_token(&h("a0"), &record("a1", "f1", 1012, 1100), 1012).await.unwrap());
+        assert_eq!(store.find_refresh_token(&h("a0")).await.unwrap().unwrap().family.revoked_at, Some(1010));
+
+        // By origin.
+        assert_eq!(store.revoke_families_by_origin("code:f2", 1020).await.unwrap(), 1);
+        assert!(!store.find_refresh_token(&h("b0")).await.unwrap().unwrap().is_live(1020));
+
+        // By user: only what is still live.
+        assert_eq!(store.revoke_user_families(&user, 1030).await.unwrap(), 1);
+        assert!(!store.find_refresh_token(&h("c0")).await.unwrap().unwrap().is_live(1030));
+    }
+}
+
+both_backends! {
+    /// A successor inserted concurrently with its family's revocation is dead
+    /// all the same: liveness is the family's.
+    async fn a_revoked_family_kills_later_successors(db) {
+        let store = db.store().await;
+        let (client, user) = owner(&store).await;
+        store.insert_family(&family("f1", &client, &user, "t0", 1000)).await.unwrap();
+        assert!(store.rotate_refresh_token(&SecretHash::of("t0"), &record("t1", "f1", 1001, 1101), 1001).await.unwrap());
+        store.revoke_family("f1", 1002).await.unwrap();
+        let t1 = store.find_refresh_token(&SecretHash::of("t1")).await.unwrap().unwrap();
+        assert!(!t1.is_live(1002));
+    }
+}
+
+both_backends! {
+    /// Purge removes expired tokens, and expired or revoked families with
+    /// their tokens; live ones stay.
+    async fn purge(db) {
+        let store = db.store().await;
+        let (client, user) = owner(&store).await;
+        store.insert_family(&family("live", &client, &user, "l0", 1000)).await.unwrap();
+        store.insert_family(&family("idle", &client, &user, "i0", 900)).await.unwrap();
+        store.insert_family(&family("gone", &client, &user, "g0", 1000)).await.unwrap();
+        store.revoke_family("gone", 1001).await.unwrap();
+        let purged = store.purge_refresh_tokens(1010).await.unwrap();
+        assert_eq!(purged, 2, "family `gone` (its token goes by cascade) and token i0");
+        assert!(store.find_refresh_token(&SecretHash::of("l0")).await.unwrap().is_some());
+        assert!(store.find_refresh_token(&SecretHash::of("i0")).await.unwrap().is_none());
+        assert!(store.find_refresh_token(&SecretHash::of("g0")).await.unwrap().is_none());
+        // Absolute expiry of the family.
+        store.purge_refresh_tokens(1000 + 1000).await.unwrap();
+        assert!(store.find_refresh_token(&SecretHash::of("l0")).await.unwrap().is_none());
+    }
+}
+
+both_backends! {
+    /// The transaction helpers: a family inserted in a transaction that rolls
+    /// back does not exist; one that commits does.
+    async fn refresh_tx_follows_the_callers_transaction(db) {
+        let store = db.store().await;
+        let (client, user) = owner(&store).await;
+        let pool_url = db.url.clone();
+        match db.backend {
+            crate::common::Backend::Sqlite => {
+                let pool = sqlx::SqlitePool::connect(&pool_url).await.unwrap();
+                let mut tx = pool.begin().await.unwrap();
+                tx.insert_family(&family("rolled", &client, &user, "r0", 1000)).await.unwrap();
+                tx.rollback().await.unwrap();
+                let mut tx = pool.begin().await.unwrap();
+                tx.insert_family(&family("kept", &client, &user, "k0", 1000)).await.unwrap();
+                assert_eq!(tx.revoke_families_by_origin("code:kept", 1001).await.unwrap(), 1);
+                tx.deny_access_token("jti-1", 2000).await.unwrap();
+                tx.commit().await.unwrap();
+                pool.close().await;
+            }
+            crate::common::Backend::Postgres => {
+                let pool = sqlx::PgPool::connect(&pool_url).await.unwrap();
+                let mut tx = pool.begin().await.unwrap();
+                tx.insert_family(&family("rolled", &client, &user, "r0", 1000)).await.unwrap();
+                tx.rollback().await.unwrap();
+                let mut tx = pool.begin().await.unwrap();
+                tx.insert_family(&family("kept", &client, &user, "k0", 1000)).await.unwrap();
+                assert_eq!(tx.revoke_families_by_origin("code:kept", 1001).await.unwrap(), 1);
+                tx.deny_access_token("jti-1", 2000).await.unwrap();
+                tx.commit().await.unwrap();
+                pool.close().await;
+            }
+        }
+        assert!(store.find_refresh_token(&SecretHash::of("r0")).await.unwrap().is_none());
+        let kept = store.find_refresh_token(&SecretHash::of("k0")).await.unwrap().unwrap();
+        assert_eq!(kept.family.revoked_at, Some(1001));
+        assert!(store.is_access_token_denied("jti-1").await.unwrap());
+    }
+}
+
+both_backends! {
+    /// The deny list: idempotent, kept until the token's `exp`, then purged.
+    async fn deny_list(db) {
+        let store = db.store().await;
+        assert!(!store.is_access_token_denied("j1").await.unwrap());
+        store.deny_access_token("j1", 2000).await.unwrap();
+        store.deny_access_token("j1", 2000).await.unwrap();
+        store.deny_access_token("j2", 3000).await.unwrap();
+        assert!(store.is_access_token_denied("j1").await.unwrap());
+        assert_eq!(store.purge_denied_access_tokens(1999).await.unwrap(), 0);
+        assert_eq!(store.purge_denied_access_tokens(2000).await.unwrap(), 1);
+        assert!(!store.is_access_token_denied("j1").await.unwrap());
+        assert!(store.is_access_token_denied("j2").await.unwrap());
+    }
+}
+
+both_backends! {
+    /// Attempt counters: N concurrent charges count N; a window that has
+    /// passed starts over; forgiving and clearing; purge by window start.
+    async fn attempt_counters(db) {
+        let store = Arc::new(db.store().await);
+        let mut tasks = Vec::new();
+        for _ in 0..12 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move { store.charge_attempt("k", 1000, 900).await.unwrap().attempts }));
+        }
+        let mut seen = Vec::new();
+        for t in tasks {
+            seen.push(t.await.unwrap());
+        }
+        seen.sort();
+        assert_eq!(seen, (1..=12).collect::<Vec<i64>>(), "every charge counted once");
+
+        let c = store.charge_attempt("k", 1899, 900).await.unwrap();
+        assert_eq!((c.window_start, c.attempts), (1000, 13), "still the first window");
+        let c = store.charge_attempt("k", 1900, 900).await.unwrap();
+        assert_eq!((c.window_start, c.attempts), (1900, 1), "a new window");
+
+        store.forgive_attempt("k", 1000).await.unwrap();
+        assert_eq!(store.charge_attempt("k", 1901, 900).await.unwrap().attempts, 2, "stale window: not forgiven");
+        store.forgive_attempt("k", 1900).await.unwrap();
+        assert_eq!(store.charge_attempt("k", 1902, 900).await.unwrap().attempts, 2);
+        store.clear_attempts("k").await.unwrap();
+        assert_eq!(store.charge_attempt("k", 1903, 900).await.unwrap().attempts, 1);
+
+        store.charge_attempt("old", 100, 900).await.unwrap();
+        assert_eq!(store.purge_attempt_counters(1903 - 900).await.unwrap(), 1);
+        assert_eq!(store.charge_attempt("k", 1904, 900).await.unwrap().attempts, 2, "the live one stays");
+    }
+}
+
+both_backends! {
+    /// A rotation that fails half-way (its successor's hash already exists)
+    /// changes nothing, and leaves no transaction open behind it: the token is
+    /// still unused and the store keeps working.
+    async fn a_failed_rotation_rolls_back(db) {
+        let store = db.store().await;
+        let (client, user) = owner(&store).await;
+        store.insert_family(&family("f1", &client, &user, "t0", 1000)).await.unwrap();
+        store.insert_family(&family("f2", &client, &user, "taken", 1000)).await.unwrap();
+        for _ in 0..6 {
+            let clash = record("taken", "f1", 1001, 1101);
+            assert!(store.rotate_refresh_token(&SecretHash::of("t0"), &clash, 1001).await.is_err());
+        }
+        let t0 = store.find_refresh_token(&SecretHash::of("t0")).await.unwrap().unwrap();
+        assert_eq!(t0.used_at, None, "the claim was rolled back");
+        assert!(store.rotate_refresh_token(&SecretHash::of("t0"), &record("t1", "f1", 1002, 1102), 1002).await.unwrap());
+        store.deny_access_token("after", 5000).await.unwrap();
+        store.insert_family(&family("f3", &client, &user, "u0", 1003)).await.unwrap();
+    }
+}

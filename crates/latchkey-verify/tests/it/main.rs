@@ -1,0 +1,14 @@
+//! latchkey-verify's integration tests: one binary, against a real latchkey
+//! started in-process (SQLite always, PostgreSQL when
+//! `LATCHKEY_TEST_POSTGRES_URL` is set).
+
+// Test code: a failed unwrap is a failed test, which is what we want.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[macro_use]
+mod common;
+
+mod attacks;
+mod client_credentials;
+mod forge;
+mod verifier;

@@ -1,0 +1,269 @@
+//! The verifier against a real latchkey: real tokens, key rotation through a
+//! refetch, the refetch limits, and what happens while latchkey is away.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use latchkey_verify::{FetchError, JwksSource, Verifier, VerifierConfig, VerifyError};
+
+use crate::common::{DISCOVERY_PATH, JWKS_PATH, Latchkey, kid_of};
+use crate::forge::{Attacker, good_claims};
+
+both_backends! {
+    async fn a_real_token_is_accepted(db) {
+        let lk = Latchkey::start(&db).await;
+        let client = lk.client("read write").await;
+        let token = lk.token(&client, "read write").await;
+        let verifier = lk.verifier();
+        let claims = verifier.verify(&token).await.unwrap();
+        assert_eq!(claims.iss, lk.issuer);
+        assert_eq!(claims.sub, client.id);
+        assert_eq!(claims.client_id, client.id);
+        assert!(claims.aud.contains(&lk.issuer));
+        assert_eq!(claims.scope, "read write");
+        assert!(claims.has_scope("write"));
+        // The second time costs no request to latchkey.
+        verifier.verify(&token).await.unwrap();
+        assert_eq!(lk.hits.get(DISCOVERY_PATH), 1);
+        assert_eq!(lk.hits.get(JWKS_PATH), 1);
+        // Scope requirements.
+        verifier.verify_with_scopes(&token, &["read", "write"]).await.unwrap();
+        assert_eq!(
+            verifier.verify_with_scopes(&token, &["read", "admin"]).await,
+            Err(VerifyError::InsufficientScope("admin".into()))
+        );
+    }
+}
+
+both_backends! {
+    async fn rotation_is_followed_through_a_refetch(db) {
+        let lk = Latchkey::start(&db).await;
+        let client = lk.client("read").await;
+        // No refetch limit here: this test is about following rotations;
+        // the limit has its own test below.
+        let verifier = lk.verifier_with(|c| c.refetch_interval = Duration::ZERO);
+
+        // Step 1: a token of the first key; the JWKS is fetched once.
+        let first = lk.token(&client, "read").await;
+        verifier.verify(&first).await.unwrap();
+        assert_eq!(lk.hits.get(JWKS_PATH), 1);
+
+        // Step 2: rotate. The new current key was published as *next* before
+        // it signed, so the cached JWKS already knows it: no refetch.
+        lk.rotate().await;
+        let second = lk.token(&client, "read").await;
+        assert_ne!(kid_of(&second), kid_of(&first));
+        verifier.verify(&second).await.unwrap();
+        assert_eq!(lk.hits.get(JWKS_PATH), 1, "the next key was already known");
+
+        // Step 3: rotate again. This key was published after our fetch: the
+        // unknown kid makes the verifier refetch, once, however many
+        // requests carry it at the same moment.
+        lk.rotate().await;
+        let third = lk.token(&client, "read").await;
+        let mut tasks = Vec::new();
+        for _ in 0..100 {
+            let verifier = verifier.clone();
+            let token = third.clone();
+            tasks.push(tokio::spawn(async move { verifier.verify(&token).await }));
+        }
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        assert_eq!(lk.hits.get(JWKS_PATH), 2, "one refetch for 100 concurrent requests");
+
+        // Step 4: the tokens of the retired keys still verify, with no fetch.
+        verifier.verify(&first).await.unwrap();
+        verifier.verify(&second).await.unwrap();
+        assert_eq!(lk.hits.get(JWKS_PATH), 2);
+        assert_eq!(lk.hits.get(DISCOVERY_PATH), 1, "jwks_uri is remembered");
+    }
+}
+
+both_backends! {
+    /// Forged kids cannot make the verifier hammer latchkey: one fetch in
+    /// flight, and no refetch within the interval (default 10 s) of the last.
+    async fn unknown_kids_refetch_at_most_once_per_interval(db) {
+        let lk = Latchkey::start(&db).await;
+        let client = lk.client("read").await;
+        let attacker = Attacker::new();
+        let claims = good_claims(&lk.issuer, &lk.issuer, lk.now());
+        let flood = |verifier: &Verifier| {
+            let mut tasks = Vec::new();
+            for i in 0..200 {
+                let token = attacker.token(&format!("kid-{i}"), &claims);
+                let verifier = verifier.clone();
+                tasks.push(tokio::spawn(async move { verifier.verify(&token).await }));
+            }
+            tasks
+        };
+
+        // Step 1: a cold verifier hit by 200 forged kids at once fetches the
+        // JWKS once (its first load), not 200 times.
+        let cold = lk.verifier();
+        for task in flood(&cold) {
+            assert!(matches!(task.await.unwrap(), Err(VerifyError::Invalid(_))));
+        }
+        assert_eq!(lk.hits.get(JWKS_PATH), 1, "200 unknown kids, one fetch");
+        // The keys it loaded serve real tokens with no further fetch.
+        cold.verify(&lk.token(&client, "read").await).await.unwrap();
+        assert_eq!(lk.hits.get(JWKS_PATH), 1);
+
+        // Step 2: a warm verifier, flooded within the interval: no refetch.
+        let warm = lk.verifier();
+        warm.verify(&lk.token(&client, "read").await).await.unwrap();
+        assert_eq!(lk.hits.get(JWKS_PATH), 2);
+        for task in flood(&warm) {
+            assert!(matches!(task.await.unwrap(), Err(VerifyError::Invalid(_))));
+        }
+        assert_eq!(lk.hits.get(JWKS_PATH), 2, "no refetch within the interval");
+
+        // Step 3: a rotation within the interval: its key was published as
+        // next, so real tokens keep verifying without a refetch.
+        lk.rotate().await;
+        warm.verify(&lk.token(&client, "read").await).await.unwrap();
+        assert_eq!(lk.hits.get(JWKS_PATH), 2);
+    }
+}
+
+both_backends! {
+    async fn cached_keys_keep_serving_while_latchkey_is_away(db) {
+        let mut lk = Latchkey::start(&db).await;
+        let client = lk.client("read").await;
+        let token = lk.token(&client, "read").await;
+        let verifier = lk.verifier_with(|c| {
+            c.refetch_interval = Duration::ZERO;
+            c.http_timeout = Duration::from_secs(2);
+        });
+        verifier.verify(&token).await.unwrap();
+
+        lk.stop().await;
+        // Known keys: still verified, locally.
+        verifier.verify(&token).await.unwrap();
+        // An unknown kid: the refetch fails, the token is refused, and the
+        // cached keys survive the failure.
+        let attacker = Attacker::new();
+        let forged = attacker.token("new-kid", &good_claims(&lk.issuer, &lk.issuer, lk.now()));
+        assert!(matches!(verifier.verify(&forged).await, Err(VerifyError::Invalid(_))));
+        assert!(matches!(verifier.refresh().await, Err(FetchError::Http { .. })));
+        verifier.verify(&token).await.unwrap();
+    }
+}
+
+both_backends! {
+    async fn a_verifier_started_before_latchkey_recovers(db) {
+        // The verifier's first fetch fails (nothing listens there yet)...
+        let lk = Latchkey::start(&db).await;
+        let client = lk.client("read").await;
+        let token = lk.token(&client, "read").await;
+        let wrong = lk.verifier_with(|c| {
+            c.jwks = JwksSource::Url("http://127.0.0.1:9/jwks.json".into());
+            c.refetch_interval = Duration::ZERO;
+            c.http_timeout = Duration::from_secs(2);
+        });
+        assert!(matches!(wrong.verify(&token).await, Err(VerifyError::Invalid(_))));
+        // ...and a verifier pointed at the JWKS URL directly works.
+        let direct = lk.verifier_with(|c| c.jwks = JwksSource::Url(lk.url(JWKS_PATH)));
+        direct.verify(&token).await.unwrap();
+        assert_eq!(lk.hits.get(DISCOVERY_PATH), 0);
+    }
+}
+
+both_backends! {
+    async fn discovery_naming_another_issuer_is_refused(db) {
+        let lk = Latchkey::start(&db).await;
+        let client = lk.client("read").await;
+        let token = lk.token(&client, "read").await;
+        // The same server under another name: OIDC Discovery §4.3 says the
+        // document's issuer must be the one we asked.
+        let alias = lk.issuer.replace("127.0.0.1", "localhost");
+        let mut config = VerifierConfig::new(alias.clone(), lk.issuer.clone());
+        config.refetch_interval = Duration::ZERO;
+        let verifier = Verifier::new(config).unwrap();
+        assert!(matches!(verifier.refresh().await, Err(FetchError::IssuerMismatch { .. })));
+        assert!(matches!(verifier.verify(&token).await, Err(VerifyError::Invalid(_))));
+        assert_eq!(lk.hits.get(JWKS_PATH), 0);
+    }
+}
+
+both_backends! {
+    async fn a_static_jwks_needs_no_fetch(db) {
+        let lk = Latchkey::start(&db).await;
+        let client = lk.client("read").await;
+        let token = lk.token(&client, "read").await;
+        let jwks: latchkey_proto::JwkSet =
+            lk.http.get(lk.url(JWKS_PATH)).send().await.unwrap().json().await.unwrap();
+        let before = lk.hits.get(JWKS_PATH);
+        let verifier = lk.verifier_with(|c| c.jwks = JwksSource::Static(jwks));
+        verifier.verify(&token).await.unwrap();
+        assert_eq!(verifier.refresh().await, Err(FetchError::Static));
+        assert_eq!(lk.hits.get(JWKS_PATH), before);
+    }
+}
+
+both_backends! {
+    /// `exp`, `nbf` and `iat` with the 30 s leeway, on the server's clock.
+    async fn time_claims_honour_the_leeway(db) {
+        let lk = Latchkey::start(&db).await;
+        let client = lk.client("read").await;
+        let token = lk.token(&client, "read").await;
+        let claims = lk.verifier().verify(&token).await.unwrap();
+        let at = |t: i64| {
+            lk.verifier_with(move |c| c.clock = Arc::new(move || t))
+        };
+        // exp + leeway is the first instant it is refused (RFC 7519 §4.1.4).
+        at(claims.exp + 29).verify(&token).await.unwrap();
+        assert_eq!(at(claims.exp + 30).verify(&token).await, Err(VerifyError::Expired));
+        assert_eq!(at(claims.exp + 100_000).verify(&token).await, Err(VerifyError::Expired));
+        // A verifier whose clock is behind tolerates the leeway, no more.
+        at(claims.iat - 30).verify(&token).await.unwrap();
+        assert!(matches!(at(claims.iat - 31).verify(&token).await, Err(VerifyError::Invalid(_))));
+        // No leeway at all.
+        let strict = lk.verifier_with(|c| {
+            c.leeway = Duration::ZERO;
+            c.clock = Arc::new(move || claims.exp);
+        });
+        assert_eq!(strict.verify(&token).await, Err(VerifyError::Expired));
+    }
+}
+
+both_backends! {
+    async fn a_token_for_another_audience_is_refused(db) {
+        let lk = Latchkey::start(&db).await;
+        let client = lk.client("read").await;
+        let token = lk.token(&client, "read").await;
+        let other = lk.verifier_with(|c| c.audiences = vec!["https://billing.example".into()]);
+        assert!(matches!(other.verify(&token).await, Err(VerifyError::Invalid(_))));
+        let several = lk.verifier_with(|c| {
+            c.audiences = vec!["https://billing.example".into(), lk.issuer.clone()];
+        });
+        several.verify(&token).await.unwrap();
+    }
+}
+
+both_backends! {
+    /// A JWKS older than `max_age` is refreshed behind the requests' backs:
+    /// they keep being served from the cache meanwhile, and a key latchkey
+    /// no longer publishes is eventually forgotten.
+    async fn a_stale_jwks_is_refreshed_in_the_background(db) {
+        let lk = Latchkey::start(&db).await;
+        let client = lk.client("read").await;
+        let token = lk.token(&client, "read").await;
+        let verifier = lk.verifier_with(|c| {
+            c.max_age = Duration::ZERO;
+            c.refetch_interval = Duration::ZERO;
+        });
+        verifier.verify(&token).await.unwrap();
+        assert_eq!(lk.hits.get(JWKS_PATH), 1);
+        // Every verification now finds the cache stale and schedules one
+        // refresh; none of them waits for it. Poll until one has happened.
+        for _ in 0..500 {
+            verifier.verify(&token).await.unwrap();
+            if lk.hits.get(JWKS_PATH) >= 2 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("no background refresh happened");
+    }
+}

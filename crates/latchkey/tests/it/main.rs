@@ -15,6 +15,7 @@ mod cli;
 mod client_credentials;
 mod cookies;
 mod discovery;
+mod forged;
 mod keys;
 mod refresh;
 mod refresh_concurrency;

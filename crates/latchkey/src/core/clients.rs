@@ -332,9 +332,9 @@ pub fn check_credentials(
 /// same transaction as every client removal: before using the cache, a request
 /// re-reads the counter if it was last read more than `revalidate_ms` ago, and
 /// empties the cache if it moved. Under load that is one small read every few
-/// milliseconds for the whole process; for a lone request it is one read, so a
-/// client deleted by `latchkey client delete` in another process stops
-/// authenticating at once, and under load within `revalidate_ms`.
+/// milliseconds for the whole process, and a client deleted by
+/// `latchkey client delete` in another process stops authenticating within
+/// `revalidate_ms` (10 ms by default).
 /// `revalidate_ms = 0` reads the counter on every request. Unknown ids are not
 /// cached, so guessing ids cannot grow it; it is emptied when it outgrows
 /// `MAX_ENTRIES`.

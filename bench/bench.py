@@ -34,6 +34,8 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target", "release", "latchkey")
+LOADGEN = os.path.join(ROOT, "target", "release", "examples", "loadgen")
+PROTECTED_API = os.path.join(ROOT, "target", "release", "examples", "protected_api")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -216,6 +218,129 @@ def scenario_client_credentials(db_url, alg, args, rows):
         srv.stop()
 
 
+def first_party(srv, users):
+    """A first-party client for password sign-in and refresh, and `users` users
+    bench0@example.com … (password `bench-password`), made through the CLI."""
+    client = srv.cli("client", "create", "--name", "bench-app", "--first-party",
+                     "--grant-type", "password", "--grant-type", "refresh_token",
+                     "--scope", "read", "--json")
+    for i in range(users):
+        srv.cli("user", "create", "--email", f"bench{i}@example.com", "--password-stdin", "--json", stdin="bench-password\n")
+    return client
+
+
+def loadgen(mode, srv, client, args, concurrency, users):
+    """Runs the loadgen example (refresh rotation needs a client that replays
+    the token each answer returned, which a fixed-URL tool cannot do)."""
+    cmd = [LOADGEN, mode, "--url", srv.url, "--client-id", client["client_id"],
+           "--client-secret", client["client_secret"], "--users", str(users),
+           "--concurrency", str(concurrency), "--duration", str(args.duration)]
+    log("$", " ".join(cmd[:5]), "…")
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    fields = dict(kv.split("=", 1) for kv in out.split() if "=" in kv)
+    ok, errors = int(fields["ok"]), int(fields["errors"])
+    secs = float(fields["duration"].rstrip("s"))
+    return {"ok": ok, "errors": errors, "rps": ok / secs, "p99_ms": float(fields["p99"].rstrip("ms"))}
+
+
+def measure_custom(server, name, fn):
+    """As `measure`, for a load generator that reports ok/errors/rps/p99 itself."""
+    cpu0 = proc_cpu_seconds(server.pid)
+    r = fn()
+    cpu1 = proc_cpu_seconds(server.pid)
+    row = {
+        "scenario": name,
+        "ok_rps": r["rps"],
+        "p99_ms": r["p99_ms"],
+        "ok": r["ok"],
+        "errors": r["errors"],
+        "server_cpu_s": cpu1 - cpu0,
+        "cpu_us_per_ok": (cpu1 - cpu0) / r["ok"] * 1e6 if r["ok"] else None,
+        "peak_rss_mib": proc_status_kib(server.pid, "VmHWM") / 1024,
+    }
+    log(json.dumps(row))
+    return row
+
+
+def scenario_refresh(db_url, args, rows):
+    srv = Server(db_url)
+    client = first_party(srv, 32)
+    srv.start()
+    try:
+        rows.append(measure_custom(srv, "refresh_token grant (c=32)",
+                                   lambda: loadgen("refresh", srv, client, args, 32, 32)))
+    finally:
+        srv.stop()
+
+
+def scenario_signin(db_url, args, rows):
+    srv = Server(db_url)
+    client = first_party(srv, 1)
+    srv.start()
+    try:
+        body = json.dumps({"username": "bench0@example.com", "password": "bench-password", "scope": "read"})
+        rows.append(measure(srv, "POST /v1/signin (Argon2id, c=64)", lambda: oha(
+            srv.url + "/v1/signin", args.duration, 64, "POST", body=body,
+            headers=[basic(client["client_id"], client["client_secret"])],
+            content_type="application/json")))
+    finally:
+        srv.stop()
+
+
+def client_credentials_token(srv, client, extra=""):
+    status, body = http("POST", srv.url + "/v1/oauth/token", ("grant_type=client_credentials" + extra).encode(),
+                        {"Authorization": basic(client["client_id"], client["client_secret"]).split(": ", 1)[1],
+                         "Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 200, body
+    return json.loads(body)["access_token"]
+
+
+def scenario_introspection(db_url, args, rows):
+    srv = Server(db_url)
+    app = srv.cli("client", "create", "--name", "bench-app", "--grant-type", "client_credentials",
+                  "--scope", "read", "--json")
+    rs = srv.cli("client", "create", "--name", "bench-api", "--grant-type", "client_credentials", "--json")
+    srv.start()
+    try:
+        token = client_credentials_token(srv, app)
+        rows.append(measure(srv, "introspection of an access token", lambda: oha(
+            srv.url + "/v1/oauth/introspect", args.duration, args.concurrency, "POST",
+            body=f"token={token}", headers=[basic(rs["client_id"], rs["client_secret"])],
+            content_type="application/x-www-form-urlencoded")))
+    finally:
+        srv.stop()
+
+
+def scenario_protected_api(db_url, args, rows):
+    srv = Server(db_url)
+    app = srv.cli("client", "create", "--name", "bench-app", "--grant-type", "client_credentials",
+                  "--scope", "read", "--json")
+    srv.start()
+    api_port = free_port()
+    env = dict(os.environ, ISSUER=srv.url, AUDIENCE=srv.url, BIND=f"127.0.0.1:{api_port}", RUST_LOG="warn")
+    api = subprocess.Popen([PROTECTED_API], env=env, stdout=subprocess.DEVNULL)
+    try:
+        token = client_credentials_token(srv, app)
+        url = f"http://127.0.0.1:{api_port}/me"
+        for _ in range(500):
+            try:
+                if http("GET", url, headers={"Authorization": f"Bearer {token}"})[0] == 200:
+                    break
+            except (urllib.error.URLError, ConnectionError, OSError):
+                pass
+            time.sleep(0.01)
+
+        class Api:
+            pid = api.pid
+        row = measure(Api, "GET /me on protected_api (latchkey-verify)", lambda: oha(
+            url, args.duration, args.concurrency, headers=[f"Authorization: Bearer {token}"]))
+        rows.append(row)
+    finally:
+        api.kill()
+        api.wait()
+        srv.stop()
+
+
 def scenario_jwks(db_url, args, rows):
     srv = Server(db_url).start()
     try:
@@ -298,7 +423,8 @@ def main():
     if not shutil.which("oha"):
         run(["cargo", "install", "oha", "--locked"])
     if not args.no_build:
-        run(["cargo", "build", "--release", "-p", "latchkey"], cwd=ROOT)
+        run(["cargo", "build", "--release", "-p", "latchkey", "--bin", "latchkey", "--example", "loadgen"], cwd=ROOT)
+        run(["cargo", "build", "--release", "-p", "latchkey-verify", "--example", "protected_api"], cwd=ROOT)
 
     ref = openssl_speed()
     log("openssl:", ref)
@@ -322,6 +448,14 @@ def main():
             if want("client_credentials"):
                 for alg in ("RS256", "ES256", "EdDSA"):
                     scenario_client_credentials(fresh(f"cc_{alg}"), alg, args, rows)
+            if want("refresh"):
+                scenario_refresh(fresh("refresh"), args, rows)
+            if want("signin"):
+                scenario_signin(fresh("signin"), args, rows)
+            if want("introspection") and db == "sqlite":
+                scenario_introspection(fresh("introspect"), args, rows)
+            if want("protected_api") and db == "sqlite":
+                scenario_protected_api(fresh("me"), args, rows)
             if want("jwks"):
                 scenario_jwks(fresh("jwks"), args, rows)
             if want("idle"):

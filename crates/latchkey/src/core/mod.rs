@@ -8,6 +8,7 @@ pub mod clients;
 pub mod clock;
 pub mod discovery;
 pub mod error;
+pub mod generation;
 pub mod grants;
 pub mod housekeeping;
 pub mod keys;
@@ -71,6 +72,9 @@ pub struct Authority<S> {
     pub server_key: secret::ServerKey,
     /// Registered clients, kept in memory (see [`clients::ClientCache`]).
     pub clients: clients::ClientCache,
+    /// The access-token deny list, mirrored in memory (see
+    /// [`revocation::DenyListCache`]).
+    pub denied: revocation::DenyListCache,
 }
 
 impl<S: Storage> Authority<S> {
@@ -107,6 +111,7 @@ impl<S: Storage> Authority<S> {
             passwords,
             server_key,
             clients: clients::ClientCache::new(settings_revalidate_ms),
+            denied: revocation::DenyListCache::new(settings_revalidate_ms),
         };
         auth.init_keys().await?;
         Ok(auth)

@@ -38,6 +38,7 @@ LOADGEN = os.path.join(ROOT, "target", "release", "examples", "loadgen")
 PROTECTED_API = os.path.join(ROOT, "target", "release", "examples", "protected_api")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 LOAD_AT_START = os.getloadavg()
+ANALYSIS_MARKER = "<!-- analysis: kept across runs -->"
 
 
 def log(*a):
@@ -391,7 +392,9 @@ def markdown(rows, ref, args, started):
     for name, key in (("RSA-2048", "rsa2048"), ("ECDSA P-256", "p256"), ("Ed25519", "ed25519")):
         if f"{key}_sign" in ref:
             lines.append(f"| {name} | {ref[key + '_sign']:,.0f} | {ref[key + '_verify']:,.0f} |")
-    lines += ["", "| scenario | database | ok req/s | p99 ms | server CPU µs/req | peak RSS MiB | errors |",
+    lines += ["", "Refresh tokens are rotated by `examples/loadgen.rs` (each request replays the token the previous "
+              "answer returned, which a fixed-URL tool cannot do); every other scenario is driven by oha.",
+              "", "| scenario | database | ok req/s | p99 ms | server CPU µs/req | peak RSS MiB | errors |",
               "|---|---|---|---|---|---|---|"]
     for r in rows:
         if "ok_rps" not in r:
@@ -400,9 +403,10 @@ def markdown(rows, ref, args, started):
         cpu_us = f"{r['cpu_us_per_ok']:.0f}" if r.get("cpu_us_per_ok") else "–"
         lines.append(f"| {r['scenario']} | {r['db']} | {r['ok_rps']:,.0f} | {p99} | {cpu_us} | "
                      f"{r['peak_rss_mib']:.0f} | {r['errors']} |")
+    lines.append("")
     for r in rows:
         if r["scenario"] == "idle":
-            lines += ["", f"Idle RSS after start on an existing {r['db']} database: {r['idle_rss_mib']:.1f} MiB; "
+            lines += [f"Idle RSS after start on an existing {r['db']} database: {r['idle_rss_mib']:.1f} MiB; "
                           f"ready {r['ready_ms']:.0f} ms after spawn."]
     rs = [r for r in rows if r["scenario"] == "client_credentials RS256" and r.get("cpu_us_per_ok")]
     if rs and "rsa2048_sign" in ref:
@@ -510,8 +514,15 @@ def main():
     print(doc)
     if not args.only:
         os.makedirs(os.path.dirname(args.out), exist_ok=True)
+        # The hand-written analysis below the marker survives a new run.
+        tail = ""
+        if os.path.exists(args.out):
+            with open(args.out) as f:
+                old = f.read()
+            if ANALYSIS_MARKER in old:
+                tail = "\n" + old[old.index(ANALYSIS_MARKER):]
         with open(args.out, "w") as f:
-            f.write(doc)
+            f.write(doc + tail)
         log("wrote", args.out)
 
 

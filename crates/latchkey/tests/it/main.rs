@@ -16,6 +16,8 @@ mod client_credentials;
 mod cookies;
 mod discovery;
 mod keys;
+mod ops_logs;
+mod ops_metrics;
 mod refresh;
 mod refresh_concurrency;
 mod revocation;

@@ -401,7 +401,21 @@ impl ClientCache {
                 Ok(())
             };
         }
-        let result = self.reread(store, now_ms).await;
+        let result = match self.reread(store, now_ms).await {
+            // The database is down, but the cache was valid when it went:
+            // nobody can change a client while the database is unreachable,
+            // so what the cache holds is still the truth. Serving it keeps
+            // client_credentials working through a failover (issue 8). A miss
+            // still needs the database and answers 503.
+            Err(Error::TemporarilyUnavailable(_))
+                if self.generation.load(Ordering::Acquire) != i64::MIN =>
+            {
+                self.checked_ms.store(now_ms, Ordering::Release);
+                tracing::debug!("database unavailable; serving clients from the cache");
+                Ok(())
+            }
+            other => other,
+        };
         self.checking.store(false, Ordering::Release);
         result
     }

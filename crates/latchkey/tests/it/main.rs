@@ -18,6 +18,7 @@ mod discovery;
 mod keys;
 mod ops_logs;
 mod ops_metrics;
+mod ops_outage;
 mod refresh;
 mod refresh_concurrency;
 mod revocation;

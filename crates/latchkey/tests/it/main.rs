@@ -16,6 +16,8 @@ mod client_credentials;
 mod cookies;
 mod discovery;
 mod keys;
+mod ops_fuzz;
+mod ops_limits;
 mod ops_logs;
 mod ops_metrics;
 mod ops_outage;

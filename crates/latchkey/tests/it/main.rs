@@ -21,6 +21,7 @@ mod ops_limits;
 mod ops_logs;
 mod ops_metrics;
 mod ops_outage;
+mod ops_process;
 mod refresh;
 mod refresh_concurrency;
 mod revocation;

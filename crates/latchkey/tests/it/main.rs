@@ -17,6 +17,7 @@ mod cookies;
 mod discovery;
 mod keys;
 mod ops_fuzz;
+mod ops_housekeeping;
 mod ops_limits;
 mod ops_logs;
 mod ops_metrics;

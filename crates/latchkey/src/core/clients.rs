@@ -402,10 +402,11 @@ impl ClientCache {
             };
         }
         let result = match self.reread(store, now_ms).await {
-            // The database is down, but the cache was valid when it went:
-            // nobody can change a client while the database is unreachable,
-            // so what the cache holds is still the truth. Serving it keeps
-            // client_credentials working through a failover (issue 8). A miss
+            // The database is unreachable, but the cache was valid when it
+            // went: clients change only through the database, so what the
+            // cache holds is at most as old as the outage. Serving it keeps
+            // client_credentials working through a failover (issue 8); the
+            // counter is read again as soon as the database answers. A miss
             // still needs the database and answers 503.
             Err(Error::TemporarilyUnavailable(_))
                 if self.generation.load(Ordering::Acquire) != i64::MIN =>

@@ -2,6 +2,7 @@
 //! and status, latencies, tokens by grant and algorithm, errors by code,
 //! refresh reuse, rate-limit refusals, Argon2 queue depth, pool usage.
 
+use latchkey::core::audit::{AuditFilter, AuditStore as _};
 use latchkey::core::clients::{GrantType, NewClient, TokenDelivery};
 use latchkey::core::scope::Scope;
 
@@ -65,5 +66,18 @@ both_backends! {
             assert!(text.contains(needle), "{needle} missing from:\n{text}");
         }
         assert!(!text.contains("secret-looking-path"));
+
+        // Step 3: the lockout and the reuse are in the audit trail too.
+        server.server.app.audit.flush().await;
+        let events = server.server.app.store
+            .list_audit_events(&AuditFilter { limit: 1000, ..AuditFilter::default() })
+            .await
+            .unwrap();
+        let refused = events.iter().find(|e| e.kind == "signin_refused").expect("a lockout event");
+        assert_eq!(refused.outcome, "refused");
+        assert_eq!(refused.address.as_deref(), Some("127.0.0.1"));
+        assert_eq!(refused.client_id.as_deref(), Some(app.id.as_str()));
+        let reuse = events.iter().find(|e| e.kind == "refresh_reuse").expect("a reuse event");
+        assert!(reuse.detail.as_deref().unwrap().contains("revoked"));
     }
 }

@@ -19,7 +19,12 @@ use tower::ServiceExt as _;
 
 use crate::common::TestDb;
 
+/// `cases` by default (CI), or `PROPTEST_CASES` for a longer hunt.
 fn config(cases: u32) -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(cases);
     ProptestConfig {
         cases,
         failure_persistence: None,

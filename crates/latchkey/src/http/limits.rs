@@ -7,12 +7,17 @@
 //! 414, headers over the limit 431. Bodies are limited per handler (413,
 //! `http::body`).
 
+use std::time::Duration;
+
 use axum::Json;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use latchkey_proto::ErrorBody;
+
+use super::error::ApiError;
+use crate::core::error::Error;
 
 /// The longest request target accepted. An authorization request with a
 /// long `state`, `nonce` and PKCE challenge stays well under it.
@@ -49,4 +54,20 @@ fn refuse(status: StatusCode, description: &'static str) -> Response {
         error_description: Some(description.to_owned()),
     };
     (status, Json(body)).into_response()
+}
+
+/// `request_timeout_seconds`: a request still running after `limit` is
+/// abandoned and answered 503 `temporarily_unavailable`, in the same JSON
+/// as every other error (tower-http's timeout answers an empty body).
+pub async fn deadline(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => {
+            tracing::warn!(timeout_ms = limit.as_millis() as u64, "request timed out");
+            ApiError::from(Error::TemporarilyUnavailable(
+                "the request took too long; retry later".into(),
+            ))
+            .into_response()
+        }
+    }
 }

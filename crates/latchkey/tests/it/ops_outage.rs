@@ -132,6 +132,27 @@ async fn postgres_outage_gives_503_keeps_jwks_and_recovers() {
         assert!(took < BOUND * 2, "answered in {took:?}");
     }
 
+    // A request that outlives request_timeout_seconds (here the acquire
+    // timeout is longer) is abandoned with the same JSON 503.
+    let impatient = TestServer::start_with(&db, |s| {
+        s.database_url = proxied.clone();
+        s.database_acquire_timeout_seconds = 5;
+        s.request_timeout_seconds = 1;
+    });
+    proxy.restore();
+    let impatient = impatient.await;
+    proxy.cut();
+    let (status, body, took) = timed(
+        http.post(impatient.url("/v1/oauth/token"))
+            .basic_auth(&app.id, app.secret.as_deref())
+            .form(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)]),
+    )
+    .await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"], "temporarily_unavailable");
+    assert!(took < Duration::from_secs(3), "abandoned after {took:?}");
+    impatient.server.shutdown().await;
+
     // Step 3: restore it; service resumes without a restart.
     proxy.restore();
     let start = Instant::now();

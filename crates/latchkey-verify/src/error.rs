@@ -27,7 +27,11 @@ impl VerifyError {
     /// strings are spelled.
     pub fn code(&self) -> &'static str {
         match self {
-            VerifyError::Missing => "MISSING_TOKEN",
+            // SPEC §8 names three codes; a client written against it knows only
+            // those, so a missing token is one more kind of invalid one. The
+            // bare `WWW-Authenticate: Bearer` (RFC 6750 §3.1) is what tells
+            // the two apart.
+            VerifyError::Missing => "INVALID_TOKEN",
             VerifyError::Expired => "TOKEN_EXPIRED",
             VerifyError::Invalid(_) => "INVALID_TOKEN",
             VerifyError::InsufficientScope(_) => "INSUFFICIENT_SCOPE",
@@ -75,7 +79,7 @@ mod tests {
 
     #[test]
     fn wire_codes_are_spelled_as_the_contract_says() {
-        assert_eq!(VerifyError::Missing.code(), "MISSING_TOKEN");
+        assert_eq!(VerifyError::Missing.code(), "INVALID_TOKEN");
         assert_eq!(VerifyError::Expired.code(), "TOKEN_EXPIRED");
         assert_eq!(VerifyError::Invalid("x").code(), "INVALID_TOKEN");
         assert_eq!(

@@ -4,7 +4,7 @@
 //!
 //! | failure | status | body | `WWW-Authenticate` |
 //! |---|---|---|---|
-//! | no token | 401 | `{"code":"MISSING_TOKEN"}` | `Bearer` |
+//! | no token | 401 | `{"code":"INVALID_TOKEN"}` | `Bearer` |
 //! | expired | 401 | `{"code":"TOKEN_EXPIRED"}` | `Bearer error="invalid_token", error_description="the access token has expired"` |
 //! | any other | 401 | `{"code":"INVALID_TOKEN"}` | `Bearer error="invalid_token"` |
 //! | scope missing | 403 | `{"code":"INSUFFICIENT_SCOPE"}` | `Bearer error="insufficient_scope"` |
@@ -276,7 +276,7 @@ mod tests {
     #[tokio::test]
     async fn responses_carry_the_contract_codes() {
         let cases = [
-            (VerifyError::Missing, 401, "Bearer", "MISSING_TOKEN"),
+            (VerifyError::Missing, 401, "Bearer", "INVALID_TOKEN"),
             (
                 VerifyError::Expired,
                 401,

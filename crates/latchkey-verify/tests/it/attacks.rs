@@ -158,7 +158,7 @@ pub const FORBIDDEN: (StatusCode, &str, &str) = (
 pub const MISSING: (StatusCode, &str, &str) = (
     StatusCode::UNAUTHORIZED,
     "Bearer",
-    r#"{"code":"MISSING_TOKEN"}"#,
+    r#"{"code":"INVALID_TOKEN"}"#,
 );
 
 fn expected(got: &(StatusCode, Option<String>, String), want: (StatusCode, &str, &str)) -> bool {

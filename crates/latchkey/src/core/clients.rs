@@ -3,12 +3,11 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Instant;
 
 use super::clock::UnixTime;
 use super::error::{Error, Result};
+use super::generation::{Freshness, Generation};
 use super::scope::Scope;
 use super::secret::{self, Secret, SecretHash};
 
@@ -332,20 +331,15 @@ pub fn check_credentials(
 /// same transaction as every client removal: before using the cache, a request
 /// re-reads the counter if it was last read more than `revalidate_ms` ago, and
 /// empties the cache if it moved. Under load that is one small read every few
-/// milliseconds for the whole process; for a lone request it is one read, so a
-/// client deleted by `latchkey client delete` in another process stops
-/// authenticating at once, and under load within `revalidate_ms`.
+/// milliseconds for the whole process, and a client deleted by
+/// `latchkey client delete` in another process stops authenticating within
+/// `revalidate_ms` (10 ms by default).
 /// `revalidate_ms = 0` reads the counter on every request. Unknown ids are not
 /// cached, so guessing ids cannot grow it; it is emptied when it outgrows
 /// `MAX_ENTRIES`.
 pub struct ClientCache {
     entries: RwLock<HashMap<String, Arc<Client>>>,
-    generation: AtomicI64,
-    /// Milliseconds since `epoch` at the last read of the counter.
-    checked_ms: AtomicU64,
-    checking: AtomicBool,
-    epoch: Instant,
-    revalidate_ms: u64,
+    generation: Generation,
 }
 
 impl ClientCache {
@@ -354,24 +348,42 @@ impl ClientCache {
     pub fn new(revalidate_ms: u64) -> Self {
         ClientCache {
             entries: RwLock::new(HashMap::new()),
-            generation: AtomicI64::new(i64::MIN),
-            checked_ms: AtomicU64::new(0),
-            checking: AtomicBool::new(false),
-            epoch: Instant::now(),
-            revalidate_ms,
+            generation: Generation::new(revalidate_ms),
         }
     }
 
     /// The client with this id, from memory when the cache is known fresh.
     pub async fn get<S: ClientStore>(&self, store: &S, id: &str) -> Result<Option<Arc<Client>>> {
-        self.revalidate(store).await?;
+        let freshness = match self.generation.check(|| store.clients_generation()).await {
+            Ok(f) => f,
+            // The database is unreachable, but the cache was valid when it
+            // went: clients change only through the database, so what the
+            // cache holds is at most as old as the outage. Serving it keeps
+            // client_credentials working through a failover (issue 8); the
+            // counter is read again as soon as the database answers. A miss
+            // still needs the database and answers 503.
+            Err(Error::TemporarilyUnavailable(_)) if self.generation.current() != i64::MIN => {
+                tracing::debug!("database unavailable; serving clients from the cache");
+                Freshness::Fresh
+            }
+            Err(e) => return Err(e),
+        };
+        if freshness == Freshness::Changed {
+            self.write().clear();
+        }
         if let Some(hit) = self.read().get(id) {
             return Ok(Some(hit.clone()));
         }
+        let validated = self.generation.current();
         let Some(client) = store.get_client(id).await? else {
             return Ok(None);
         };
         let client = Arc::new(client);
+        // A row read before a concurrent change must not outlive the clear
+        // that change caused: cache it only if no change was seen meanwhile.
+        if self.generation.current() != validated {
+            return Ok(Some(client));
+        }
         let mut entries = self.write();
         if entries.len() >= Self::MAX_ENTRIES {
             entries.clear();
@@ -383,51 +395,6 @@ impl ClientCache {
     /// Forgets one client (this process just changed it).
     pub fn forget(&self, id: &str) {
         self.write().remove(id);
-    }
-
-    async fn revalidate<S: ClientStore>(&self, store: &S) -> Result<()> {
-        let now_ms = self.epoch.elapsed().as_millis() as u64;
-        let last = self.checked_ms.load(Ordering::Acquire);
-        let due = self.generation.load(Ordering::Acquire) == i64::MIN
-            || now_ms.saturating_sub(last) >= self.revalidate_ms;
-        // One reader at a time re-reads the counter; the others go on with what
-        // the cache holds, which is at most `revalidate_ms` old.
-        if !due || self.checking.swap(true, Ordering::AcqRel) {
-            return if self.generation.load(Ordering::Acquire) == i64::MIN {
-                // Nothing validated yet and someone else is checking: do not
-                // trust the cache, read the generation ourselves.
-                self.reread(store, now_ms).await
-            } else {
-                Ok(())
-            };
-        }
-        let result = match self.reread(store, now_ms).await {
-            // The database is unreachable, but the cache was valid when it
-            // went: clients change only through the database, so what the
-            // cache holds is at most as old as the outage. Serving it keeps
-            // client_credentials working through a failover (issue 8); the
-            // counter is read again as soon as the database answers. A miss
-            // still needs the database and answers 503.
-            Err(Error::TemporarilyUnavailable(_))
-                if self.generation.load(Ordering::Acquire) != i64::MIN =>
-            {
-                self.checked_ms.store(now_ms, Ordering::Release);
-                tracing::debug!("database unavailable; serving clients from the cache");
-                Ok(())
-            }
-            other => other,
-        };
-        self.checking.store(false, Ordering::Release);
-        result
-    }
-
-    async fn reread<S: ClientStore>(&self, store: &S, now_ms: u64) -> Result<()> {
-        let current = store.clients_generation().await?;
-        if self.generation.swap(current, Ordering::AcqRel) != current {
-            self.write().clear();
-        }
-        self.checked_ms.store(now_ms, Ordering::Release);
-        Ok(())
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<Client>>> {

@@ -9,6 +9,7 @@ pub mod clients;
 pub mod clock;
 pub mod discovery;
 pub mod error;
+pub mod generation;
 pub mod grants;
 pub mod housekeeping;
 pub mod keys;
@@ -76,6 +77,9 @@ pub struct Authority<S> {
     pub clients: clients::ClientCache,
     /// The audit trail's queue (see [`audit::AuditLog`]).
     pub audit: audit::AuditLog,
+    /// The access-token deny list, mirrored in memory (see
+    /// [`revocation::DenyListCache`]).
+    pub denied: revocation::DenyListCache,
 }
 
 impl<S: Storage> Authority<S> {
@@ -113,6 +117,7 @@ impl<S: Storage> Authority<S> {
             server_key,
             clients: clients::ClientCache::new(settings_revalidate_ms),
             audit: audit::AuditLog::spawn(store.clone()),
+            denied: revocation::DenyListCache::new(settings_revalidate_ms),
         };
         auth.init_keys().await?;
         Ok(auth)

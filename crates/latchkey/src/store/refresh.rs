@@ -39,6 +39,9 @@ const REVOKE_FAMILY: &str =
 const REVOKE_BY_ORIGIN: &str = "UPDATE refresh_families SET revoked_at = $1 \
      WHERE origin = $2 AND revoked_at IS NULL";
 
+const BUMP_DENY_LIST: &str =
+    "UPDATE cache_generations SET generation = generation + 1 WHERE name = 'deny_list'";
+
 const DENY_JTI: &str = "INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2) \
      ON CONFLICT (jti) DO NOTHING";
 
@@ -159,6 +162,8 @@ macro_rules! impl_refresh_tx {
                     .bind(expires_at)
                     .execute(&mut *self)
                     .await?;
+                // Processes mirror the deny list; tell them it changed.
+                sqlx::query(BUMP_DENY_LIST).execute(&mut *self).await?;
                 Ok(())
             }
         }

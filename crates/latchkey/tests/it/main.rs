@@ -15,6 +15,7 @@ mod cli;
 mod client_credentials;
 mod cookies;
 mod discovery;
+mod forged;
 mod keys;
 mod ops_fuzz;
 mod ops_housekeeping;

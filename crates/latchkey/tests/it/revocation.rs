@@ -249,3 +249,36 @@ both_backends! {
         assert_eq!(meta["introspection_endpoint_auth_methods_supported"], serde_json::json!(["client_secret_basic", "client_secret_post"]));
     }
 }
+
+both_backends! {
+    /// The deny list is shared through the database although every process
+    /// mirrors it in memory: an access token revoked through one process is
+    /// inactive at once there, and at another process within the mirror's
+    /// revalidation bound.
+    async fn revoked_access_token_is_inactive_in_every_process(db) {
+        let a = TestServer::start(&db).await;
+        let issuer = a.url.clone();
+        let b = TestServer::start_with(&db, |s| s.issuer = issuer).await;
+        let bound = b.server.app.settings.client_cache_revalidate_ms;
+        let app = a
+            .client(NewClient {
+                name: "app".into(),
+                grant_types: vec![GrantType::ClientCredentials],
+                scopes: Some(Scope::parse("read").unwrap()),
+                ..NewClient::default()
+            })
+            .await;
+        let rs = a.client(resource_server()).await;
+        let resp = a.token_basic(&app, &[("grant_type", "client_credentials")]).await;
+        let at = expect_tokens(resp).await.access_token;
+        // Step 1: both processes mirror the (empty) list and call the token active.
+        assert!(introspect(&a, &rs, &at).await.active);
+        assert!(introspect(&b, &rs, &at).await.active);
+        // Step 2: revoke through `a`.
+        assert_eq!(revoke(&a, &app, &at, None).await, 200);
+        assert!(!introspect(&a, &rs, &at).await.active, "the revoking process knows at once");
+        // Step 3: `b` sees it within the bound.
+        tokio::time::sleep(std::time::Duration::from_millis(bound + 1)).await;
+        assert!(!introspect(&b, &rs, &at).await.active);
+    }
+}

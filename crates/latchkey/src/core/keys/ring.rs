@@ -162,9 +162,10 @@ impl KeySet {
 
     /// Verifies a JWT that latchkey signed: size, `typ`, a `kid` naming a
     /// published key, the algorithm that key is for (never the header's choice),
-    /// the signature, `iss`, `aud` if given, and `exp`/`nbf` against `now` with
-    /// `leeway` seconds. A header naming a key by URL (`jku`, `x5u`) or embedding
-    /// one (`jwk`) is refused outright: latchkey never fetches or trusts those.
+    /// the signature, `iss`, `aud` if given, and `exp`/`nbf`/`iat` against `now`
+    /// with `leeway` seconds. A header naming a key by URL (`jku`, `x5u`),
+    /// embedding one (`jwk`, `x5c`), or carrying `crit` or `b64` is refused
+    /// outright, whatever the member's value: latchkey never writes those.
     ///
     /// Every failure is `invalid_token`; `exp` is checked by the caller's clock,
     /// not the system's, so that tests can move time.
@@ -181,28 +182,18 @@ impl KeySet {
         if token.is_empty() || token.len() > MAX_JWT_LEN {
             return Err(invalid("the token is empty or too long"));
         }
-        let header = jsonwebtoken::decode_header(token).map_err(|_| invalid("malformed token"))?;
-        if header.jku.is_some()
-            || header.x5u.is_some()
-            || header.jwk.is_some()
-            || header.x5c.is_some()
-        {
-            return Err(invalid(
-                "tokens naming or embedding their own key are refused",
-            ));
-        }
+        let header = JoseHeader::parse(token).ok_or_else(|| invalid("malformed token"))?;
         if header.typ.as_deref() != Some(typ.as_str()) {
             return Err(invalid("unexpected token type"));
         }
         let kid = header
             .kid
-            .as_deref()
             .ok_or_else(|| invalid("the token names no key"))?;
         let (key, alg) = self
             .verifiers
-            .get(kid)
+            .get(&kid)
             .ok_or_else(|| invalid("unknown signing key"))?;
-        if header.alg != *alg {
+        if header.alg.as_deref() != Some(alg_name(*alg)) {
             return Err(invalid("algorithm does not match the key"));
         }
         let mut validation = Validation::new(*alg);
@@ -227,6 +218,12 @@ impl KeySet {
         {
             return Err(invalid("the token is not valid yet"));
         }
+        if claims
+            .iat()
+            .is_some_and(|iat| iat > now.saturating_add(leeway))
+        {
+            return Err(invalid("the token was issued in the future"));
+        }
         Ok(claims)
     }
 }
@@ -249,6 +246,62 @@ pub trait TimeBound {
     fn nbf(&self) -> Option<UnixTime> {
         None
     }
+    fn iat(&self) -> Option<UnixTime> {
+        None
+    }
+}
+
+/// The JWS protected header, read without trusting it. Parsed as a plain
+/// JSON object, not a typed struct, so that a member is refused by its mere
+/// presence: `"jku": null` or an unknown `crit` must not slip through a
+/// deserializer that maps null to absent or ignores what it does not know.
+struct JoseHeader {
+    alg: Option<String>,
+    kid: Option<String>,
+    typ: Option<String>,
+}
+
+/// Members latchkey never puts in a header and refuses in one: keys named by
+/// URL or embedded (a verifier must never fetch or trust them), critical
+/// extensions it does not implement (RFC 7515 §4.1.11 says refuse), and the
+/// unencoded payload option (RFC 7797).
+const REFUSED_HEADER_MEMBERS: [&str; 6] = ["jku", "x5u", "jwk", "x5c", "crit", "b64"];
+
+impl JoseHeader {
+    fn parse(token: &str) -> Option<JoseHeader> {
+        let (encoded, _) = token.split_once('.')?;
+        let bytes = URL_SAFE_NO_PAD.decode(encoded).ok()?;
+        let mut map: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&bytes).ok()?;
+        if REFUSED_HEADER_MEMBERS.iter().any(|m| map.contains_key(*m)) {
+            return None;
+        }
+        // A member of the wrong JSON type is a malformed header, not an absent one.
+        let mut take = |name: &str| -> Option<Option<String>> {
+            match map.remove(name) {
+                None => Some(None),
+                Some(serde_json::Value::String(v)) => Some(Some(v)),
+                Some(_) => None,
+            }
+        };
+        Some(JoseHeader {
+            alg: take("alg")?,
+            kid: take("kid")?,
+            typ: take("typ")?,
+        })
+    }
+}
+
+/// The JOSE name of an algorithm latchkey signs with.
+fn alg_name(alg: Algorithm) -> &'static str {
+    match alg {
+        Algorithm::RS256 => "RS256",
+        Algorithm::ES256 => "ES256",
+        Algorithm::EdDSA => "EdDSA",
+        // Never among our keys' algorithms; a name no header can match
+        // (JOSE names are never empty).
+        _ => "",
+    }
 }
 
 impl TimeBound for latchkey_proto::AccessTokenClaims {
@@ -258,11 +311,17 @@ impl TimeBound for latchkey_proto::AccessTokenClaims {
     fn nbf(&self) -> Option<UnixTime> {
         self.nbf
     }
+    fn iat(&self) -> Option<UnixTime> {
+        Some(self.iat)
+    }
 }
 
 impl TimeBound for latchkey_proto::IdTokenClaims {
     fn exp(&self) -> UnixTime {
         self.exp
+    }
+    fn iat(&self) -> Option<UnixTime> {
+        Some(self.iat)
     }
 }
 

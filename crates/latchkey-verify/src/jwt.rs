@@ -123,3 +123,45 @@ pub(crate) fn from_json_object<'de, T: Deserialize<'de>>(
     }
     serde_json::from_slice(json).map_err(|_| invalid("malformed JSON"))
 }
+
+#[cfg(test)]
+mod proptests {
+    #![allow(clippy::unwrap_used)]
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Hostile input: any string is a compact JWS or a clean error.
+        #[test]
+        fn split_never_panics(token in ".{0,300}") {
+            let _ = Compact::split(&token);
+        }
+
+        /// JWT-shaped input: three base64url segments of arbitrary bytes or
+        /// arbitrary JSON-ish text.
+        #[test]
+        fn jwt_shaped_never_panics(
+            header in prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..80),
+                "\\{[ -~]{0,80}\\}".prop_map(String::into_bytes),
+                Just(br#"{"alg":"RS256","kid":"k","typ":"at+jwt","crit":["x"]}"#.to_vec()),
+            ],
+            payload in proptest::collection::vec(any::<u8>(), 0..80),
+            sig in proptest::collection::vec(any::<u8>(), 0..300),
+        ) {
+            let token = format!(
+                "{}.{}.{}",
+                URL_SAFE_NO_PAD.encode(&header),
+                URL_SAFE_NO_PAD.encode(&payload),
+                URL_SAFE_NO_PAD.encode(&sig)
+            );
+            if let Ok(c) = Compact::split(&token) {
+                let _ = c.header.names_its_own_key();
+                let _ = c.header.has_crit();
+            }
+        }
+    }
+}

@@ -12,7 +12,6 @@ use tokio::task::JoinHandle;
 use crate::config::Settings;
 use crate::core::Authority;
 use crate::core::clock::SharedClock;
-use crate::core::keys::KeyStore as _;
 use crate::http::{self, AppState};
 use crate::store::Store;
 
@@ -81,6 +80,8 @@ impl Server {
         let _ = self.stop.send(true);
         let _ = self.task.await;
         self.background.abort();
+        // Audit rows still queued are written before the pool closes.
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.app.audit.flush()).await;
         self.app.store.close().await;
     }
 
@@ -96,8 +97,8 @@ impl Server {
 }
 
 /// The periodic work of every process: reloading the key ring (to see a
-/// rotation made elsewhere), purging expired keys, and purging expired tokens
-/// and counters (`core::housekeeping`). Safe to run in every process at once:
+/// rotation made elsewhere), and purging whatever has expired (tokens,
+/// counters, keys, old audit events: `core::housekeeping`, the one place). Safe to run in every process at once:
 /// each step is idempotent.
 pub fn spawn_background(app: AppState) -> JoinHandle<()> {
     tokio::spawn(async move {
@@ -119,10 +120,6 @@ pub fn spawn_background(app: AppState) -> JoinHandle<()> {
 }
 
 async fn reload_keys(app: &AppState) {
-    let now = app.clock.now();
-    if let Err(e) = app.store.purge_keys(now).await {
-        tracing::warn!(error = %e, "purging expired keys failed");
-    }
     match app.reload_keys().await {
         Ok(true) => tracing::info!("signing keys changed; key ring reloaded"),
         Ok(false) => {}

@@ -40,6 +40,10 @@ pub struct Settings {
     pub database_max_connections: u32,
     /// How long a request waits for a database connection before answering 503.
     pub database_acquire_timeout_seconds: u64,
+    /// PostgreSQL: the server cancels a statement running longer than this
+    /// (`statement_timeout`), so that a stuck query answers 503 instead of
+    /// holding a connection. 0 disables it.
+    pub database_statement_timeout_seconds: u64,
     /// SQLite only: `synchronous=FULL` instead of `NORMAL` (see ARCHITECTURE.md).
     pub sqlite_synchronous_full: bool,
     /// `text` or `json`.
@@ -79,6 +83,8 @@ pub struct Settings {
     /// How stale the in-memory client cache may get under load: the clients
     /// generation is re-read when older than this (0 = on every request).
     pub client_cache_revalidate_ms: u64,
+    /// Audit events older than this many days are purged.
+    pub audit_retention_days: u32,
 }
 
 impl Default for Settings {
@@ -98,6 +104,7 @@ impl Default for Settings {
             key_refresh_seconds: 30,
             database_max_connections: 10,
             database_acquire_timeout_seconds: 5,
+            database_statement_timeout_seconds: 10,
             sqlite_synchronous_full: false,
             log_format: "text".into(),
             log_level: "info".into(),
@@ -113,6 +120,7 @@ impl Default for Settings {
             signin_slowdown_ms: 500,
             trusted_proxies: String::new(),
             client_cache_revalidate_ms: 10,
+            audit_retention_days: 90,
         }
     }
 }
@@ -190,6 +198,12 @@ impl Settings {
             anyhow::bail!(
                 "Argon2id parameters below OWASP's minimum (m=19456 KiB, t=2, p=1) are refused"
             );
+        }
+        if self.audit_retention_days == 0 {
+            anyhow::bail!("audit_retention_days must be positive");
+        }
+        if self.database_acquire_timeout_seconds == 0 {
+            anyhow::bail!("database_acquire_timeout_seconds must be positive");
         }
         if self.key_refresh_seconds == 0 {
             anyhow::bail!("key_refresh_seconds must be positive");

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::{open_store, output};
 use crate::config::Settings;
+use crate::core::audit::Kind;
 use crate::core::clients::{Client, ClientStore as _, GrantType, NewClient, TokenDelivery};
 use crate::core::clock::{Clock as _, SystemClock};
 use crate::core::scope::Scope;
@@ -155,6 +156,10 @@ pub async fn run(settings: Settings, cmd: ClientCommand) -> anyhow::Result<ExitC
                 token_delivery: a.token_delivery,
             };
             let (client, secret) = create(&store, new).await?;
+            super::audit_cli(&store, Kind::ClientCreate, |e| {
+                e.client(client.id.0.as_str())
+            })
+            .await?;
             if a.json {
                 output::json(&Created {
                     client_id: client.id.0.clone(),
@@ -210,6 +215,9 @@ pub async fn run(settings: Settings, cmd: ClientCommand) -> anyhow::Result<ExitC
         }
         ClientCommand::Delete(a) => {
             let deleted = store.delete_client(&a.id).await?;
+            if deleted {
+                super::audit_cli(&store, Kind::ClientDelete, |e| e.client(a.id.as_str())).await?;
+            }
             if a.json {
                 output::json(&serde_json::json!({"client_id": a.id, "deleted": deleted}))?;
             } else if deleted {

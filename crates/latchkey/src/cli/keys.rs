@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::{open_store, output};
 use crate::config::Settings;
+use crate::core::audit::Kind;
 use crate::core::clock::{Clock as _, SystemClock};
 use crate::core::keys::{self, KeyStore as _, StoredKey};
 
@@ -69,6 +70,10 @@ pub async fn run(settings: Settings, cmd: KeysCommand) -> anyhow::Result<ExitCod
         KeysCommand::Rotate(f) => {
             let retire_for = settings.retired_key_lifetime();
             let r = keys::rotate(&store, alg, now, retire_for).await?;
+            super::audit_cli(&store, Kind::KeysRotate, |e| {
+                e.detail(format!("current key {}", r.current))
+            })
+            .await?;
             if f.json {
                 output::json(&serde_json::json!({
                     "retired": r.retired,

@@ -4,6 +4,7 @@
 //! variables, then flags). Admin commands print JSON on stdout with `--json`;
 //! logs always go to stderr so that stdout stays parseable.
 
+mod audit;
 mod client;
 mod keys;
 mod output;
@@ -30,6 +31,10 @@ pub struct Cli {
     /// Database URL (overrides `database_url` and LATCHKEY_DATABASE_URL).
     #[arg(long, global = true, value_name = "URL")]
     database_url: Option<String>,
+    /// Log format, `text` or `json` (overrides `log_format` and
+    /// LATCHKEY_LOG_FORMAT).
+    #[arg(long, global = true, value_name = "FORMAT")]
+    log_format: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -49,6 +54,9 @@ enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(user::UserCommand),
+    /// Read the audit trail.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 pub fn main() -> ExitCode {
@@ -77,6 +85,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Some(url) = &cli.database_url {
         overrides.push(("database_url", url.clone()));
     }
+    if let Some(format) = &cli.log_format {
+        overrides.push(("log_format", format.clone()));
+    }
     if let Command::Serve(args) = &cli.command {
         args.overrides(&mut overrides);
     }
@@ -93,6 +104,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Client(cmd) => client::run(settings, cmd).await,
         Command::Keys(cmd) => keys::run(settings, cmd).await,
         Command::User(cmd) => user::run(settings, cmd).await,
+        Command::Audit(cmd) => audit::run(settings, cmd).await,
     }
 }
 
@@ -122,4 +134,23 @@ async fn open_store(settings: &Settings) -> anyhow::Result<crate::store::Store> 
     let store = crate::store::Store::connect(settings).await?;
     store.migrate().await?;
     Ok(store)
+}
+
+/// Records an admin change made from the command line in the audit trail
+/// (actor `cli`), logged and stored before the command exits.
+async fn audit_cli(
+    store: &crate::store::Store,
+    kind: crate::core::audit::Kind,
+    fill: impl FnOnce(crate::core::audit::AuditEvent) -> crate::core::audit::AuditEvent,
+) -> anyhow::Result<()> {
+    use crate::core::audit::{AuditEvent, Outcome, write_now};
+    use crate::core::clock::{Clock as _, SystemClock};
+    let event = fill(AuditEvent::new(
+        SystemClock.now(),
+        kind,
+        "cli",
+        Outcome::Success,
+    ));
+    write_now(store, event).await?;
+    Ok(())
 }

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::{open_store, output};
 use crate::config::Settings;
+use crate::core::audit::Kind;
 use crate::core::clock::{Clock as _, SystemClock};
 use crate::core::password::PasswordHasher;
 use crate::core::secret::Secret;
@@ -124,6 +125,7 @@ pub async fn run(settings: Settings, cmd: UserCommand) -> anyhow::Result<ExitCod
                 roles: a.roles,
             };
             let user = create(&store, &settings, new, &password).await?;
+            super::audit_cli(&store, Kind::UserCreate, |e| e.user(user.id.0.as_str())).await?;
             if a.json {
                 output::json(&serde_json::json!({"id": user.id.0, "email": user.email}))?;
             } else {
@@ -151,6 +153,13 @@ pub async fn run(settings: Settings, cmd: UserCommand) -> anyhow::Result<ExitCod
             let revoked = users::disable(&store, &user.id.0, SystemClock.now())
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no user {:?}", a.id))?;
+            super::audit_cli(&store, Kind::UserDisable, |e| {
+                e.user(user.id.0.as_str()).detail(format!(
+                    "{} refresh-token families revoked",
+                    revoked.refresh_families
+                ))
+            })
+            .await?;
             let view = serde_json::json!({
                 "id": user.id.0,
                 "email": user.email,
@@ -173,6 +182,13 @@ pub async fn run(settings: Settings, cmd: UserCommand) -> anyhow::Result<ExitCod
         UserCommand::RevokeSessions(a) => {
             let user = find(&store, &a.id).await?;
             let revoked = users::revoke_sessions(&store, &user.id.0, SystemClock.now()).await?;
+            super::audit_cli(&store, Kind::UserRevokeSessions, |e| {
+                e.user(user.id.0.as_str()).detail(format!(
+                    "{} refresh-token families revoked",
+                    revoked.refresh_families
+                ))
+            })
+            .await?;
             let view = serde_json::json!({
                 "id": user.id.0,
                 "email": user.email,

@@ -354,7 +354,21 @@ impl ClientCache {
 
     /// The client with this id, from memory when the cache is known fresh.
     pub async fn get<S: ClientStore>(&self, store: &S, id: &str) -> Result<Option<Arc<Client>>> {
-        if self.generation.check(|| store.clients_generation()).await? == Freshness::Changed {
+        let freshness = match self.generation.check(|| store.clients_generation()).await {
+            Ok(f) => f,
+            // The database is unreachable, but the cache was valid when it
+            // went: clients change only through the database, so what the
+            // cache holds is at most as old as the outage. Serving it keeps
+            // client_credentials working through a failover (issue 8); the
+            // counter is read again as soon as the database answers. A miss
+            // still needs the database and answers 503.
+            Err(Error::TemporarilyUnavailable(_)) if self.generation.current() != i64::MIN => {
+                tracing::debug!("database unavailable; serving clients from the cache");
+                Freshness::Fresh
+            }
+            Err(e) => return Err(e),
+        };
+        if freshness == Freshness::Changed {
             self.write().clear();
         }
         if let Some(hit) = self.read().get(id) {

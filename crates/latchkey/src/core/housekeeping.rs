@@ -1,5 +1,8 @@
 //! Deleting what has expired: refresh tokens and families, deny-list entries,
-//! sign-in attempt counters.
+//! sign-in attempt counters, retired signing keys past their publication, and
+//! audit events older than `audit_retention_days`. The one place background
+//! purging lives; the browser-flow tables (codes, sessions, device codes) add
+//! their purge here.
 //!
 //! Every process runs this periodically (see `app::spawn_background`). Each
 //! step is a batched, idempotent `DELETE` of rows that no request can use any
@@ -18,15 +21,20 @@ pub struct Purged {
     pub refresh_rows: u64,
     pub denied_access_tokens: u64,
     pub attempt_counters: u64,
+    pub signing_keys: u64,
+    pub audit_events: u64,
 }
 
 /// Deletes every expired row.
 pub async fn purge_expired<S: Storage>(auth: &Authority<S>) -> Result<Purged> {
     let now = auth.clock.now();
     let window = SigninLimiter::new(&auth.settings).window();
+    let retention = i64::from(auth.settings.audit_retention_days) * 86_400;
     Ok(Purged {
         refresh_rows: auth.store.purge_refresh_tokens(now).await?,
         denied_access_tokens: auth.store.purge_denied_access_tokens(now).await?,
         attempt_counters: auth.store.purge_attempt_counters(now - window).await?,
+        signing_keys: auth.store.purge_keys(now).await?,
+        audit_events: auth.store.purge_audit_events(now - retention).await?,
     })
 }

@@ -4,6 +4,7 @@
 //! reached through the traits defined here (one per concept), implemented by
 //! `crate::store` for SQLite and PostgreSQL.
 
+pub mod audit;
 pub mod clients;
 pub mod clock;
 pub mod discovery;
@@ -38,6 +39,7 @@ pub trait Storage:
     + refresh::RefreshTokenStore
     + revocation::DenyListStore
     + ratelimit::AttemptCounterStore
+    + audit::AuditStore
     + Clone
     + Send
     + Sync
@@ -53,6 +55,7 @@ impl<T> Storage for T where
         + refresh::RefreshTokenStore
         + revocation::DenyListStore
         + ratelimit::AttemptCounterStore
+        + audit::AuditStore
         + Clone
         + Send
         + Sync
@@ -72,6 +75,8 @@ pub struct Authority<S> {
     pub server_key: secret::ServerKey,
     /// Registered clients, kept in memory (see [`clients::ClientCache`]).
     pub clients: clients::ClientCache,
+    /// The audit trail's queue (see [`audit::AuditLog`]).
+    pub audit: audit::AuditLog,
     /// The access-token deny list, mirrored in memory (see
     /// [`revocation::DenyListCache`]).
     pub denied: revocation::DenyListCache,
@@ -105,12 +110,13 @@ impl<S: Storage> Authority<S> {
         let settings_revalidate_ms = settings.client_cache_revalidate_ms;
         let auth = Authority {
             settings,
-            store,
+            store: store.clone(),
             keys: keys::KeyRing::default(),
             clock,
             passwords,
             server_key,
             clients: clients::ClientCache::new(settings_revalidate_ms),
+            audit: audit::AuditLog::spawn(store.clone()),
             denied: revocation::DenyListCache::new(settings_revalidate_ms),
         };
         auth.init_keys().await?;

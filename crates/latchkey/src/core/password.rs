@@ -158,6 +158,9 @@ impl PasswordHasher {
         &self,
         f: impl FnOnce() -> Result<T> + Send + 'static,
     ) -> Result<T> {
+        // The Argon2 queue depth: hashes waiting for or holding a permit.
+        // A guard, so that a cancelled request (client gone) is uncounted too.
+        let _queued = QueueGauge::enter();
         let permit = self
             .permits
             .clone()
@@ -283,6 +286,22 @@ fn verify_blocking(wanted: &Params, password: &[u8], stored: &str) -> Result<Ver
     } else {
         Verified::Yes
     })
+}
+
+/// Counts a hash in `latchkey_password_hash_queue_depth` while it lives.
+struct QueueGauge;
+
+impl QueueGauge {
+    fn enter() -> QueueGauge {
+        metrics::gauge!("latchkey_password_hash_queue_depth").increment(1.0);
+        QueueGauge
+    }
+}
+
+impl Drop for QueueGauge {
+    fn drop(&mut self) {
+        metrics::gauge!("latchkey_password_hash_queue_depth").decrement(1.0);
+    }
 }
 
 #[cfg(test)]

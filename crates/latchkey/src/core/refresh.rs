@@ -28,6 +28,8 @@
 
 use std::future::Future;
 
+use super::audit::{self, AuditEvent, Outcome};
+
 use super::clients::{Client, GrantType, TokenDelivery};
 use super::clock::UnixTime;
 use super::error::{Error, Result};
@@ -426,8 +428,7 @@ pub async fn refresh<S: Storage>(
                 .min(found.family.expires_at),
         };
         if auth.store.rotate_refresh_token(&hash, &record, now).await? {
-            metrics::counter!("latchkey_tokens_issued_total", "grant" => "refresh_token")
-                .increment(1);
+            super::tokens::count_issued("refresh_token", &auth.keys.snapshot());
             return mint_refreshed(
                 auth,
                 client,
@@ -464,7 +465,7 @@ pub async fn refresh<S: Storage>(
         && next.is_live(now)
     {
         metrics::counter!("latchkey_refresh_grace_repeats_total").increment(1);
-        metrics::counter!("latchkey_tokens_issued_total", "grant" => "refresh_token").increment(1);
+        super::tokens::count_issued("refresh_token", &auth.keys.snapshot());
         return mint_refreshed(
             auth,
             client,
@@ -479,6 +480,17 @@ pub async fn refresh<S: Storage>(
     // Step 6: reuse. RFC 9700 §4.14.2: revoke the family, newest token too.
     auth.store.revoke_family(&found.family.id, now).await?;
     metrics::counter!("latchkey_refresh_reuse_detected_total").increment(1);
+    auth.audit.record(
+        AuditEvent::new(
+            now,
+            audit::Kind::RefreshReuse,
+            format!("client:{}", found.family.client_id),
+            Outcome::Refused,
+        )
+        .user(found.family.user_id.as_str())
+        .client(found.family.client_id.as_str())
+        .detail(format!("family {} revoked", found.family.id)),
+    );
     tracing::warn!(
         family_id = %found.family.id,
         client_id = %found.family.client_id,
@@ -616,9 +628,28 @@ pub async fn revoke_refresh_token<S: Storage>(
     if client.is_some_and(|c| !secret::constant_time_eq(&c.id.0, &found.family.client_id)) {
         return Ok(false);
     }
-    auth.store
+    let revoked = auth
+        .store
         .revoke_family(&found.family.id, auth.clock.now())
-        .await
+        .await?;
+    if revoked {
+        let actor = match client {
+            Some(c) => format!("client:{}", c.id.0),
+            None => format!("user:{}", found.family.user_id),
+        };
+        auth.audit.record(
+            AuditEvent::new(
+                auth.clock.now(),
+                audit::Kind::Revoke,
+                actor,
+                Outcome::Success,
+            )
+            .user(found.family.user_id.as_str())
+            .client(found.family.client_id.as_str())
+            .detail(format!("refresh token family {}", found.family.id)),
+        );
+    }
+    Ok(revoked)
 }
 
 #[cfg(test)]

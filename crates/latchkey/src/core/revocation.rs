@@ -16,6 +16,7 @@ use std::sync::{PoisonError, RwLock};
 
 use latchkey_proto::{AccessTokenClaims, IntrospectionResponse};
 
+use super::audit::{self, AuditEvent, Outcome};
 use super::clients::{self, Client, ClientCredentials};
 use super::clock::UnixTime;
 use super::error::{Error, Result};
@@ -239,6 +240,18 @@ async fn revoke_access_token<S: Storage>(
         .await?;
     auth.denied.note(&claims.jti, claims.exp);
     metrics::counter!("latchkey_tokens_revoked_total", "kind" => "access_token").increment(1);
+    let mut event = AuditEvent::new(
+        auth.clock.now(),
+        audit::Kind::Revoke,
+        format!("client:{}", client.id.0),
+        Outcome::Success,
+    )
+    .client(client.id.0.as_str())
+    .detail(format!("access token {}", claims.jti));
+    if claims.sub != claims.client_id {
+        event = event.user(claims.sub.as_str());
+    }
+    auth.audit.record(event);
     Ok(())
 }
 

@@ -9,6 +9,7 @@
 
 use std::net::IpAddr;
 
+use super::audit::{self, AuditEvent, Outcome};
 use super::clients::{self, Client, ClientCredentials, GrantType};
 use super::error::{Error, Result};
 use super::params::Params;
@@ -82,7 +83,25 @@ pub async fn password_grant<S: Storage>(
 
     let limiter = SigninLimiter::new(&auth.settings);
     let keys = limiter.keys(&auth.server_key, request.username, request.client_addr);
-    let admission = limiter.admit(&auth.store, keys, auth.clock.now()).await?;
+    let admission = match limiter.admit(&auth.store, keys, auth.clock.now()).await {
+        Ok(a) => a,
+        Err(e) => {
+            if matches!(e, Error::TooManyRequests { .. }) {
+                auth.audit.record(
+                    AuditEvent::new(
+                        auth.clock.now(),
+                        audit::Kind::SigninRefused,
+                        "anonymous",
+                        Outcome::Refused,
+                    )
+                    .client(client.id.0.as_str())
+                    .address(request.client_addr)
+                    .detail("too many failed sign-ins"),
+                );
+            }
+            return Err(e);
+        }
+    };
 
     let user = auth.store.find_user_by_email(request.username).await?;
     let verdict = auth
@@ -94,11 +113,36 @@ pub async fn password_grant<S: Storage>(
         .await?;
     let user = match (user, verdict) {
         (Some(user), Verified::Yes | Verified::YesRehash) if !user.disabled => user,
-        _ => {
+        (user, _) => {
             metrics::counter!("latchkey_signin_failures_total").increment(1);
+            // The user id when the account exists; never what was typed as
+            // the username (people type passwords there).
+            let mut event = AuditEvent::new(
+                auth.clock.now(),
+                audit::Kind::Signin,
+                "anonymous",
+                Outcome::Failure,
+            )
+            .client(client.id.0.as_str())
+            .address(request.client_addr);
+            if let Some(u) = user {
+                event = event.user(u.id.0.as_str());
+            }
+            auth.audit.record(event);
             return Err(bad_credentials());
         }
     };
+    auth.audit.record(
+        AuditEvent::new(
+            auth.clock.now(),
+            audit::Kind::Signin,
+            format!("user:{}", user.id.0),
+            Outcome::Success,
+        )
+        .user(user.id.0.as_str())
+        .client(client.id.0.as_str())
+        .address(request.client_addr),
+    );
     limiter.succeeded(&auth.store, &admission).await?;
     if verdict == Verified::YesRehash {
         rehash(auth, &user.id.0, &request.password).await;
@@ -119,7 +163,7 @@ pub async fn password_grant<S: Storage>(
     if let Some(family) = &prepared.family {
         auth.store.insert_family(family).await?;
     }
-    metrics::counter!("latchkey_tokens_issued_total", "grant" => "password").increment(1);
+    super::tokens::count_issued("password", &auth.keys.snapshot());
     Ok(prepared.tokens)
 }
 

@@ -119,3 +119,10 @@ pub fn mint_access_token(
     let jwt = keys.sign(JwtType::AccessToken, &claims)?;
     Ok((jwt, claims))
 }
+
+/// Counts a token response in `latchkey_tokens_issued_total`, by grant and
+/// by the algorithm of the key that signed it. Both labels are `'static`.
+pub fn count_issued(grant: &'static str, keys: &KeySet) {
+    let alg = keys.current().map_or("none", |(_, alg)| alg.as_str());
+    metrics::counter!("latchkey_tokens_issued_total", "grant" => grant, "alg" => alg).increment(1);
+}

@@ -160,4 +160,33 @@ mod tests {
             "invalid_client"
         );
     }
+
+    proptest::proptest! {
+        /// Hostile input: any `Authorization` value, raw bytes or Basic with
+        /// any decoded content, is either credentials or a clean error.
+        #[test]
+        fn basic_decoding_never_panics(raw in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            let mut h = HeaderMap::new();
+            if let Ok(v) = HeaderValue::from_bytes(&raw) {
+                h.insert(header::AUTHORIZATION, v);
+                let _ = credentials(&h, &Params::default());
+            }
+            let mut prefixed = b"Basic ".to_vec();
+            prefixed.extend_from_slice(&raw);
+            if let Ok(v) = HeaderValue::from_bytes(&prefixed) {
+                h.insert(header::AUTHORIZATION, v);
+                let _ = credentials(&h, &Params::default());
+            }
+        }
+
+        #[test]
+        fn basic_with_any_decoded_pair_never_panics(inner in ".{0,120}") {
+            let h = with_auth(&format!("Basic {}", b64(&inner)));
+            match credentials(&h, &Params::default()) {
+                Ok(ClientCredentials::Basic { client_id, .. }) => proptest::prop_assert!(!client_id.is_empty()),
+                Ok(_) => proptest::prop_assert!(false, "Basic must yield Basic credentials"),
+                Err(e) => proptest::prop_assert!(matches!(e.code(), "invalid_client" | "invalid_request")),
+            }
+        }
+    }
 }

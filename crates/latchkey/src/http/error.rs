@@ -59,6 +59,7 @@ impl IntoResponse for ApiError {
             tracing::debug!(error = error.code(), "request refused");
         }
         let status = status_of(&error);
+        metrics::counter!("latchkey_oauth_errors_total", "error" => error.code()).increment(1);
         let body = ErrorBody {
             error: error.code().to_owned(),
             error_description: error.description().map(|d| d.into_owned()),

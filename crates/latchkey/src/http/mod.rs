@@ -11,6 +11,8 @@ mod cookies;
 mod discovery;
 pub mod error;
 mod health;
+mod limits;
+pub mod metrics;
 mod revocation;
 mod serve;
 mod signin;
@@ -26,7 +28,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use serve::serve;
@@ -43,9 +44,26 @@ pub type AppState = Arc<Authority<Store>>;
 /// Every POST body is refused over this size, with 413 (SPEC §3).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
+/// Every route template, for the `route` label of the request metrics.
+pub const ROUTES: &[&str] = &[
+    paths::OPENID_CONFIGURATION,
+    paths::OAUTH_METADATA,
+    paths::JWKS,
+    paths::TOKEN,
+    paths::REVOCATION,
+    paths::INTROSPECTION,
+    paths::SIGNIN,
+    paths::REFRESH,
+    paths::SIGNOUT,
+    "/health/live",
+    "/health/ready",
+    "/metrics",
+];
+
 /// The whole application: every route and every cross-cutting layer.
 pub fn router(app: AppState) -> Router {
     let timeout = Duration::from_secs(app.settings.request_timeout_seconds);
+    metrics::install();
     Router::new()
         .route(paths::OPENID_CONFIGURATION, get(discovery::metadata))
         .route(paths::OAUTH_METADATA, get(discovery::metadata))
@@ -58,18 +76,23 @@ pub fn router(app: AppState) -> Router {
         .route(paths::SIGNOUT, post(signin::signout))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
+        .route("/metrics", get(metrics::metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
+        .layer(axum::middleware::from_fn_with_state(
             timeout,
+            limits::deadline,
         ))
         .layer(CatchPanicLayer::custom(|_| {
             // Defence in depth: handlers do not panic, but if one did, the client
             // gets a JSON error and the process keeps serving.
             ApiError::from(Error::internal("a handler panicked")).into_response()
         }))
+        // Outside the panic and timeout layers, so that their answers are
+        // counted too; inside the trace span, so its logs carry the request id.
+        .layer(axum::middleware::from_fn(metrics::track))
+        .layer(axum::middleware::from_fn(limits::enforce))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {

@@ -10,6 +10,7 @@
 //! **Invariant:** every timestamp is bound from the domain's clock; no query
 //! calls the database's `now()`.
 
+mod audit;
 mod clients;
 mod keys;
 mod ratelimit;
@@ -186,7 +187,15 @@ impl Store {
                 sqlite_write_gate: Default::default(),
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let opts = PgConnectOptions::from_str(url)?.application_name("latchkey");
+            let mut opts = PgConnectOptions::from_str(url)?.application_name("latchkey");
+            if settings.database_statement_timeout_seconds > 0 {
+                // Bounded statements: a query stuck behind a lock or a failing
+                // disk is cancelled by the server and answered 503.
+                opts = opts.options([(
+                    "statement_timeout",
+                    format!("{}s", settings.database_statement_timeout_seconds),
+                )]);
+            }
             let pool = PgPoolOptions::new()
                 .max_connections(settings.database_max_connections.max(1))
                 .acquire_timeout(acquire)
@@ -237,10 +246,28 @@ impl Store {
         }
     }
 
+    /// How the pool's connections are used, for metrics.
+    pub fn pool_stats(&self) -> PoolStats {
+        on_pool!(self, pool => PoolStats {
+            size: pool.size(),
+            idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+            max: pool.options().get_max_connections(),
+        })
+    }
+
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
         on_pool!(self, pool => pool.close().await)
     }
+}
+
+/// A snapshot of the connection pool.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolStats {
+    /// Open connections, idle or in use.
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
 }
 
 /// Lists stored as JSON arrays of strings in a `TEXT` column.

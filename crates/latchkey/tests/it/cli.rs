@@ -123,3 +123,37 @@ both_backends! {
         assert!(!serde_json::to_string(&list).unwrap().contains("argon2"));
     }
 }
+
+/// `log_format`: TOML < `LATCHKEY_LOG_FORMAT` < `--log-format`, checked.
+#[test]
+fn log_format_flag_wins_over_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("l.db").display());
+    let run = |env_format: &str, flag: Option<&str>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_latchkey"));
+        if let Some(f) = flag {
+            cmd.args(["--log-format", f]);
+        }
+        cmd.args(["client", "list", "--json"])
+            .env("LATCHKEY_DATABASE_URL", &url)
+            .env("LATCHKEY_LOG_LEVEL", "debug")
+            .env("LATCHKEY_LOG_FORMAT", env_format)
+            .output()
+            .unwrap()
+    };
+    let json = run("text", Some("json"));
+    assert!(json.status.success());
+    let stderr = String::from_utf8_lossy(&json.stderr);
+    assert!(stderr.lines().count() > 0, "debug logs something");
+    for line in stderr.lines() {
+        serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    }
+    let text = run("json", Some("text"));
+    assert!(text.status.success());
+    assert!(!String::from_utf8_lossy(&text.stderr).starts_with('{'));
+    let env_only = run("json", None);
+    assert!(String::from_utf8_lossy(&env_only.stderr).starts_with('{'));
+    let bad = run("text", Some("yaml"));
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("log_format"));
+}

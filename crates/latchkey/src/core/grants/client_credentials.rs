@@ -35,7 +35,7 @@ pub(super) fn issue<S: Storage>(
         &scope,
         audience,
     )?;
-    metrics::counter!("latchkey_tokens_issued_total", "grant" => "client_credentials").increment(1);
+    tokens::count_issued("client_credentials", &auth.keys.snapshot());
     Ok(IssuedTokens {
         access_token,
         expires_in: auth.settings.access_token_ttl_seconds,

@@ -14,6 +14,8 @@ use latchkey::store::Store;
 use sqlx::Connection as _;
 
 pub mod first_party;
+pub mod process;
+pub mod proxy;
 
 /// The environment variable naming the PostgreSQL server for tests.
 pub const PG_ENV: &str = "LATCHKEY_TEST_POSTGRES_URL";

@@ -1,0 +1,99 @@
+//! Audit events on both backends (see `core::audit`).
+
+use crate::core::audit::{AuditEvent, AuditFilter, AuditStore};
+use crate::core::clock::UnixTime;
+use crate::core::error::Result;
+
+use super::{Store, db_err, on_pool};
+
+const PURGE_BATCH: i64 = 1000;
+
+type Row = (
+    String,
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+);
+
+impl AuditStore for Store {
+    async fn insert_audit_events(&self, events: &[AuditEvent]) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        on_pool!(self, pool => {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO audit_events \
+                 (id, at, kind, actor, user_id, client_id, address, outcome, detail) ",
+            );
+            q.push_values(events, |mut b, e| {
+                b.push_bind(e.id.clone())
+                    .push_bind(e.at)
+                    .push_bind(e.kind.clone())
+                    .push_bind(e.actor.clone())
+                    .push_bind(e.user_id.clone())
+                    .push_bind(e.client_id.clone())
+                    .push_bind(e.address.clone())
+                    .push_bind(e.outcome.clone())
+                    .push_bind(e.detail.clone());
+            });
+            q.build().execute(pool).await.map(|_| ())
+        })
+        .map_err(db_err)
+    }
+
+    async fn list_audit_events(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>> {
+        let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT id, at, kind, actor, user_id, client_id, address, outcome, detail \
+             FROM audit_events \
+             WHERE ($1 IS NULL OR user_id = $1) AND at >= $2 \
+             ORDER BY at, id LIMIT $3",
+        )
+        .bind(filter.user_id.as_deref())
+        .bind(filter.since.unwrap_or(i64::MIN))
+        .bind(filter.limit)
+        .fetch_all(pool)
+        .await)
+        .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, at, kind, actor, user_id, client_id, address, outcome, detail)| AuditEvent {
+                    id,
+                    at,
+                    kind,
+                    actor,
+                    user_id,
+                    client_id,
+                    address,
+                    outcome,
+                    detail,
+                },
+            )
+            .collect())
+    }
+
+    async fn purge_audit_events(&self, before: UnixTime) -> Result<u64> {
+        let mut total = 0;
+        loop {
+            let n = on_pool!(self, pool => sqlx::query(
+                "DELETE FROM audit_events WHERE id IN \
+                 (SELECT id FROM audit_events WHERE at < $1 LIMIT $2)",
+            )
+            .bind(before)
+            .bind(PURGE_BATCH)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))
+            .map_err(db_err)?;
+            total += n;
+            if n < PURGE_BATCH as u64 {
+                return Ok(total);
+            }
+        }
+    }
+}

@@ -156,6 +156,7 @@ pub async fn run(settings: Settings, cmd: UserCommand) -> anyhow::Result<ExitCod
                 "email": user.email,
                 "disabled": true,
                 "revoked_refresh_token_families": revoked.refresh_families,
+                "ended_browser_sessions": revoked.browser_sessions,
             });
             if a.json {
                 output::json(&view)?;
@@ -167,6 +168,10 @@ pub async fn run(settings: Settings, cmd: UserCommand) -> anyhow::Result<ExitCod
                         "revoked refresh-token families",
                         revoked.refresh_families.to_string(),
                     ),
+                    (
+                        "ended browser sessions",
+                        revoked.browser_sessions.to_string(),
+                    ),
                 ]);
             }
         }
@@ -177,6 +182,7 @@ pub async fn run(settings: Settings, cmd: UserCommand) -> anyhow::Result<ExitCod
                 "id": user.id.0,
                 "email": user.email,
                 "revoked_refresh_token_families": revoked.refresh_families,
+                "ended_browser_sessions": revoked.browser_sessions,
             });
             if a.json {
                 output::json(&view)?;
@@ -186,6 +192,10 @@ pub async fn run(settings: Settings, cmd: UserCommand) -> anyhow::Result<ExitCod
                     (
                         "revoked refresh-token families",
                         revoked.refresh_families.to_string(),
+                    ),
+                    (
+                        "ended browser sessions",
+                        revoked.browser_sessions.to_string(),
                     ),
                 ]);
             }

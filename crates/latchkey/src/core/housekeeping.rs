@@ -18,6 +18,8 @@ pub struct Purged {
     pub refresh_rows: u64,
     pub denied_access_tokens: u64,
     pub attempt_counters: u64,
+    /// Browser sessions, pending authorization requests and codes.
+    pub browser_rows: u64,
 }
 
 /// Deletes every expired row.
@@ -28,5 +30,8 @@ pub async fn purge_expired<S: Storage>(auth: &Authority<S>) -> Result<Purged> {
         refresh_rows: auth.store.purge_refresh_tokens(now).await?,
         denied_access_tokens: auth.store.purge_denied_access_tokens(now).await?,
         attempt_counters: auth.store.purge_attempt_counters(now - window).await?,
+        browser_rows: auth.store.purge_sessions(now).await?
+            + auth.store.purge_pending(now).await?
+            + auth.store.purge_codes(now).await?,
     })
 }

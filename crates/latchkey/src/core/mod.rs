@@ -4,13 +4,17 @@
 //! reached through the traits defined here (one per concept), implemented by
 //! `crate::store` for SQLite and PostgreSQL.
 
+pub mod authorize;
 pub mod clients;
 pub mod clock;
+pub mod codes;
+pub mod consent;
 pub mod discovery;
 pub mod error;
 pub mod grants;
 pub mod housekeeping;
 pub mod keys;
+pub mod oidc;
 pub mod params;
 pub mod password;
 pub mod ratelimit;
@@ -18,6 +22,7 @@ pub mod refresh;
 pub mod revocation;
 pub mod scope;
 pub mod secret;
+pub mod sessions;
 pub mod signin;
 pub mod tokens;
 pub mod users;
@@ -37,6 +42,10 @@ pub trait Storage:
     + refresh::RefreshTokenStore
     + revocation::DenyListStore
     + ratelimit::AttemptCounterStore
+    + sessions::SessionStore
+    + authorize::PendingRequestStore
+    + codes::CodeStore
+    + consent::ConsentStore
     + Clone
     + Send
     + Sync
@@ -52,6 +61,10 @@ impl<T> Storage for T where
         + refresh::RefreshTokenStore
         + revocation::DenyListStore
         + ratelimit::AttemptCounterStore
+        + sessions::SessionStore
+        + authorize::PendingRequestStore
+        + codes::CodeStore
+        + consent::ConsentStore
         + Clone
         + Send
         + Sync

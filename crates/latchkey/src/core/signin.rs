@@ -80,29 +80,13 @@ pub async fn password_grant<S: Storage>(
         &auth.settings,
     )?;
 
-    let limiter = SigninLimiter::new(&auth.settings);
-    let keys = limiter.keys(&auth.server_key, request.username, request.client_addr);
-    let admission = limiter.admit(&auth.store, keys, auth.clock.now()).await?;
-
-    let user = auth.store.find_user_by_email(request.username).await?;
-    let verdict = auth
-        .passwords
-        .verify(
-            &request.password,
-            user.as_ref().map(|u| u.password_hash.as_str()),
-        )
-        .await?;
-    let user = match (user, verdict) {
-        (Some(user), Verified::Yes | Verified::YesRehash) if !user.disabled => user,
-        _ => {
-            metrics::counter!("latchkey_signin_failures_total").increment(1);
-            return Err(bad_credentials());
-        }
-    };
-    limiter.succeeded(&auth.store, &admission).await?;
-    if verdict == Verified::YesRehash {
-        rehash(auth, &user.id.0, &request.password).await;
-    }
+    let user = check_password(
+        auth,
+        request.username,
+        &request.password,
+        request.client_addr,
+    )
+    .await?;
 
     let now = auth.clock.now();
     let prepared = refresh::prepare_user_tokens(
@@ -121,6 +105,40 @@ pub async fn password_grant<S: Storage>(
     }
     metrics::counter!("latchkey_tokens_issued_total", "grant" => "password").increment(1);
     Ok(prepared.tokens)
+}
+
+/// Checks a username and password under the sign-in limits (SPEC §5): the
+/// attempt is charged before the password is checked, an unknown user costs
+/// the same as a wrong password, and every failure is the same
+/// `invalid_grant`. Shared by the password grant, `/v1/signin` and the login
+/// page.
+pub async fn check_password<S: Storage>(
+    auth: &Authority<S>,
+    username: &str,
+    password: &Secret,
+    client_addr: Option<IpAddr>,
+) -> Result<super::users::User> {
+    let limiter = SigninLimiter::new(&auth.settings);
+    let keys = limiter.keys(&auth.server_key, username, client_addr);
+    let admission = limiter.admit(&auth.store, keys, auth.clock.now()).await?;
+
+    let user = auth.store.find_user_by_email(username).await?;
+    let verdict = auth
+        .passwords
+        .verify(password, user.as_ref().map(|u| u.password_hash.as_str()))
+        .await?;
+    let user = match (user, verdict) {
+        (Some(user), Verified::Yes | Verified::YesRehash) if !user.disabled => user,
+        _ => {
+            metrics::counter!("latchkey_signin_failures_total").increment(1);
+            return Err(bad_credentials());
+        }
+    };
+    limiter.succeeded(&auth.store, &admission).await?;
+    if verdict == Verified::YesRehash {
+        rehash(auth, &user.id.0, password).await;
+    }
+    Ok(user)
 }
 
 /// Stores a hash with the configured parameters after a sign-in verified an

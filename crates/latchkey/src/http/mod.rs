@@ -4,6 +4,7 @@
 //! **Invariant:** only this module knows status codes and headers, and only
 //! `http::error` maps a domain error to them.
 
+mod authorize;
 mod body;
 mod client_addr;
 mod client_auth;
@@ -11,6 +12,8 @@ mod cookies;
 mod discovery;
 pub mod error;
 mod health;
+mod oidc;
+pub mod pages;
 mod revocation;
 mod serve;
 mod signin;
@@ -56,6 +59,17 @@ pub fn router(app: AppState) -> Router {
         .route(paths::SIGNIN, post(signin::signin))
         .route(paths::REFRESH, post(signin::refresh))
         .route(paths::SIGNOUT, post(signin::signout))
+        .route(paths::AUTHORIZE, get(authorize::get).post(authorize::post))
+        .route(
+            paths::LOGIN_PAGE,
+            get(pages::login::get).post(pages::login::post),
+        )
+        .route(
+            paths::CONSENT_PAGE,
+            get(pages::consent::get).post(pages::consent::post),
+        )
+        .route(paths::USERINFO, get(oidc::userinfo).post(oidc::userinfo))
+        .route(paths::LOGOUT, get(oidc::logout_get).post(oidc::logout_post))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .fallback(not_found)

@@ -560,8 +560,18 @@ pub fn redirect_url(
 
 /// The scopes of a request in plain words, for the consent page.
 pub fn describe_scope(scope: &Scope) -> Vec<String> {
-    scope
-        .iter()
+    // Who you are first, then what the client may see, then the rest.
+    let rank = |s: &str| match s {
+        scope::OPENID => 0,
+        scope::PROFILE => 1,
+        scope::EMAIL => 2,
+        scope::OFFLINE_ACCESS => 4,
+        _ => 3,
+    };
+    let mut tokens: Vec<&str> = scope.iter().collect();
+    tokens.sort_by_key(|s| rank(s));
+    tokens
+        .into_iter()
         .map(|s| match s {
             scope::OPENID => "Confirm that it is you (your account identifier)".to_owned(),
             scope::PROFILE => "See your name".to_owned(),

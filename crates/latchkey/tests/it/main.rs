@@ -11,11 +11,14 @@
 #[macro_use]
 mod common;
 
+mod authorize;
+mod browser;
 mod cli;
 mod client_credentials;
 mod cookies;
 mod discovery;
 mod keys;
+mod oidc;
 mod refresh;
 mod refresh_concurrency;
 mod revocation;

@@ -401,3 +401,62 @@ both_backends! {
         assert_eq!(b2.authorize(&none).await.redirect_param("error").as_deref(), Some("login_required"));
     }
 }
+
+both_backends! {
+    /// Of concurrent redemptions of one code, exactly one gets tokens.
+    async fn concurrent_redemptions_yield_one_success(db) {
+        let srv = TestServer::start(&db).await;
+        let client = srv.client(code_client(true)).await;
+        srv.user(EMAIL, &[]).await;
+        let b = Browser::new(&srv);
+        let (verifier, challenge) = pkce();
+        let back = b.authorize_through(&code_params(&client.id, &challenge, "openid"), EMAIL).await;
+        let code = back.redirect_param("code").unwrap();
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let http = srv.http.clone();
+            let url = srv.url("/v1/oauth/token");
+            let form: Vec<(String, String)> = [
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", REDIRECT_URI),
+                ("code_verifier", verifier.as_str()),
+                ("client_id", client.id.as_str()),
+            ]
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+            tasks.push(tokio::spawn(async move {
+                http.post(url).form(&form).send().await.unwrap().status().as_u16()
+            }));
+        }
+        let mut results = Vec::new();
+        for t in tasks {
+            results.push(t.await.unwrap());
+        }
+        assert_eq!(results.iter().filter(|s| **s == 200).count(), 1, "{results:?}");
+        assert!(results.iter().all(|s| *s == 200 || *s == 400), "{results:?}");
+    }
+}
+
+both_backends! {
+    /// The login page shares /v1/signin's brute-force limits: 429 page.
+    async fn login_page_is_rate_limited(db) {
+        let srv = TestServer::start_with(&db, |s| {
+            s.signin_slowdown_ms = 0;
+            s.signin_max_failures_per_username = 3;
+        }).await;
+        let client = srv.client(code_client(true)).await;
+        srv.user(EMAIL, &[]).await;
+        let b = Browser::new(&srv);
+        let (_v, challenge) = pkce();
+        let login = b.get(b.authorize(&code_params(&client.id, &challenge, "openid")).await.location.as_deref().unwrap()).await;
+        for _ in 0..3 {
+            assert_eq!(b.submit_login(&login, EMAIL, "wrong").await.status, 401);
+        }
+        let refused = b.submit_login(&login, EMAIL, crate::common::first_party::PASSWORD).await;
+        assert_eq!(refused.status, 429);
+        assert!(refused.headers.contains_key("retry-after"));
+        assert_page_headers(&refused.headers);
+    }
+}

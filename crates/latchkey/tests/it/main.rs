@@ -16,6 +16,7 @@ mod browser;
 mod cli;
 mod client_credentials;
 mod cookies;
+mod demo;
 mod discovery;
 mod keys;
 mod oidc;

@@ -89,13 +89,18 @@ impl Page {
 
 impl Browser {
     pub fn new(srv: &TestServer) -> Browser {
+        Browser::at(&srv.url)
+    }
+
+    /// A browser for the server at `base`.
+    pub fn at(base: &str) -> Browser {
         Browser {
             http: reqwest::Client::builder()
                 .cookie_store(true)
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),
-            base: srv.url.clone(),
+            base: base.to_owned(),
         }
     }
 

@@ -47,11 +47,18 @@ async fn demo_prints_a_working_browser_flow() {
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let _guard = Kill(child);
-    // Read the banner on a thread: the server keeps stdout open.
+    // Read the banner on a thread that keeps draining stdout afterwards (the
+    // server must never write into a closed pipe).
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let _ = tx.send(line);
+        }
+    });
     let lines = tokio::task::spawn_blocking(move || {
         let mut out = Vec::new();
-        for line in BufReader::new(stdout).lines() {
-            let line = line.unwrap();
+        while let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) {
             let done = line.contains("code_verifier=");
             out.push(line);
             if done {
@@ -59,11 +66,9 @@ async fn demo_prints_a_working_browser_flow() {
             }
         }
         out
-    });
-    let lines = tokio::time::timeout(Duration::from_secs(60), lines)
-        .await
-        .unwrap()
-        .unwrap();
+    })
+    .await
+    .unwrap();
     let text = lines.join("\n");
     assert!(text.contains("confidential client"), "{text}");
     let user_line = lines.iter().find(|l| l.contains("password=")).unwrap();

@@ -85,6 +85,13 @@ pub struct Settings {
     pub client_cache_revalidate_ms: u64,
     /// Audit events older than this many days are purged.
     pub audit_retention_days: u32,
+    /// Require PKCE (S256) from confidential clients too; public clients
+    /// always need it (SPEC §6).
+    pub require_pkce: bool,
+    /// A browser session unused this long ends (pushed forward on use).
+    pub session_idle_ttl_seconds: i64,
+    /// A browser session ends this long after its sign-in, used or not.
+    pub session_absolute_ttl_seconds: i64,
 }
 
 impl Default for Settings {
@@ -121,6 +128,9 @@ impl Default for Settings {
             trusted_proxies: String::new(),
             client_cache_revalidate_ms: 10,
             audit_retention_days: 90,
+            require_pkce: true,
+            session_idle_ttl_seconds: 24 * 3600,
+            session_absolute_ttl_seconds: 14 * 24 * 3600,
         }
     }
 }
@@ -179,6 +189,11 @@ impl Settings {
             (
                 "authorization_code_ttl_seconds",
                 self.authorization_code_ttl_seconds,
+            ),
+            ("session_idle_ttl_seconds", self.session_idle_ttl_seconds),
+            (
+                "session_absolute_ttl_seconds",
+                self.session_absolute_ttl_seconds,
             ),
         ] {
             if v <= 0 {

@@ -93,6 +93,80 @@ async fn demo(server: &Server, settings: &Settings) -> anyhow::Result<()> {
         settings.url(crate::core::discovery::paths::JWKS)
     );
     println!();
+    demo_browser(server, settings).await
+}
+
+/// The browser half of the demo: a public client for the authorization code
+/// flow with PKCE, and a user to sign in as.
+async fn demo_browser(server: &Server, settings: &Settings) -> anyhow::Result<()> {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+
+    use crate::core::secret::{self, Secret};
+    use crate::core::users::{NewUser, UserStore as _};
+
+    let store = &server.app.store;
+    let redirect_uri = settings.url("/demo/callback");
+    let (public, _) = super::client::create(
+        store,
+        NewClient {
+            name: "Demo app".into(),
+            public: true,
+            redirect_uris: vec![redirect_uri.clone()],
+            post_logout_redirect_uris: vec![settings.url("/demo/signed-out")],
+            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            scopes: Some(Scope::parse("openid profile email offline_access")?),
+            ..NewClient::default()
+        },
+    )
+    .await?;
+    let password = secret::random_token()?.chars().take(16).collect::<String>();
+    let hash = server
+        .app
+        .passwords
+        .hash(&Secret::new(password.clone()))
+        .await?;
+    let user = NewUser {
+        email: "demo@example.com".into(),
+        name: Some("Demo User".into()),
+        roles: vec!["demo".into()],
+    }
+    .build(hash, server.app.clock.now())?;
+    store.insert_user(&user).await?;
+
+    let verifier = secret::random_token()?;
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    let authorize = url::Url::parse_with_params(
+        &settings.url(crate::core::discovery::paths::AUTHORIZE),
+        &[
+            ("response_type", "code"),
+            ("client_id", public.id.as_str()),
+            ("redirect_uri", redirect_uri.as_str()),
+            ("scope", "openid profile email"),
+            ("state", "demo"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ],
+    )?;
+    let token_url = settings.url(crate::core::discovery::paths::TOKEN);
+    println!(
+        "  public client        client_id={}  redirect_uri={redirect_uri}",
+        public.id
+    );
+    println!(
+        "  user                 email={}  password={password}",
+        user.email
+    );
+    println!();
+    println!("Sign in with a browser (authorization code + PKCE): open");
+    println!("  {authorize}");
+    println!("then take `code` from the address the browser lands on and run");
+    println!(
+        "  curl -s -d grant_type=authorization_code -d client_id={} -d 'redirect_uri={redirect_uri}' \\\n    -d code_verifier={verifier} -d code=CODE {token_url}",
+        public.id
+    );
+    println!();
     Ok(())
 }
 

@@ -165,6 +165,7 @@ pub async fn run(settings: Settings, cmd: UserCommand) -> anyhow::Result<ExitCod
                 "email": user.email,
                 "disabled": true,
                 "revoked_refresh_token_families": revoked.refresh_families,
+                "ended_browser_sessions": revoked.browser_sessions,
             });
             if a.json {
                 output::json(&view)?;
@@ -175,6 +176,10 @@ pub async fn run(settings: Settings, cmd: UserCommand) -> anyhow::Result<ExitCod
                     (
                         "revoked refresh-token families",
                         revoked.refresh_families.to_string(),
+                    ),
+                    (
+                        "ended browser sessions",
+                        revoked.browser_sessions.to_string(),
                     ),
                 ]);
             }
@@ -193,6 +198,7 @@ pub async fn run(settings: Settings, cmd: UserCommand) -> anyhow::Result<ExitCod
                 "id": user.id.0,
                 "email": user.email,
                 "revoked_refresh_token_families": revoked.refresh_families,
+                "ended_browser_sessions": revoked.browser_sessions,
             });
             if a.json {
                 output::json(&view)?;
@@ -202,6 +208,10 @@ pub async fn run(settings: Settings, cmd: UserCommand) -> anyhow::Result<ExitCod
                     (
                         "revoked refresh-token families",
                         revoked.refresh_families.to_string(),
+                    ),
+                    (
+                        "ended browser sessions",
+                        revoked.browser_sessions.to_string(),
                     ),
                 ]);
             }

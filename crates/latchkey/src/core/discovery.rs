@@ -18,10 +18,16 @@ pub mod paths {
     pub const SIGNIN: &str = "/v1/signin";
     pub const REFRESH: &str = "/v1/refresh";
     pub const SIGNOUT: &str = "/v1/signout";
+    pub const AUTHORIZE: &str = "/v1/oauth/authorize";
+    pub const USERINFO: &str = "/v1/userinfo";
+    pub const LOGOUT: &str = "/v1/oauth/logout";
+    pub const LOGIN_PAGE: &str = "/login";
+    pub const CONSENT_PAGE: &str = "/consent";
 }
 
 /// The grant types the token endpoint implements.
 pub const GRANT_TYPES: &[GrantType] = &[
+    GrantType::AuthorizationCode,
     GrantType::ClientCredentials,
     GrantType::Password,
     GrantType::RefreshToken,
@@ -43,8 +49,15 @@ pub fn metadata(settings: &Settings, algs: &[SigningAlg]) -> ProviderMetadata {
             "client_secret_basic",
             "client_secret_post",
         ]),
-        scopes_supported: Vec::new(),
-        response_types_supported: Vec::new(),
+        authorization_endpoint: Some(settings.url(paths::AUTHORIZE)),
+        userinfo_endpoint: Some(settings.url(paths::USERINFO)),
+        end_session_endpoint: Some(settings.url(paths::LOGOUT)),
+        scopes_supported: strings(&["openid", "profile", "email", "offline_access"]),
+        response_types_supported: strings(&["code"]),
+        response_modes_supported: strings(&["query"]),
+        code_challenge_methods_supported: strings(&["S256"]),
+        prompt_values_supported: strings(&["none", "login", "consent", "select_account"]),
+        authorization_response_iss_parameter_supported: true,
         grant_types_supported: GRANT_TYPES.iter().map(|g| g.as_str().to_owned()).collect(),
         subject_types_supported: strings(&["public"]),
         id_token_signing_alg_values_supported: algs.iter().map(|a| a.as_str().to_owned()).collect(),
@@ -61,6 +74,10 @@ pub fn metadata(settings: &Settings, algs: &[SigningAlg]) -> ProviderMetadata {
             "auth_time",
             "roles",
             "email",
+            "email_verified",
+            "name",
+            "nonce",
+            "at_hash",
         ]),
         ..ProviderMetadata::default()
     }

@@ -23,6 +23,8 @@ pub struct Purged {
     pub attempt_counters: u64,
     pub signing_keys: u64,
     pub audit_events: u64,
+    /// Browser sessions, pending authorization requests and codes.
+    pub browser_rows: u64,
 }
 
 /// Deletes every expired row.
@@ -36,5 +38,8 @@ pub async fn purge_expired<S: Storage>(auth: &Authority<S>) -> Result<Purged> {
         attempt_counters: auth.store.purge_attempt_counters(now - window).await?,
         signing_keys: auth.store.purge_keys(now).await?,
         audit_events: auth.store.purge_audit_events(now - retention).await?,
+        browser_rows: auth.store.purge_sessions(now).await?
+            + auth.store.purge_pending(now).await?
+            + auth.store.purge_codes(now).await?,
     })
 }

@@ -5,14 +5,18 @@
 //! `crate::store` for SQLite and PostgreSQL.
 
 pub mod audit;
+pub mod authorize;
 pub mod clients;
 pub mod clock;
+pub mod codes;
+pub mod consent;
 pub mod discovery;
 pub mod error;
 pub mod generation;
 pub mod grants;
 pub mod housekeeping;
 pub mod keys;
+pub mod oidc;
 pub mod params;
 pub mod password;
 pub mod ratelimit;
@@ -20,6 +24,7 @@ pub mod refresh;
 pub mod revocation;
 pub mod scope;
 pub mod secret;
+pub mod sessions;
 pub mod signin;
 pub mod tokens;
 pub mod users;
@@ -40,6 +45,10 @@ pub trait Storage:
     + revocation::DenyListStore
     + ratelimit::AttemptCounterStore
     + audit::AuditStore
+    + sessions::SessionStore
+    + authorize::PendingRequestStore
+    + codes::CodeStore
+    + consent::ConsentStore
     + Clone
     + Send
     + Sync
@@ -56,6 +65,10 @@ impl<T> Storage for T where
         + revocation::DenyListStore
         + ratelimit::AttemptCounterStore
         + audit::AuditStore
+        + sessions::SessionStore
+        + authorize::PendingRequestStore
+        + codes::CodeStore
+        + consent::ConsentStore
         + Clone
         + Send
         + Sync

@@ -274,6 +274,10 @@ pub struct PreparedTokens {
     /// (SPEC §3). Store it before answering: until then the refresh token in
     /// `tokens` does not work.
     pub family: Option<NewFamily>,
+    /// The access token's `jti` and `exp`, for flows that must be able to
+    /// deny-list it later (a replayed authorization code).
+    pub access_jti: String,
+    pub access_expires_at: UnixTime,
 }
 
 /// Mints the access token for a user and, when the client is registered for
@@ -291,7 +295,7 @@ pub fn prepare_user_tokens<S: Storage>(
         auth_time: Some(grant.auth_time),
     };
     let keys = auth.keys.snapshot();
-    let (access_token, _) = tokens::mint_access_token(
+    let (access_token, claims) = tokens::mint_access_token(
         &keys,
         &auth.settings,
         now,
@@ -326,6 +330,8 @@ pub fn prepare_user_tokens<S: Storage>(
             id_token: None,
         },
         family,
+        access_jti: claims.jti,
+        access_expires_at: claims.exp,
     })
 }
 

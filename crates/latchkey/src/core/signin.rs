@@ -81,72 +81,14 @@ pub async fn password_grant<S: Storage>(
         &auth.settings,
     )?;
 
-    let limiter = SigninLimiter::new(&auth.settings);
-    let keys = limiter.keys(&auth.server_key, request.username, request.client_addr);
-    let admission = match limiter.admit(&auth.store, keys, auth.clock.now()).await {
-        Ok(a) => a,
-        Err(e) => {
-            if matches!(e, Error::TooManyRequests { .. }) {
-                auth.audit.record(
-                    AuditEvent::new(
-                        auth.clock.now(),
-                        audit::Kind::SigninRefused,
-                        "anonymous",
-                        Outcome::Refused,
-                    )
-                    .client(client.id.0.as_str())
-                    .address(request.client_addr)
-                    .detail("too many failed sign-ins"),
-                );
-            }
-            return Err(e);
-        }
-    };
-
-    let user = auth.store.find_user_by_email(request.username).await?;
-    let verdict = auth
-        .passwords
-        .verify(
-            &request.password,
-            user.as_ref().map(|u| u.password_hash.as_str()),
-        )
-        .await?;
-    let user = match (user, verdict) {
-        (Some(user), Verified::Yes | Verified::YesRehash) if !user.disabled => user,
-        (user, _) => {
-            metrics::counter!("latchkey_signin_failures_total").increment(1);
-            // The user id when the account exists; never what was typed as
-            // the username (people type passwords there).
-            let mut event = AuditEvent::new(
-                auth.clock.now(),
-                audit::Kind::Signin,
-                "anonymous",
-                Outcome::Failure,
-            )
-            .client(client.id.0.as_str())
-            .address(request.client_addr);
-            if let Some(u) = user {
-                event = event.user(u.id.0.as_str());
-            }
-            auth.audit.record(event);
-            return Err(bad_credentials());
-        }
-    };
-    auth.audit.record(
-        AuditEvent::new(
-            auth.clock.now(),
-            audit::Kind::Signin,
-            format!("user:{}", user.id.0),
-            Outcome::Success,
-        )
-        .user(user.id.0.as_str())
-        .client(client.id.0.as_str())
-        .address(request.client_addr),
-    );
-    limiter.succeeded(&auth.store, &admission).await?;
-    if verdict == Verified::YesRehash {
-        rehash(auth, &user.id.0, &request.password).await;
-    }
+    let user = check_password(
+        auth,
+        request.username,
+        &request.password,
+        request.client_addr,
+        Some(client.id.0.as_str()),
+    )
+    .await?;
 
     let now = auth.clock.now();
     let prepared = refresh::prepare_user_tokens(
@@ -165,6 +107,70 @@ pub async fn password_grant<S: Storage>(
     }
     super::tokens::count_issued("password", &auth.keys.snapshot());
     Ok(prepared.tokens)
+}
+
+/// Checks a username and password under the sign-in limits (SPEC §5): the
+/// attempt is charged before the password is checked, an unknown user costs
+/// the same as a wrong password, and every failure is the same
+/// `invalid_grant`. Shared by the password grant, `/v1/signin` and the login
+/// page.
+pub async fn check_password<S: Storage>(
+    auth: &Authority<S>,
+    username: &str,
+    password: &Secret,
+    client_addr: Option<IpAddr>,
+    client_id: Option<&str>,
+) -> Result<super::users::User> {
+    let event = |kind, actor: String, outcome| {
+        let mut e = AuditEvent::new(auth.clock.now(), kind, actor, outcome).address(client_addr);
+        if let Some(c) = client_id {
+            e = e.client(c);
+        }
+        e
+    };
+    let limiter = SigninLimiter::new(&auth.settings);
+    let keys = limiter.keys(&auth.server_key, username, client_addr);
+    let admission = match limiter.admit(&auth.store, keys, auth.clock.now()).await {
+        Ok(a) => a,
+        Err(e) => {
+            if matches!(e, Error::TooManyRequests { .. }) {
+                auth.audit.record(
+                    event(audit::Kind::SigninRefused, "anonymous".into(), Outcome::Refused)
+                        .detail("too many failed sign-ins"),
+                );
+            }
+            return Err(e);
+        }
+    };
+
+    let user = auth.store.find_user_by_email(username).await?;
+    let verdict = auth
+        .passwords
+        .verify(password, user.as_ref().map(|u| u.password_hash.as_str()))
+        .await?;
+    let user = match (user, verdict) {
+        (Some(user), Verified::Yes | Verified::YesRehash) if !user.disabled => user,
+        (user, _) => {
+            metrics::counter!("latchkey_signin_failures_total").increment(1);
+            // The user id when the account exists; never what was typed as
+            // the username (people type passwords there).
+            let mut failed = event(audit::Kind::Signin, "anonymous".into(), Outcome::Failure);
+            if let Some(u) = user {
+                failed = failed.user(u.id.0.as_str());
+            }
+            auth.audit.record(failed);
+            return Err(bad_credentials());
+        }
+    };
+    auth.audit.record(
+        event(audit::Kind::Signin, format!("user:{}", user.id.0), Outcome::Success)
+            .user(user.id.0.as_str()),
+    );
+    limiter.succeeded(&auth.store, &admission).await?;
+    if verdict == Verified::YesRehash {
+        rehash(auth, &user.id.0, password).await;
+    }
+    Ok(user)
 }
 
 /// Stores a hash with the configured parameters after a sign-in verified an

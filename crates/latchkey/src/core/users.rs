@@ -109,10 +109,12 @@ pub trait UserStore: Send + Sync {
 pub struct Revoked {
     /// Refresh-token families revoked.
     pub refresh_families: u64,
+    /// Browser sessions ended.
+    pub browser_sessions: u64,
 }
 
 /// Disables a user and revokes everything the user holds (SPEC §1): every
-/// refresh-token family. Sign-ins are refused from now on. Returns `None` if
+/// refresh-token family and browser session. Sign-ins are refused from now on. Returns `None` if
 /// there is no such user.
 pub async fn disable<S: super::Storage>(
     store: &S,
@@ -127,15 +129,19 @@ pub async fn disable<S: super::Storage>(
     revoke_sessions(store, id, now).await.map(Some)
 }
 
-/// Revokes every refresh-token family of a user, who stays enabled and may
-/// sign in again.
+/// Revokes every refresh-token family of a user and ends every browser
+/// session, everywhere; the user stays enabled and may sign in again.
 pub async fn revoke_sessions<S: super::Storage>(
     store: &S,
     id: &str,
     now: UnixTime,
 ) -> Result<Revoked> {
     let refresh_families = store.revoke_user_families(id, now).await?;
-    Ok(Revoked { refresh_families })
+    let browser_sessions = store.delete_user_sessions(id).await?;
+    Ok(Revoked {
+        refresh_families,
+        browser_sessions,
+    })
 }
 
 #[cfg(test)]

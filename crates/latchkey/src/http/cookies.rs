@@ -79,6 +79,35 @@ pub fn clear_refresh_cookies(headers: &mut HeaderMap, settings: &Settings) {
     append(headers, CSRF_COOKIE, "", CSRF_PATH, false, secure, 0);
 }
 
+/// The browser session of the HTML flows (SPEC §6).
+pub const SESSION_COOKIE: &str = "latchkey_session";
+/// A random value naming the browser, to which pending authorization
+/// requests and the forms' CSRF tokens are bound before anyone signs in.
+pub const BROWSER_COOKIE: &str = "latchkey_browser";
+
+/// Appends a cookie of the browser flows: `HttpOnly`, `SameSite=Lax` (sent
+/// on the top-level navigation that brings the browser back from a client
+/// site to `/v1/oauth/authorize`, not on cross-site subrequests or posts),
+/// `Path=/`, `Secure` when the issuer is https. `max_age` 0 deletes it.
+pub fn set_lax(
+    headers: &mut HeaderMap,
+    settings: &Settings,
+    name: &str,
+    value: &str,
+    max_age: i64,
+) {
+    let mut cookie = format!(
+        "{name}={value}; Max-Age={}; Path=/; HttpOnly; SameSite=Lax",
+        max_age.max(0)
+    );
+    if settings.secure_cookies() {
+        cookie.push_str("; Secure");
+    }
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        headers.append(header::SET_COOKIE, v);
+    }
+}
+
 fn append(
     headers: &mut HeaderMap,
     name: &str,
@@ -141,6 +170,29 @@ mod tests {
             [
                 "latchkey_refresh=r; Max-Age=60; Path=/v1; HttpOnly; SameSite=Strict; Secure",
                 "latchkey_csrf=c; Max-Age=60; Path=/; SameSite=Strict; Secure",
+            ]
+        );
+    }
+
+    #[test]
+    fn browser_flow_cookies_are_lax_http_only_and_secure_on_https() {
+        let mut h = HeaderMap::new();
+        let https = Settings {
+            issuer: "https://id.example.com".into(),
+            ..Settings::default()
+        };
+        set_lax(&mut h, &https, SESSION_COOKIE, "s", 60);
+        set_lax(&mut h, &Settings::default(), SESSION_COOKIE, "", 0);
+        let all: Vec<&str> = h
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect();
+        assert_eq!(
+            all,
+            [
+                "latchkey_session=s; Max-Age=60; Path=/; HttpOnly; SameSite=Lax; Secure",
+                "latchkey_session=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax",
             ]
         );
     }

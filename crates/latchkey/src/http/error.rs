@@ -1,6 +1,7 @@
 //! The one place that turns a domain error into HTTP: status code, headers and
-//! an RFC 6749 §5.2 JSON body. (HTML error pages for browser flows are rendered
-//! by the page handlers, which never redirect to an unvalidated `redirect_uri`.)
+//! an RFC 6749 §5.2 JSON body, or, for the browser flows, an HTML error page
+//! ([`error_page`]): a request whose client or `redirect_uri` cannot be
+//! trusted is answered here and never redirected.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -97,6 +98,53 @@ impl IntoResponse for ApiError {
         }
         resp
     }
+}
+
+/// An error in a browser flow, as an HTML page with the same status the JSON
+/// answer would have (400 for a bad request, 403 for a CSRF failure, 429
+/// with `Retry-After`, 503 when the database is away).
+pub fn error_page(error: &Error) -> Response {
+    if let Error::Internal(cause) = error {
+        tracing::error!(cause = %cause, "internal error");
+    } else {
+        tracing::debug!(error = error.code(), "browser request refused");
+    }
+    let status = status_of(error);
+    let (heading, message) = match error {
+        Error::InvalidCsrfToken(_) => (
+            "This form has expired",
+            "For your security, go back, reload the page and try again.",
+        ),
+        Error::TooManyRequests { .. } => (
+            "Too many attempts",
+            "Sign-in is paused for this account for a while. Please try again later.",
+        ),
+        Error::TemporarilyUnavailable(_) | Error::Internal(_) => (
+            "Something went wrong",
+            "The service is temporarily unavailable. Please try again in a moment.",
+        ),
+        _ => (
+            "This request cannot be completed",
+            "The application sent an invalid sign-in request. Go back to it and try again.",
+        ),
+    };
+    let detail = match error {
+        Error::Internal(_) => None,
+        e => e.description().map(|d| d.into_owned()),
+    };
+    let mut resp = super::pages::message(status, heading, message, detail.as_deref());
+    match error {
+        Error::TooManyRequests { retry_after } => {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+        }
+        Error::TemporarilyUnavailable(_) => {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        _ => {}
+    }
+    resp
 }
 
 /// 413 for a body over the limit, in the same JSON shape as every other error.

@@ -4,6 +4,7 @@
 //! **Invariant:** only this module knows status codes and headers, and only
 //! `http::error` maps a domain error to them.
 
+mod authorize;
 mod body;
 mod client_addr;
 mod client_auth;
@@ -13,6 +14,8 @@ pub mod error;
 mod health;
 mod limits;
 pub mod metrics;
+mod oidc;
+pub mod pages;
 mod revocation;
 mod serve;
 mod signin;
@@ -55,6 +58,11 @@ pub const ROUTES: &[&str] = &[
     paths::SIGNIN,
     paths::REFRESH,
     paths::SIGNOUT,
+    paths::AUTHORIZE,
+    paths::LOGIN_PAGE,
+    paths::CONSENT_PAGE,
+    paths::USERINFO,
+    paths::LOGOUT,
     "/health/live",
     "/health/ready",
     "/metrics",
@@ -74,6 +82,17 @@ pub fn router(app: AppState) -> Router {
         .route(paths::SIGNIN, post(signin::signin))
         .route(paths::REFRESH, post(signin::refresh))
         .route(paths::SIGNOUT, post(signin::signout))
+        .route(paths::AUTHORIZE, get(authorize::get).post(authorize::post))
+        .route(
+            paths::LOGIN_PAGE,
+            get(pages::login::get).post(pages::login::post),
+        )
+        .route(
+            paths::CONSENT_PAGE,
+            get(pages::consent::get).post(pages::consent::post),
+        )
+        .route(paths::USERINFO, get(oidc::userinfo).post(oidc::userinfo))
+        .route(paths::LOGOUT, get(oidc::logout_get).post(oidc::logout_post))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(metrics::metrics))

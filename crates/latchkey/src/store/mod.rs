@@ -11,6 +11,7 @@
 //! calls the database's `now()`.
 
 mod audit;
+mod browser;
 mod clients;
 mod keys;
 mod ratelimit;

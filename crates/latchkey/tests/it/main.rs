@@ -11,9 +11,12 @@
 #[macro_use]
 mod common;
 
+mod authorize;
+mod browser;
 mod cli;
 mod client_credentials;
 mod cookies;
+mod demo;
 mod discovery;
 mod forged;
 mod keys;
@@ -24,6 +27,7 @@ mod ops_logs;
 mod ops_metrics;
 mod ops_outage;
 mod ops_process;
+mod oidc;
 mod refresh;
 mod refresh_concurrency;
 mod revocation;

@@ -4,6 +4,7 @@
 //! checked against the grant type it was registered for; then one module per
 //! grant validates the grant and asks `tokens` to mint.
 
+mod authorization_code;
 mod client_credentials;
 mod password;
 mod refresh_token;
@@ -32,6 +33,13 @@ pub enum Grant {
         username: String,
         password: Secret,
         scope: Option<Scope>,
+        resources: Vec<String>,
+    },
+    /// RFC 6749 §4.1.3, RFC 7636 §4.5.
+    AuthorizationCode {
+        code: Secret,
+        redirect_uri: Option<String>,
+        code_verifier: Option<String>,
         resources: Vec<String>,
     },
     /// RFC 6749 §6 (SPEC §4).
@@ -64,6 +72,12 @@ impl Grant {
                 scope,
                 resources,
             }),
+            Some(GrantType::AuthorizationCode) => Ok(Grant::AuthorizationCode {
+                code: Secret::new(params.require("code")?),
+                redirect_uri: params.get("redirect_uri").map(str::to_owned),
+                code_verifier: params.get("code_verifier").map(str::to_owned),
+                resources,
+            }),
             Some(GrantType::RefreshToken) => Ok(Grant::RefreshToken {
                 refresh_token: Secret::new(params.require("refresh_token")?),
                 scope,
@@ -79,6 +93,7 @@ impl Grant {
         match self {
             Grant::ClientCredentials { .. } => GrantType::ClientCredentials,
             Grant::Password { .. } => GrantType::Password,
+            Grant::AuthorizationCode { .. } => GrantType::AuthorizationCode,
             Grant::RefreshToken { .. } => GrantType::RefreshToken,
         }
     }
@@ -113,6 +128,22 @@ pub async fn token_with<S: Storage>(
             scope,
             resources,
         } => password::issue(auth, &client, &username, password, scope, resources, ctx).await,
+        Grant::AuthorizationCode {
+            code,
+            redirect_uri,
+            code_verifier,
+            resources,
+        } => {
+            authorization_code::issue(
+                auth,
+                &client,
+                &code,
+                redirect_uri.as_deref(),
+                code_verifier.as_deref(),
+                &resources,
+            )
+            .await
+        }
         Grant::RefreshToken {
             refresh_token,
             scope,

@@ -1,0 +1,658 @@
+//! The authorization endpoint (RFC 6749 §4.1.1, OIDC Core §3.1.2, SPEC §6):
+//! validating a request, deciding whether the browser must sign in or
+//! consent, and issuing the code.
+//!
+//! RFC 6749 §4.1, each step mapped to its handler:
+//!
+//! ```text
+//! +----------+
+//! | Resource |
+//! |   Owner  |
+//! +----------+
+//!      ^
+//!      |
+//!     (B)  GET /login, POST /login          http::pages::login
+//! +----|-----+          Client Identifier      +---------------+
+//! |         -+----(A)-- & Redirection URI ---->|               |
+//! |  User-   |     GET /v1/oauth/authorize     | Authorization |
+//! |  Agent  -+----(B)-- User authenticates --->|     Server    |
+//! |          |     GET, POST /consent          |               |
+//! |         -+----(C)-- Authorization Code ---<|               |
+//! +-|----|---+     303 to redirect_uri         +---------------+
+//!   |    |         ?code&state&iss                 ^      v
+//!  (A)  (C)                                        |      |
+//!   |    |                                         |      |
+//!   ^    v                                         |      |
+//! +---------+                                      |      |
+//! |         |>---(D)-- Authorization Code ---------'      |
+//! |  Client |    POST /v1/oauth/token                     |
+//! |         |    core::grants::authorization_code         |
+//! |         |<---(E)----- Access Token -------------------'
+//! +---------+       (w/ Optional Refresh Token, ID Token)
+//! ```
+//!
+//! (A) is [`authorize`]; (B) ends in [`resume`] (after the login page) or
+//! [`consent`] (the consent page's decision); (C) is [`issue_code`]; (D)/(E)
+//! are `grants::authorization_code`.
+//!
+//! The request waiting for a page is stored server-side
+//! ([`PendingRequestStore`]), keyed by the hash of a random id and bound to
+//! the browser that started it: a page's hidden fields carry only that id
+//! and a CSRF token, never the request itself.
+
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+
+use super::audit::{self, AuditEvent};
+use super::clients::{Client, GrantType};
+use super::clock::UnixTime;
+use super::codes::{self, StoredCode};
+use super::consent;
+use super::error::{Error, Result};
+use super::params::Params;
+use super::scope::{self, Scope};
+use super::secret::{self, Secret, SecretHash, ServerKey};
+use super::sessions::BrowserSession;
+use super::tokens;
+use super::{Authority, Storage};
+
+/// How long a request may wait for the login and consent pages.
+pub const PENDING_TTL_SECONDS: i64 = 600;
+
+/// Lengths above which a parameter is refused rather than stored.
+const MAX_STATE_LEN: usize = 2048;
+const MAX_NONCE_LEN: usize = 512;
+const MAX_HINT_LEN: usize = 256;
+
+/// HMAC purpose of the CSRF tokens of the HTML forms.
+const CSRF_PURPOSE: &str = "page-csrf";
+
+/// A validated authorization request, as it waits for the pages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizationRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    /// The scope to grant: the requested one, within the client's.
+    pub scope: String,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub audience: Vec<String>,
+    pub prompt_none: bool,
+    pub prompt_login: bool,
+    pub prompt_consent: bool,
+    pub max_age: Option<i64>,
+    pub login_hint: Option<String>,
+}
+
+impl AuthorizationRequest {
+    pub fn scope(&self) -> Result<Scope> {
+        Scope::parse(&self.scope)
+    }
+}
+
+/// What the authorization endpoint (or a page that continues its request)
+/// does next. `http` only matches on it.
+#[derive(Debug)]
+pub enum AuthorizeOutcome {
+    /// The client or `redirect_uri` cannot be trusted: show an error page,
+    /// never redirect (RFC 6749 §4.1.2.1).
+    ErrorPage(Error),
+    /// Send the browser back to the client, with a code or an error.
+    Redirect(String),
+    /// Show the login page for this pending request.
+    LoginRequired { request_id: Secret },
+    /// Show the consent page for this pending request.
+    ConsentRequired { request_id: Secret },
+}
+
+/// A request waiting for a page, as stored.
+#[derive(Debug, Clone)]
+pub struct PendingRequest {
+    pub request: AuthorizationRequest,
+    pub browser_hash: SecretHash,
+    pub expires_at: UnixTime,
+}
+
+/// Storage of pending requests.
+///
+/// Contract: a request is found only by the hash of its id, until it expires
+/// or is deleted.
+pub trait PendingRequestStore: Send + Sync {
+    fn insert_pending(
+        &self,
+        id_hash: &SecretHash,
+        pending: &PendingRequest,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn find_pending(
+        &self,
+        id_hash: &SecretHash,
+    ) -> impl Future<Output = Result<Option<PendingRequest>>> + Send;
+    fn delete_pending(&self, id_hash: &SecretHash) -> impl Future<Output = Result<bool>> + Send;
+    fn purge_pending(&self, now: UnixTime) -> impl Future<Output = Result<u64>> + Send;
+}
+
+/// The CSRF token of a form shown to the browser whose `latchkey_browser`
+/// cookie is `browser`, for the pending request `request_id` (empty for a
+/// form outside a flow): `HMAC(server_key, browser ‖ request_id)`. Another
+/// browser's token does not match.
+pub fn csrf_token(key: &ServerKey, browser: &str, request_id: &str) -> String {
+    key.mac_token(CSRF_PURPOSE, format!("{browser}\n{request_id}").as_bytes())
+}
+
+/// Checks a form's CSRF token, in constant time.
+pub fn check_csrf(
+    key: &ServerKey,
+    browser: Option<&str>,
+    request_id: &str,
+    presented: Option<&str>,
+) -> Result<()> {
+    let ok = match (browser, presented) {
+        (Some(b), Some(p)) => secret::constant_time_eq(&csrf_token(key, b, request_id), p),
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidCsrfToken(
+            "the form's security token is missing or belongs to another browser; \
+             reload the page and try again"
+                .into(),
+        ))
+    }
+}
+
+/// Step (A): validates the request and decides what comes next.
+///
+/// `browser` is the `latchkey_browser` cookie the response will carry (the
+/// caller creates one if the request had none); `session` the live session
+/// of the browser, if any.
+pub async fn authorize<S: Storage>(
+    auth: &Authority<S>,
+    params: &Params,
+    browser: &str,
+    session: Option<&BrowserSession>,
+) -> Result<AuthorizeOutcome> {
+    let client_id = params.get("client_id");
+    let redirect_uri = params.get("redirect_uri");
+    let (Some(client_id), Some(redirect_uri)) = (client_id, redirect_uri) else {
+        return Ok(AuthorizeOutcome::ErrorPage(Error::invalid_request(
+            "the request must name a client_id and a redirect_uri",
+        )));
+    };
+    let Some(client) = auth.clients.get(&auth.store, client_id).await? else {
+        return Ok(AuthorizeOutcome::ErrorPage(Error::invalid_request(
+            "unknown client",
+        )));
+    };
+    // "The authorization server MUST compare the two URIs using simple string
+    // comparison" (RFC 9700 §4.1.3).
+    if !client.redirect_uris.iter().any(|r| r == redirect_uri) {
+        return Ok(AuthorizeOutcome::ErrorPage(Error::invalid_request(
+            "the redirect_uri is not registered for this client",
+        )));
+    }
+    // From here on, errors go back to the client.
+    let state = params.get("state").filter(|s| s.len() <= MAX_STATE_LEN);
+    let back = |e: Error| {
+        AuthorizeOutcome::Redirect(redirect_url(
+            &auth.settings.issuer,
+            redirect_uri,
+            Err(&e),
+            state,
+        ))
+    };
+    let request = match validate(auth, &client, redirect_uri, params) {
+        Ok(r) => r,
+        Err(e) => return Ok(back(e)),
+    };
+    decide(auth, request, browser, session, false).await
+}
+
+/// Checks everything but the client and `redirect_uri`.
+fn validate<S: Storage>(
+    auth: &Authority<S>,
+    client: &Client,
+    redirect_uri: &str,
+    params: &Params,
+) -> Result<AuthorizationRequest> {
+    if params.get("state").is_some_and(|s| s.len() > MAX_STATE_LEN) {
+        return Err(Error::invalid_request("state is too long"));
+    }
+    match params.get("response_type") {
+        Some("code") => {}
+        None => return Err(Error::invalid_request("response_type is required")),
+        Some(_) => {
+            return Err(Error::UnsupportedResponseType(
+                "only response_type=code is supported".into(),
+            ));
+        }
+    }
+    if !client.allows_grant(GrantType::AuthorizationCode) {
+        return Err(Error::UnauthorizedClient(
+            "the client is not registered for the authorization_code grant".into(),
+        ));
+    }
+    if params.contains("request") || params.contains("request_uri") {
+        return Err(Error::invalid_request("request objects are not supported"));
+    }
+    let requested = params.get("scope").map(Scope::parse).transpose()?;
+    let scope = Scope::grant(requested, &client.scopes)?;
+    let code_challenge = match (
+        params.get("code_challenge"),
+        params.get("code_challenge_method"),
+    ) {
+        (Some(c), Some("S256")) if codes::is_pkce_string(c) => Some(c.to_owned()),
+        (Some(_), Some("S256")) => {
+            return Err(Error::invalid_request("code_challenge is malformed"));
+        }
+        // RFC 7636 §4.3: without a method, the method is "plain".
+        (Some(_), _) => {
+            return Err(Error::invalid_request(
+                "code_challenge_method must be S256; plain is refused",
+            ));
+        }
+        (None, _) if client.is_public() || auth.settings.require_pkce => {
+            return Err(Error::invalid_request(
+                "PKCE is required: send code_challenge with code_challenge_method=S256",
+            ));
+        }
+        (None, _) => None,
+    };
+    let audience = tokens::audience(client, params.get_all("resource"), &auth.settings)?;
+    let (mut none, mut login, mut consent) = (false, false, false);
+    for p in params.get("prompt").unwrap_or("").split(' ') {
+        match p {
+            "" | "select_account" => {}
+            "none" => none = true,
+            "login" => login = true,
+            "consent" => consent = true,
+            other => {
+                return Err(Error::invalid_request(format!(
+                    "unsupported prompt value {other:?}"
+                )));
+            }
+        }
+    }
+    if none && (login || consent) {
+        return Err(Error::invalid_request(
+            "prompt=none cannot be combined with other values",
+        ));
+    }
+    let max_age = match params.get("max_age") {
+        None => None,
+        Some(v) => Some(
+            v.parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| Error::invalid_request("max_age must be a non-negative integer"))?,
+        ),
+    };
+    let nonce = params.get("nonce");
+    if nonce.is_some_and(|n| n.len() > MAX_NONCE_LEN) {
+        return Err(Error::invalid_request("nonce is too long"));
+    }
+    Ok(AuthorizationRequest {
+        client_id: client.id.0.clone(),
+        redirect_uri: redirect_uri.to_owned(),
+        scope: scope.to_string(),
+        state: params.get("state").map(str::to_owned),
+        nonce: nonce.map(str::to_owned),
+        code_challenge,
+        audience,
+        prompt_none: none,
+        prompt_login: login,
+        prompt_consent: consent,
+        max_age,
+        login_hint: params
+            .get("login_hint")
+            .filter(|h| h.len() <= MAX_HINT_LEN)
+            .map(str::to_owned),
+    })
+}
+
+/// Decides, for a validated request, between login, consent and a code.
+/// `fresh_login`: the user has just typed their password for this request,
+/// which satisfies `prompt=login` and `max_age`.
+async fn decide<S: Storage>(
+    auth: &Authority<S>,
+    request: AuthorizationRequest,
+    browser: &str,
+    session: Option<&BrowserSession>,
+    fresh_login: bool,
+) -> Result<AuthorizeOutcome> {
+    let now = auth.clock.now();
+    let Some(client) = auth.clients.get(&auth.store, &request.client_id).await? else {
+        return Ok(AuthorizeOutcome::ErrorPage(Error::invalid_request(
+            "unknown client",
+        )));
+    };
+    let user = match session {
+        Some(s) => auth
+            .store
+            .get_user(&s.user_id)
+            .await?
+            .filter(|u| !u.disabled),
+        None => None,
+    };
+    let must_login = match (session, &user) {
+        (Some(s), Some(_)) => {
+            !fresh_login
+                && (request.prompt_login
+                    || request.max_age.is_some_and(|max| now - s.auth_time > max))
+        }
+        _ => true,
+    };
+    if must_login {
+        if request.prompt_none {
+            return Ok(finish_with_error(
+                auth,
+                &request,
+                Error::LoginRequired("the user is not signed in".into()),
+            ));
+        }
+        let request_id = store_pending(auth, request, browser).await?;
+        return Ok(AuthorizeOutcome::LoginRequired { request_id });
+    }
+    let (Some(session), Some(user)) = (session, user) else {
+        return Err(Error::internal(
+            "a session without a user passed the login check",
+        ));
+    };
+    let scope = request.scope()?;
+    let consent_needed = (request.prompt_consent && !client.first_party)
+        || consent::needed(&auth.store, &client, &user.id.0, &scope).await?;
+    if consent_needed {
+        if request.prompt_none {
+            return Ok(finish_with_error(
+                auth,
+                &request,
+                Error::ConsentRequired("the user has not consented to this client".into()),
+            ));
+        }
+        let request_id = store_pending(auth, request, browser).await?;
+        return Ok(AuthorizeOutcome::ConsentRequired { request_id });
+    }
+    issue_code(auth, &request, &user.id.0, session.auth_time).await
+}
+
+/// The pending request `request_id`, if it exists, is unexpired and belongs
+/// to this browser.
+pub async fn load_pending<S: Storage>(
+    auth: &Authority<S>,
+    request_id: &str,
+    browser: Option<&str>,
+) -> Result<Option<AuthorizationRequest>> {
+    let Some(browser) = browser else {
+        return Ok(None);
+    };
+    if request_id.is_empty() || request_id.len() > 128 {
+        return Ok(None);
+    }
+    let Some(p) = auth.store.find_pending(&SecretHash::of(request_id)).await? else {
+        return Ok(None);
+    };
+    if p.expires_at <= auth.clock.now() || !p.browser_hash.matches(browser) {
+        return Ok(None);
+    }
+    Ok(Some(p.request))
+}
+
+/// After the login page: the user signed in for `request_id` just now.
+pub async fn resume<S: Storage>(
+    auth: &Authority<S>,
+    request_id: &str,
+    browser: &str,
+    session: &BrowserSession,
+) -> Result<Option<AuthorizeOutcome>> {
+    let Some(request) = load_pending(auth, request_id, Some(browser)).await? else {
+        return Ok(None);
+    };
+    auth.store
+        .delete_pending(&SecretHash::of(request_id))
+        .await?;
+    decide(auth, request, browser, Some(session), true)
+        .await
+        .map(Some)
+}
+
+/// The consent page's decision for `request_id`.
+pub async fn consent<S: Storage>(
+    auth: &Authority<S>,
+    request_id: &str,
+    browser: &str,
+    session: &BrowserSession,
+    allow: bool,
+) -> Result<Option<AuthorizeOutcome>> {
+    let Some(request) = load_pending(auth, request_id, Some(browser)).await? else {
+        return Ok(None);
+    };
+    auth.store
+        .delete_pending(&SecretHash::of(request_id))
+        .await?;
+    if !allow {
+        return Ok(Some(finish_with_error(
+            auth,
+            &request,
+            Error::AccessDenied("the user denied the request".into()),
+        )));
+    }
+    let Some(client) = auth.clients.get(&auth.store, &request.client_id).await? else {
+        return Ok(Some(AuthorizeOutcome::ErrorPage(Error::invalid_request(
+            "unknown client",
+        ))));
+    };
+    let scope = request.scope()?;
+    consent::remember(
+        &auth.store,
+        &client,
+        &session.user_id,
+        &scope,
+        auth.clock.now(),
+    )
+    .await?;
+    auth.audit.record(
+        AuditEvent::new(
+            auth.clock.now(),
+            audit::Kind::Consent,
+            format!("user:{}", session.user_id),
+            audit::Outcome::Success,
+        )
+        .user(session.user_id.as_str())
+        .client(client.id.0.as_str())
+        .detail(scope.to_string()),
+    );
+    issue_code(auth, &request, &session.user_id, session.auth_time)
+        .await
+        .map(Some)
+}
+
+/// Stores the request for the next page; returns its id.
+async fn store_pending<S: Storage>(
+    auth: &Authority<S>,
+    request: AuthorizationRequest,
+    browser: &str,
+) -> Result<Secret> {
+    let now = auth.clock.now();
+    let id = Secret::new(secret::random_token()?);
+    let pending = PendingRequest {
+        request,
+        browser_hash: SecretHash::of(browser),
+        expires_at: now + PENDING_TTL_SECONDS,
+    };
+    auth.store
+        .insert_pending(&SecretHash::of(id.expose()), &pending, now)
+        .await?;
+    Ok(id)
+}
+
+/// Step (C): stores a code for the user and redirects with it.
+async fn issue_code<S: Storage>(
+    auth: &Authority<S>,
+    request: &AuthorizationRequest,
+    user_id: &str,
+    auth_time: UnixTime,
+) -> Result<AuthorizeOutcome> {
+    let now = auth.clock.now();
+    let code = codes::new_code()?;
+    auth.store
+        .insert_code(&StoredCode {
+            hash: SecretHash::of(&code),
+            client_id: request.client_id.clone(),
+            user_id: user_id.to_owned(),
+            redirect_uri: request.redirect_uri.clone(),
+            code_challenge: request.code_challenge.clone(),
+            scope: request.scope()?,
+            nonce: request.nonce.clone(),
+            audience: request.audience.clone(),
+            auth_time,
+            created_at: now,
+            expires_at: now + auth.settings.authorization_code_ttl_seconds,
+            used_at: None,
+        })
+        .await?;
+    metrics::counter!("latchkey_authorization_codes_issued_total").increment(1);
+    Ok(AuthorizeOutcome::Redirect(redirect_url(
+        &auth.settings.issuer,
+        &request.redirect_uri,
+        Ok(&code),
+        request.state.as_deref(),
+    )))
+}
+
+fn finish_with_error<S: Storage>(
+    auth: &Authority<S>,
+    request: &AuthorizationRequest,
+    error: Error,
+) -> AuthorizeOutcome {
+    AuthorizeOutcome::Redirect(redirect_url(
+        &auth.settings.issuer,
+        &request.redirect_uri,
+        Err(&error),
+        request.state.as_deref(),
+    ))
+}
+
+/// The client's `redirect_uri` with `code` (or `error` and
+/// `error_description`), `state` as sent, and `iss` (RFC 9207 §2), added to
+/// whatever query it already has (RFC 6749 §3.1.2: "MUST retain the query
+/// component").
+pub fn redirect_url(
+    issuer: &str,
+    redirect_uri: &str,
+    outcome: std::result::Result<&str, &Error>,
+    state: Option<&str>,
+) -> String {
+    let Ok(mut url) = url::Url::parse(redirect_uri) else {
+        // Registered URIs are validated as absolute at registration.
+        return redirect_uri.to_owned();
+    };
+    {
+        let mut q = url.query_pairs_mut();
+        match outcome {
+            Ok(code) => {
+                q.append_pair("code", code);
+            }
+            Err(e) => {
+                q.append_pair("error", e.code());
+                if let Some(d) = e.description() {
+                    q.append_pair("error_description", &d);
+                }
+            }
+        }
+        if let Some(s) = state {
+            q.append_pair("state", s);
+        }
+        q.append_pair("iss", issuer);
+    }
+    url.into()
+}
+
+/// The scopes of a request in plain words, for the consent page.
+pub fn describe_scope(scope: &Scope) -> Vec<String> {
+    // Who you are first, then what the client may see, then the rest.
+    let rank = |s: &str| match s {
+        scope::OPENID => 0,
+        scope::PROFILE => 1,
+        scope::EMAIL => 2,
+        scope::OFFLINE_ACCESS => 4,
+        _ => 3,
+    };
+    let mut tokens: Vec<&str> = scope.iter().collect();
+    tokens.sort_by_key(|s| rank(s));
+    tokens
+        .into_iter()
+        .map(|s| match s {
+            scope::OPENID => "Confirm that it is you (your account identifier)".to_owned(),
+            scope::PROFILE => "See your name".to_owned(),
+            scope::EMAIL => "See your email address".to_owned(),
+            scope::OFFLINE_ACCESS => "Stay connected while you are away".to_owned(),
+            other => format!("Use the \u{201c}{other}\u{201d} permission"),
+        })
+        .collect()
+}
+
+/// Fetches a client for the pages (its name).
+pub async fn client_for<S: Storage>(
+    auth: &Authority<S>,
+    request: &AuthorizationRequest,
+) -> Result<Option<std::sync::Arc<Client>>> {
+    auth.clients.get(&auth.store, &request.client_id).await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn redirect_keeps_the_query_and_adds_state_and_iss() {
+        let url = redirect_url(
+            "https://id.example.com",
+            "https://app.example.com/cb?tenant=a%20b",
+            Ok("the-code"),
+            Some("s&t"),
+        );
+        let parsed = url::Url::parse(&url).unwrap();
+        let q: Vec<(String, String)> = parsed.query_pairs().into_owned().collect();
+        assert_eq!(
+            q,
+            [
+                ("tenant".into(), "a b".into()),
+                ("code".into(), "the-code".into()),
+                ("state".into(), "s&t".into()),
+                ("iss".into(), "https://id.example.com".into()),
+            ]
+        );
+        let err = redirect_url(
+            "https://id.example.com",
+            "https://app.example.com/cb",
+            Err(&Error::AccessDenied("no".into())),
+            None,
+        );
+        assert!(err.starts_with("https://app.example.com/cb?error=access_denied&"));
+        assert!(!err.contains("state="));
+    }
+
+    #[test]
+    fn csrf_tokens_depend_on_browser_and_request() {
+        let key = ServerKey::from_secret("k");
+        let t = csrf_token(&key, "browser-a", "req");
+        assert!(check_csrf(&key, Some("browser-a"), "req", Some(&t)).is_ok());
+        assert!(check_csrf(&key, Some("browser-b"), "req", Some(&t)).is_err());
+        assert!(check_csrf(&key, Some("browser-a"), "other", Some(&t)).is_err());
+        assert!(check_csrf(&key, None, "req", Some(&t)).is_err());
+        assert!(check_csrf(&key, Some("browser-a"), "req", None).is_err());
+    }
+
+    #[test]
+    fn scopes_in_plain_words_identity_first() {
+        let words = describe_scope(&Scope::parse("email openid print").unwrap());
+        assert_eq!(words.len(), 3);
+        assert!(words[0].contains("it is you"));
+        assert!(words[1].contains("email"));
+        assert!(words[2].contains("print"));
+    }
+}

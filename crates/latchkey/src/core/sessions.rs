@@ -1,0 +1,115 @@
+//! Browser sessions (SPEC §6): who is signed in to latchkey itself, so that
+//! the next authorization request of the same browser needs no password.
+//!
+//! The `latchkey_session` cookie holds 256 random bits; the database keeps
+//! their SHA-256 only, so any process serves the session's next request and
+//! deleting the row ends the session everywhere (logout, `user disable`,
+//! `user revoke-sessions`). A session has an idle lifetime, pushed forward as
+//! it is used, and an absolute one that nothing extends.
+
+use std::future::Future;
+
+use super::clock::UnixTime;
+use super::error::Result;
+use super::secret::{self, Secret, SecretHash};
+use crate::config::Settings;
+
+/// A session as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrowserSession {
+    pub id_hash: SecretHash,
+    pub user_id: String,
+    /// When the user last proved who they are with a password (OIDC
+    /// `auth_time`).
+    pub auth_time: UnixTime,
+    pub created_at: UnixTime,
+    pub idle_expires_at: UnixTime,
+    pub expires_at: UnixTime,
+}
+
+impl BrowserSession {
+    pub fn is_live(&self, now: UnixTime) -> bool {
+        now < self.idle_expires_at && now < self.expires_at
+    }
+}
+
+/// Storage of browser sessions.
+///
+/// Contract: a deleted session is never found again; `delete_user_sessions`
+/// removes every session of the user, in every process's view at once.
+pub trait SessionStore: Send + Sync {
+    fn insert_session(&self, s: &BrowserSession) -> impl Future<Output = Result<()>> + Send;
+    fn find_session(
+        &self,
+        id_hash: &SecretHash,
+    ) -> impl Future<Output = Result<Option<BrowserSession>>> + Send;
+    /// Pushes the idle expiry forward (never past the absolute one).
+    fn touch_session(
+        &self,
+        id_hash: &SecretHash,
+        idle_expires_at: UnixTime,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn delete_session(&self, id_hash: &SecretHash) -> impl Future<Output = Result<bool>> + Send;
+    /// Ends every session of a user; returns how many.
+    fn delete_user_sessions(&self, user_id: &str) -> impl Future<Output = Result<u64>> + Send;
+    /// Deletes expired sessions; returns how many.
+    fn purge_sessions(&self, now: UnixTime) -> impl Future<Output = Result<u64>> + Send;
+}
+
+/// A new session for `user_id`, authenticated `now`: the cookie value to hand
+/// to the browser and the row to store.
+pub fn start(
+    settings: &Settings,
+    user_id: &str,
+    now: UnixTime,
+) -> Result<(Secret, BrowserSession)> {
+    let id = Secret::new(secret::random_token()?);
+    let session = BrowserSession {
+        id_hash: SecretHash::of(id.expose()),
+        user_id: user_id.to_owned(),
+        auth_time: now,
+        created_at: now,
+        idle_expires_at: (now + settings.session_idle_ttl_seconds)
+            .min(now + settings.session_absolute_ttl_seconds),
+        expires_at: now + settings.session_absolute_ttl_seconds,
+    };
+    Ok((id, session))
+}
+
+/// Session ids longer than this are not even hashed (ours are 43 characters).
+const MAX_ID_LEN: usize = 128;
+
+/// The live session a cookie names, if any. Pushes its idle expiry forward
+/// when at least a minute has passed since the last push, so that a busy
+/// session costs a write per minute, not per request.
+pub async fn current<S: SessionStore>(
+    store: &S,
+    settings: &Settings,
+    cookie: Option<&str>,
+    now: UnixTime,
+) -> Result<Option<BrowserSession>> {
+    let Some(cookie) = cookie.filter(|c| !c.is_empty() && c.len() <= MAX_ID_LEN) else {
+        return Ok(None);
+    };
+    let hash = SecretHash::of(cookie);
+    let Some(mut session) = store.find_session(&hash).await? else {
+        return Ok(None);
+    };
+    if !session.is_live(now) {
+        return Ok(None);
+    }
+    let pushed = (now + settings.session_idle_ttl_seconds).min(session.expires_at);
+    if pushed - session.idle_expires_at >= 60 {
+        store.touch_session(&hash, pushed).await?;
+        session.idle_expires_at = pushed;
+    }
+    Ok(Some(session))
+}
+
+/// Ends the session a cookie names (logout). Unknown ids are fine.
+pub async fn end<S: SessionStore>(store: &S, cookie: Option<&str>) -> Result<()> {
+    if let Some(cookie) = cookie.filter(|c| !c.is_empty() && c.len() <= MAX_ID_LEN) {
+        store.delete_session(&SecretHash::of(cookie)).await?;
+    }
+    Ok(())
+}

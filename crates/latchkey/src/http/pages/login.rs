@@ -1,0 +1,190 @@
+//! `GET, POST /login` (SPEC §6): the login page of the browser flows.
+//!
+//! The password is checked by `core::signin::check_password`, under the same
+//! brute-force limits as `/v1/signin`. A successful login replaces any
+//! session the browser had (a new id, so a planted session id is useless)
+//! and continues the pending authorization request.
+
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+
+use super::{message, render};
+use crate::core::authorize;
+use crate::core::error::Error;
+use crate::core::params::Params;
+use crate::core::secret::Secret;
+use crate::core::sessions::{self, SessionStore as _};
+use crate::core::signin;
+use crate::http::AppState;
+use crate::http::authorize::{Browser, outcome_response, query_params};
+use crate::http::body::FormOrJson;
+use crate::http::client_addr::ClientAddr;
+use crate::http::cookies;
+use crate::http::error::error_page;
+
+/// What the login template shows.
+pub struct LoginView<'a> {
+    pub client_name: Option<&'a str>,
+    pub csrf_token: &'a str,
+    pub request_id: &'a str,
+    pub username: &'a str,
+    pub error: Option<&'a str>,
+}
+
+pub fn page(status: StatusCode, v: LoginView<'_>) -> Response {
+    render(
+        status,
+        "login.html",
+        minijinja::context! {
+            client_name => v.client_name,
+            csrf_token => v.csrf_token,
+            request_id => v.request_id,
+            username => v.username,
+            error => v.error,
+        },
+    )
+}
+
+pub async fn get(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let params = match query_params(query.as_deref()) {
+        Ok(p) => p,
+        Err(e) => return error_page(&e),
+    };
+    let browser = Browser::of(&headers);
+    let request_id = params.get("request").unwrap_or("");
+    let mut resp = async {
+        let (client_name, hint) = if request_id.is_empty() {
+            (None, None)
+        } else {
+            let Some(req) = authorize::load_pending(&app, request_id, browser.existing()).await?
+            else {
+                return Ok(expired());
+            };
+            let client = authorize::client_for(&app, &req).await?;
+            (client.map(|c| c.name.clone()), req.login_hint)
+        };
+        let csrf = authorize::csrf_token(&app.server_key, browser.value(), request_id);
+        Ok::<_, Error>(page(
+            StatusCode::OK,
+            LoginView {
+                client_name: client_name.as_deref(),
+                csrf_token: &csrf,
+                request_id,
+                username: hint.as_deref().unwrap_or(""),
+                error: None,
+            },
+        ))
+    }
+    .await
+    .unwrap_or_else(|e| error_page(&e));
+    browser.set_if_new(resp.headers_mut(), &app.settings);
+    resp
+}
+
+pub async fn post(
+    State(app): State<AppState>,
+    ClientAddr(client_addr): ClientAddr,
+    headers: HeaderMap,
+    FormOrJson(params): FormOrJson,
+) -> Response {
+    post_inner(&app, client_addr, &headers, &params)
+        .await
+        .unwrap_or_else(|e| error_page(&e))
+}
+
+async fn post_inner(
+    app: &AppState,
+    client_addr: Option<std::net::IpAddr>,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<Response, Error> {
+    let browser = Browser::of(headers);
+    let request_id = params.get("request").unwrap_or("");
+    authorize::check_csrf(
+        &app.server_key,
+        browser.existing(),
+        request_id,
+        params.get("csrf_token"),
+    )?;
+    let Some(browser_value) = browser.existing() else {
+        return Ok(expired());
+    };
+    let pending = if request_id.is_empty() {
+        None
+    } else {
+        match authorize::load_pending(app, request_id, Some(browser_value)).await? {
+            Some(p) => Some(p),
+            None => return Ok(expired()),
+        }
+    };
+    let username = params.get("username").unwrap_or("");
+    let password = Secret::new(params.get("password").unwrap_or(""));
+    let client_id = pending.as_ref().map(|p| p.request.client_id.as_str());
+    let user = match signin::check_password(app, username, &password, client_addr, client_id).await {
+        Ok(user) => user,
+        Err(Error::InvalidGrant(_)) => {
+            let client = match &pending {
+                Some(p) => authorize::client_for(app, p).await?,
+                None => None,
+            };
+            return Ok(page(
+                StatusCode::UNAUTHORIZED,
+                LoginView {
+                    client_name: client.as_ref().map(|c| c.name.as_str()),
+                    csrf_token: params.get("csrf_token").unwrap_or(""),
+                    request_id,
+                    username,
+                    error: Some("That email and password do not match. Please try again."),
+                },
+            ));
+        }
+        Err(e) => return Err(e),
+    };
+    // A new session id on every login: a session id planted before the
+    // login (session fixation) never becomes an authenticated one.
+    sessions::end(
+        &app.store,
+        cookies::single(headers, cookies::SESSION_COOKIE),
+    )
+    .await?;
+    let now = app.clock.now();
+    let (id, session) = sessions::start(&app.settings, &user.id.0, now)?;
+    app.store.insert_session(&session).await?;
+
+    let mut resp = match pending {
+        Some(_) => match authorize::resume(app, request_id, browser_value, &session).await? {
+            Some(outcome) => outcome_response(outcome),
+            None => expired(),
+        },
+        None => message(
+            StatusCode::OK,
+            "You are signed in",
+            "You can close this page and return to the application.",
+            None,
+        ),
+    };
+    cookies::set_lax(
+        resp.headers_mut(),
+        &app.settings,
+        cookies::SESSION_COOKIE,
+        id.expose(),
+        app.settings.session_absolute_ttl_seconds,
+    );
+    Ok(resp)
+}
+
+/// The page for a request id that is unknown, expired, already used, or
+/// started in another browser.
+pub fn expired() -> Response {
+    message(
+        StatusCode::BAD_REQUEST,
+        "This sign-in link has expired",
+        "Go back to the application and start again.",
+        None,
+    )
+}

@@ -135,8 +135,12 @@ pub async fn check_password<S: Storage>(
         Err(e) => {
             if matches!(e, Error::TooManyRequests { .. }) {
                 auth.audit.record(
-                    event(audit::Kind::SigninRefused, "anonymous".into(), Outcome::Refused)
-                        .detail("too many failed sign-ins"),
+                    event(
+                        audit::Kind::SigninRefused,
+                        "anonymous".into(),
+                        Outcome::Refused,
+                    )
+                    .detail("too many failed sign-ins"),
                 );
             }
             return Err(e);
@@ -163,8 +167,12 @@ pub async fn check_password<S: Storage>(
         }
     };
     auth.audit.record(
-        event(audit::Kind::Signin, format!("user:{}", user.id.0), Outcome::Success)
-            .user(user.id.0.as_str()),
+        event(
+            audit::Kind::Signin,
+            format!("user:{}", user.id.0),
+            Outcome::Success,
+        )
+        .user(user.id.0.as_str()),
     );
     limiter.succeeded(&auth.store, &admission).await?;
     if verdict == Verified::YesRehash {

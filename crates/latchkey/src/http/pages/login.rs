@@ -124,8 +124,9 @@ async fn post_inner(
     };
     let username = params.get("username").unwrap_or("");
     let password = Secret::new(params.get("password").unwrap_or(""));
-    let client_id = pending.as_ref().map(|p| p.request.client_id.as_str());
-    let user = match signin::check_password(app, username, &password, client_addr, client_id).await {
+    let client_id = pending.as_ref().map(|p| p.client_id.as_str());
+    let user = match signin::check_password(app, username, &password, client_addr, client_id).await
+    {
         Ok(user) => user,
         Err(Error::InvalidGrant(_)) => {
             let client = match &pending {

@@ -84,11 +84,26 @@ pub struct AuthorizationRequest {
     pub prompt_consent: bool,
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
+    /// Set when the request reaches the consent stage: the hash of the
+    /// session that passed the login checks (`prompt=login`, `max_age`). The
+    /// consent page serves the request only to that session, so that a
+    /// request still waiting for its login cannot be carried to `/consent`
+    /// by hand and approved by a stale session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent_session: Option<String>,
 }
 
 impl AuthorizationRequest {
     pub fn scope(&self) -> Result<Scope> {
         Scope::parse(&self.scope)
+    }
+
+    /// Whether this request waits for `session`'s consent (see
+    /// `consent_session`).
+    pub fn awaits_consent_of(&self, session: &BrowserSession) -> bool {
+        self.consent_session
+            .as_deref()
+            .is_some_and(|h| secret::constant_time_eq(h, session.id_hash.as_str()))
     }
 }
 
@@ -310,6 +325,7 @@ fn validate<S: Storage>(
             .get("login_hint")
             .filter(|h| h.len() <= MAX_HINT_LEN)
             .map(str::to_owned),
+        consent_session: None,
     })
 }
 
@@ -372,6 +388,10 @@ async fn decide<S: Storage>(
                 Error::ConsentRequired("the user has not consented to this client".into()),
             ));
         }
+        let request = AuthorizationRequest {
+            consent_session: Some(session.id_hash.as_str().to_owned()),
+            ..request
+        };
         let request_id = store_pending(auth, request, browser).await?;
         return Ok(AuthorizeOutcome::ConsentRequired { request_id });
     }
@@ -410,9 +430,15 @@ pub async fn resume<S: Storage>(
     let Some(request) = load_pending(auth, request_id, Some(browser)).await? else {
         return Ok(None);
     };
-    auth.store
+    // Whoever deletes the pending request continues it: two concurrent
+    // submissions must not both get a code.
+    if !auth
+        .store
         .delete_pending(&SecretHash::of(request_id))
-        .await?;
+        .await?
+    {
+        return Ok(None);
+    }
     decide(auth, request, browser, Some(session), true)
         .await
         .map(Some)
@@ -429,9 +455,16 @@ pub async fn consent<S: Storage>(
     let Some(request) = load_pending(auth, request_id, Some(browser)).await? else {
         return Ok(None);
     };
-    auth.store
+    if !request.awaits_consent_of(session) {
+        return Ok(None);
+    }
+    if !auth
+        .store
         .delete_pending(&SecretHash::of(request_id))
-        .await?;
+        .await?
+    {
+        return Ok(None);
+    }
     if !allow {
         return Ok(Some(finish_with_error(
             auth,

@@ -79,8 +79,16 @@ pub trait CodeStore: Send + Sync {
         hash: &SecretHash,
         now: UnixTime,
     ) -> impl Future<Output = Result<Option<(String, UnixTime)>>> + Send;
-    /// Deletes expired codes; returns how many.
-    fn purge_codes(&self, now: UnixTime) -> impl Future<Output = Result<u64>> + Send;
+    /// Deletes expired codes, except redeemed ones used after
+    /// `redeemed_before`: those stay so that a late replay still revokes
+    /// what they issued (RFC 6749 §4.1.2: "SHOULD revoke (when possible)
+    /// all tokens previously issued based on that authorization code").
+    /// Returns how many were deleted.
+    fn purge_codes(
+        &self,
+        now: UnixTime,
+        redeemed_before: UnixTime,
+    ) -> impl Future<Output = Result<u64>> + Send;
 }
 
 /// A fresh code: 256 bits from the OS CSPRNG, base64url.

@@ -40,6 +40,11 @@ pub async fn purge_expired<S: Storage>(auth: &Authority<S>) -> Result<Purged> {
         audit_events: auth.store.purge_audit_events(now - retention).await?,
         browser_rows: auth.store.purge_sessions(now).await?
             + auth.store.purge_pending(now).await?
-            + auth.store.purge_codes(now).await?,
+            // A redeemed code is kept as long as the refresh family it
+            // issued can live, so that a replay can still revoke it.
+            + auth
+                .store
+                .purge_codes(now, now - auth.settings.refresh_token_absolute_ttl_seconds)
+                .await?,
     })
 }

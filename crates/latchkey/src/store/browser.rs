@@ -306,9 +306,13 @@ impl CodeStore for Store {
         })
     }
 
-    async fn purge_codes(&self, now: UnixTime) -> Result<u64> {
-        on_pool!(self, pool => sqlx::query("DELETE FROM authorization_codes WHERE expires_at <= $1")
+    async fn purge_codes(&self, now: UnixTime, redeemed_before: UnixTime) -> Result<u64> {
+        on_pool!(self, pool => sqlx::query(
+            "DELETE FROM authorization_codes WHERE expires_at <= $1 \
+             AND (used_at IS NULL OR used_at <= $2)",
+        )
             .bind(now)
+            .bind(redeemed_before)
             .execute(pool)
             .await
             .map(|r| r.rows_affected()))

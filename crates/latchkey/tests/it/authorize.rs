@@ -141,7 +141,39 @@ both_backends! {
         let mut forced = code_params(&client.id, &c3, "openid");
         forced.push(("prompt", "login"));
         let forced = b.authorize(&forced).await;
-        assert!(forced.location.as_deref().unwrap().starts_with("/login"));
+        let forced_login = forced.location.clone().unwrap();
+        assert!(forced_login.starts_with("/login"));
+
+        // The request waiting for that login cannot be carried to the consent
+        // page by hand and approved by the old session: the consent page sends
+        // it back to the login, and a forged consent POST (with the login
+        // page's own CSRF token) issues nothing.
+        let by_hand = forced_login.replacen("/login", "/consent", 1);
+        let skipped = b.get(&by_hand).await;
+        assert_eq!(skipped.status, 303);
+        assert!(skipped.location.as_deref().unwrap().starts_with("/login"), "{:?}", skipped.location);
+        let login_page = b.get(&forced_login).await;
+        let inputs = login_page.inputs();
+        let forged = b
+            .post(
+                "/consent",
+                &[
+                    ("csrf_token", inputs["csrf_token"].as_str()),
+                    ("request", inputs["request"].as_str()),
+                    ("decision", "allow"),
+                ],
+            )
+            .await;
+        assert!(forged.redirect_param("code").is_none(), "{:?} {}", forged.location, forged.body);
+        // The real login still completes the request.
+        let done = b.submit_login(&login_page, EMAIL, crate::common::first_party::PASSWORD).await;
+        let done = if done.location.as_deref().is_some_and(|l| l.starts_with("/consent")) {
+            let consent = b.get(done.location.as_deref().unwrap()).await;
+            b.submit_consent(&consent, "allow").await
+        } else {
+            done
+        };
+        assert!(done.redirect_param("code").is_some(), "{:?} {}", done.location, done.body);
     }
 }
 

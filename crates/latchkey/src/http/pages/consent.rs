@@ -53,6 +53,10 @@ pub async fn get(
         let Some(session) = session(&app, &headers).await? else {
             return Ok(login_again(request_id));
         };
+        if !req.awaits_consent_of(&session) {
+            // Still waiting for its login (or another session's consent).
+            return Ok(login_again(request_id));
+        }
         let Some(user) = app.store.get_user(&session.user_id).await? else {
             return Ok(login_again(request_id));
         };

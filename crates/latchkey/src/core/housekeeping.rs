@@ -1,5 +1,5 @@
 //! Deleting what has expired: refresh tokens and families, deny-list entries,
-//! sign-in attempt counters.
+//! sign-in attempt counters, browser-flow rows, device codes.
 //!
 //! Every process runs this periodically (see `app::spawn_background`). Each
 //! step is a batched, idempotent `DELETE` of rows that no request can use any
@@ -20,6 +20,8 @@ pub struct Purged {
     pub attempt_counters: u64,
     /// Browser sessions, pending authorization requests and codes.
     pub browser_rows: u64,
+    /// Expired device authorizations (RFC 8628).
+    pub device_codes: u64,
 }
 
 /// Deletes every expired row.
@@ -33,5 +35,6 @@ pub async fn purge_expired<S: Storage>(auth: &Authority<S>) -> Result<Purged> {
         browser_rows: auth.store.purge_sessions(now).await?
             + auth.store.purge_pending(now).await?
             + auth.store.purge_codes(now).await?,
+        device_codes: auth.store.purge_devices(now).await?,
     })
 }

@@ -9,6 +9,7 @@ pub mod clients;
 pub mod clock;
 pub mod codes;
 pub mod consent;
+pub mod device;
 pub mod discovery;
 pub mod error;
 pub mod grants;
@@ -46,6 +47,7 @@ pub trait Storage:
     + authorize::PendingRequestStore
     + codes::CodeStore
     + consent::ConsentStore
+    + device::DeviceStore
     + Clone
     + Send
     + Sync
@@ -65,6 +67,7 @@ impl<T> Storage for T where
         + authorize::PendingRequestStore
         + codes::CodeStore
         + consent::ConsentStore
+        + device::DeviceStore
         + Clone
         + Send
         + Sync

@@ -9,6 +9,7 @@ mod body;
 mod client_addr;
 mod client_auth;
 mod cookies;
+mod device;
 mod discovery;
 pub mod error;
 mod health;
@@ -67,6 +68,14 @@ pub fn router(app: AppState) -> Router {
         .route(
             paths::CONSENT_PAGE,
             get(pages::consent::get).post(pages::consent::post),
+        )
+        .route(
+            paths::DEVICE_AUTHORIZATION,
+            post(device::device_authorization),
+        )
+        .route(
+            paths::DEVICE_PAGE,
+            get(pages::device::get).post(pages::device::post),
         )
         .route(paths::USERINFO, get(oidc::userinfo).post(oidc::userinfo))
         .route(paths::LOGOUT, get(oidc::logout_get).post(oidc::logout_post))

@@ -12,6 +12,7 @@
 
 mod browser;
 mod clients;
+mod device;
 mod keys;
 mod ratelimit;
 mod refresh;

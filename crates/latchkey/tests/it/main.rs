@@ -14,6 +14,7 @@ mod common;
 mod cli;
 mod client_credentials;
 mod cookies;
+mod device;
 mod discovery;
 mod keys;
 mod refresh;

@@ -560,8 +560,18 @@ pub fn redirect_url(
 
 /// The scopes of a request in plain words, for the consent page.
 pub fn describe_scope(scope: &Scope) -> Vec<String> {
-    scope
-        .iter()
+    // Who you are first, then what the client may see, then the rest.
+    let rank = |s: &str| match s {
+        scope::OPENID => 0,
+        scope::PROFILE => 1,
+        scope::EMAIL => 2,
+        scope::OFFLINE_ACCESS => 4,
+        _ => 3,
+    };
+    let mut tokens: Vec<&str> = scope.iter().collect();
+    tokens.sort_by_key(|s| rank(s));
+    tokens
+        .into_iter()
         .map(|s| match s {
             scope::OPENID => "Confirm that it is you (your account identifier)".to_owned(),
             scope::PROFILE => "See your name".to_owned(),
@@ -578,4 +588,59 @@ pub async fn client_for<S: Storage>(
     request: &AuthorizationRequest,
 ) -> Result<Option<std::sync::Arc<Client>>> {
     auth.clients.get(&auth.store, &request.client_id).await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn redirect_keeps_the_query_and_adds_state_and_iss() {
+        let url = redirect_url(
+            "https://id.example.com",
+            "https://app.example.com/cb?tenant=a%20b",
+            Ok("the-code"),
+            Some("s&t"),
+        );
+        let parsed = url::Url::parse(&url).unwrap();
+        let q: Vec<(String, String)> = parsed.query_pairs().into_owned().collect();
+        assert_eq!(
+            q,
+            [
+                ("tenant".into(), "a b".into()),
+                ("code".into(), "the-code".into()),
+                ("state".into(), "s&t".into()),
+                ("iss".into(), "https://id.example.com".into()),
+            ]
+        );
+        let err = redirect_url(
+            "https://id.example.com",
+            "https://app.example.com/cb",
+            Err(&Error::AccessDenied("no".into())),
+            None,
+        );
+        assert!(err.starts_with("https://app.example.com/cb?error=access_denied&"));
+        assert!(!err.contains("state="));
+    }
+
+    #[test]
+    fn csrf_tokens_depend_on_browser_and_request() {
+        let key = ServerKey::from_secret("k");
+        let t = csrf_token(&key, "browser-a", "req");
+        assert!(check_csrf(&key, Some("browser-a"), "req", Some(&t)).is_ok());
+        assert!(check_csrf(&key, Some("browser-b"), "req", Some(&t)).is_err());
+        assert!(check_csrf(&key, Some("browser-a"), "other", Some(&t)).is_err());
+        assert!(check_csrf(&key, None, "req", Some(&t)).is_err());
+        assert!(check_csrf(&key, Some("browser-a"), "req", None).is_err());
+    }
+
+    #[test]
+    fn scopes_in_plain_words_identity_first() {
+        let words = describe_scope(&Scope::parse("email openid print").unwrap());
+        assert_eq!(words.len(), 3);
+        assert!(words[0].contains("it is you"));
+        assert!(words[1].contains("email"));
+        assert!(words[2].contains("print"));
+    }
 }

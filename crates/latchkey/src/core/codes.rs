@@ -115,11 +115,11 @@ mod tests {
     fn rfc7636_example() {
         assert!(pkce_matches(
             "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
-            "E9Melhoa2OwvFrEMTJguCQaoWnbPD8pAWm8_Ew6sBU8"
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         ));
         assert!(!pkce_matches(
             "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXj",
-            "E9Melhoa2OwvFrEMTJguCQaoWnbPD8pAWm8_Ew6sBU8"
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         ));
         assert!(!is_pkce_string("short"));
     }

@@ -173,4 +173,27 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn browser_flow_cookies_are_lax_http_only_and_secure_on_https() {
+        let mut h = HeaderMap::new();
+        let https = Settings {
+            issuer: "https://id.example.com".into(),
+            ..Settings::default()
+        };
+        set_lax(&mut h, &https, SESSION_COOKIE, "s", 60);
+        set_lax(&mut h, &Settings::default(), SESSION_COOKIE, "", 0);
+        let all: Vec<&str> = h
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect();
+        assert_eq!(
+            all,
+            [
+                "latchkey_session=s; Max-Age=60; Path=/; HttpOnly; SameSite=Lax; Secure",
+                "latchkey_session=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax",
+            ]
+        );
+    }
 }

@@ -11,12 +11,16 @@
 #[macro_use]
 mod common;
 
+mod authorize;
+mod browser;
 mod cli;
 mod client_credentials;
 mod cookies;
+mod demo;
 mod device;
 mod discovery;
 mod keys;
+mod oidc;
 mod refresh;
 mod refresh_concurrency;
 mod revocation;

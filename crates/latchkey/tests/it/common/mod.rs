@@ -13,6 +13,7 @@ use latchkey::core::clock::{Clock, ManualClock, SharedClock};
 use latchkey::store::Store;
 use sqlx::Connection as _;
 
+pub mod browser;
 pub mod first_party;
 
 /// The environment variable naming the PostgreSQL server for tests.

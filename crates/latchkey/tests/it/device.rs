@@ -7,6 +7,7 @@ use latchkey::core::scope::Scope;
 use latchkey_proto::TokenResponse;
 use serde_json::Value;
 
+use crate::common::browser::{Browser, Page};
 use crate::common::first_party::{PASSWORD, expect_error, expect_tokens};
 use crate::common::{TestClient, TestServer};
 
@@ -55,142 +56,105 @@ async fn poll(srv: &TestServer, client: &TestClient, device_code: &str) -> reqwe
         .unwrap()
 }
 
-/// A browser: a cookie jar that follows redirects.
-struct Browser {
-    http: reqwest::Client,
-    base: String,
+/// The device-page steps of a browser (issue 4's cookie-jar [`Browser`],
+/// which shows every redirect hop).
+trait DevicePages {
+    /// Opens `url` (a `/device` URL) without a session, is sent to the login
+    /// page, signs in, and is sent back: returns the device page.
+    async fn open_signed_in(&self, url: &str, email: &str) -> Page;
+    /// Types `code` on the device page `page`.
+    async fn enter(&self, page: &Page, code: &str) -> Page;
+    /// Presses `decision` on the confirmation page `confirm`.
+    async fn decide(&self, confirm: &Page, decision: &str) -> Page;
+    /// The whole page side: sign in, type `typed`, answer `decision`.
+    async fn approve(&self, email: &str, typed: &str, decision: &str);
 }
 
-/// The `value` of the hidden input `name` in a page (HTML-unescaped).
-fn hidden(html: &str, name: &str) -> Option<String> {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker)? + marker.len();
-    let end = html[start..].find('"')? + start;
-    Some(unescape(&html[start..end]))
-}
-
-fn unescape(s: &str) -> String {
-    s.replace("&#x2f;", "/")
-        .replace("&#x27;", "'")
-        .replace("&quot;", "\"")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
-impl Browser {
-    fn new(srv: &TestServer) -> Browser {
-        Browser {
-            http: reqwest::Client::builder()
-                .cookie_store(true)
-                .build()
-                .unwrap(),
-            base: srv.url.clone(),
-        }
-    }
-
-    async fn get(&self, url: &str) -> (u16, String) {
-        let resp = self.http.get(url).send().await.unwrap();
-        check_page_headers(&resp);
-        (resp.status().as_u16(), resp.text().await.unwrap())
-    }
-
-    async fn post(
-        &self,
-        path: &str,
-        form: &[(&str, &str)],
-    ) -> (u16, String, reqwest::header::HeaderMap) {
-        let resp = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        check_page_headers(&resp);
-        let headers = resp.headers().clone();
-        (resp.status().as_u16(), resp.text().await.unwrap(), headers)
-    }
-
-    /// Opens `url` (a `/device` URL), signs in on the login page it leads
-    /// to, and returns the device page it comes back to.
-    async fn open_signed_in(&self, url: &str, email: &str) -> String {
+impl DevicePages for Browser {
+    async fn open_signed_in(&self, url: &str, email: &str) -> Page {
         // Step 1: no session yet, so /device sends us to the login page.
-        let (status, login) = self.get(url).await;
-        assert_eq!(status, 200);
-        assert!(
-            login.contains("name=\"password\""),
-            "expected the login page: {login}"
-        );
-        let csrf = hidden(&login, "csrf_token").unwrap();
-        let return_to = hidden(&login, "return_to").unwrap();
-        assert!(return_to.starts_with("/device"));
+        let first = self.get(url).await;
+        check_page_headers(&first);
+        assert_eq!(first.status, 303);
+        let to_login = first.location.clone().unwrap();
+        assert!(to_login.starts_with("/login?return_to="), "{to_login}");
+        let login = self.get(&to_login).await;
+        assert_eq!(login.status, 200);
+        let inputs = login.inputs();
+        assert!(inputs["return_to"].starts_with("/device"));
         // Step 2: sign in; the login page returns to /device.
-        let (status, page, _) = self
+        let back = self
             .post(
                 "/login",
                 &[
-                    ("csrf_token", csrf.as_str()),
+                    ("csrf_token", inputs["csrf_token"].as_str()),
                     ("request", ""),
-                    ("return_to", return_to.as_str()),
+                    ("return_to", inputs["return_to"].as_str()),
                     ("username", email),
                     ("password", PASSWORD),
                 ],
             )
             .await;
-        assert_eq!(status, 200, "{page}");
+        assert_eq!(back.status, 303, "{}", back.body);
+        let location = back.location.clone().unwrap();
+        assert!(location.starts_with("/device"), "{location}");
+        let page = self.get(&location).await;
+        check_page_headers(&page);
+        assert_eq!(page.status, 200, "{}", page.body);
         assert!(
-            page.contains("name=\"user_code\""),
-            "expected the device page: {page}"
+            page.inputs().contains_key("user_code"),
+            "expected the device page: {}",
+            page.body
         );
         page
     }
 
-    /// Types `code` on the device page; returns status and page.
-    async fn enter(&self, page: &str, code: &str) -> (u16, String) {
-        let csrf = hidden(page, "csrf_token").unwrap();
-        let (status, body, _) = self
-            .post(
-                "/device",
-                &[("csrf_token", csrf.as_str()), ("user_code", code)],
-            )
-            .await;
-        (status, body)
-    }
-
-    /// Presses `decision` on the confirmation page.
-    async fn decide(&self, confirm: &str, decision: &str) -> (u16, String) {
-        let csrf = hidden(confirm, "csrf_token").unwrap();
-        let code = hidden(confirm, "user_code").unwrap();
-        let (status, body, _) = self
+    async fn enter(&self, page: &Page, code: &str) -> Page {
+        let inputs = page.inputs();
+        let answer = self
             .post(
                 "/device",
                 &[
-                    ("csrf_token", csrf.as_str()),
-                    ("user_code", code.as_str()),
+                    ("csrf_token", inputs["csrf_token"].as_str()),
+                    ("user_code", code),
+                ],
+            )
+            .await;
+        check_page_headers(&answer);
+        answer
+    }
+
+    async fn decide(&self, confirm: &Page, decision: &str) -> Page {
+        let inputs = confirm.inputs();
+        let answer = self
+            .post(
+                "/device",
+                &[
+                    ("csrf_token", inputs["csrf_token"].as_str()),
+                    ("user_code", inputs["user_code"].as_str()),
                     ("decision", decision),
                 ],
             )
             .await;
-        (status, body)
+        check_page_headers(&answer);
+        answer
     }
 
-    /// The whole page side: sign in, type `typed`, answer `decision`.
     async fn approve(&self, email: &str, typed: &str, decision: &str) {
-        let page = self
-            .open_signed_in(&format!("{}/device", self.base), email)
-            .await;
-        let (status, confirm) = self.enter(&page, typed).await;
-        assert_eq!(status, 200, "{confirm}");
-        assert!(confirm.contains("Living Room TV"));
-        assert!(confirm.contains("value=\"allow\"") && confirm.contains("value=\"deny\""));
-        let (status, done) = self.decide(&confirm, decision).await;
-        assert_eq!(status, 200, "{done}");
+        let page = self.open_signed_in("/device", email).await;
+        let confirm = self.enter(&page, typed).await;
+        assert_eq!(confirm.status, 200, "{}", confirm.body);
+        assert!(confirm.body.contains("Living Room TV"));
+        assert!(
+            confirm.body.contains("value=\"allow\"") && confirm.body.contains("value=\"deny\"")
+        );
+        let done = self.decide(&confirm, decision).await;
+        assert_eq!(done.status, 200, "{}", done.body);
     }
 }
 
-fn check_page_headers(resp: &reqwest::Response) {
-    let h = resp.headers();
+fn check_page_headers(page: &Page) {
+    let h = &page.headers;
     if h.get("content-type")
         .is_some_and(|v| v.to_str().unwrap().starts_with("text/html"))
     {
@@ -255,15 +219,14 @@ both_backends! {
         // code filled in; confirms; allows.
         let browser = Browser::new(&srv);
         let page = browser.open_signed_in(&complete, "alice@example.com").await;
-        assert!(hidden(&page, "csrf_token").is_some());
-        assert!(page.contains(&format!("value=\"{user_code}\"")), "code not pre-filled: {page}");
-        let (status, confirm) = browser.enter(&page, &user_code).await;
-        assert_eq!(status, 200);
-        assert!(confirm.contains("Living Room TV"));
-        assert!(confirm.contains("See your name"), "scopes in plain words: {confirm}");
-        let (status, done) = browser.decide(&confirm, "allow").await;
-        assert_eq!(status, 200);
-        assert!(done.contains("Device connected"));
+        assert_eq!(page.inputs()["user_code"], user_code, "the code is pre-filled");
+        let confirm = browser.enter(&page, &user_code).await;
+        assert_eq!(confirm.status, 200);
+        assert!(confirm.body.contains("Living Room TV"));
+        assert!(confirm.body.contains("See your name"), "scopes in plain words: {}", confirm.body);
+        let done = browser.decide(&confirm, "allow").await;
+        assert_eq!(done.status, 200);
+        assert!(done.body.contains("Device connected"));
 
         // Step 4: the oauth2 crate polls (its sleeps move the manual clock)
         // and gets the tokens.
@@ -393,10 +356,10 @@ both_backends! {
         expect_error(poll(&srv, &c, d["device_code"].as_str().unwrap()).await, 400, "expired_token").await;
 
         let browser = Browser::new(&srv);
-        let page = browser.open_signed_in(&srv.url("/device"), "dan@example.com").await;
-        let (status, body) = browser.enter(&page, d["user_code"].as_str().unwrap()).await;
-        assert_eq!(status, 400);
-        assert!(body.contains("not valid or has expired"));
+        let page = browser.open_signed_in("/device", "dan@example.com").await;
+        let answer = browser.enter(&page, d["user_code"].as_str().unwrap()).await;
+        assert_eq!(answer.status, 400);
+        assert!(answer.body.contains("not valid or has expired"));
 
         // The background purge deletes it.
         let purged = latchkey::core::housekeeping::purge_expired(&srv.server.app).await.unwrap();
@@ -413,31 +376,27 @@ both_backends! {
         let c = srv.client(tv_app(true)).await;
         let d = device_authorization(&srv, &c, "read").await;
         let browser = Browser::new(&srv);
-        let page = browser.open_signed_in(&srv.url("/device"), "eve@example.com").await;
+        let page = browser.open_signed_in("/device", "eve@example.com").await;
         for guess in ["BCDF-GHJK", "bcdfghjl", "nonsense", "", "ZZZZ-ZZZZ"] {
-            let (status, body) = browser.enter(&page, guess).await;
-            assert_eq!(status, 400, "{body}");
+            let answer = browser.enter(&page, guess).await;
+            assert_eq!(answer.status, 400, "{}", answer.body);
         }
-        let csrf = hidden(&page, "csrf_token").unwrap();
-        let (status, body, headers) = browser
-            .post("/device", &[("csrf_token", csrf.as_str()), ("user_code", d["user_code"].as_str().unwrap())])
-            .await;
-        assert_eq!(status, 429, "{body}");
-        assert!(headers.contains_key("retry-after"));
-        assert!(body.contains("Too many"));
+        let refused = browser.enter(&page, d["user_code"].as_str().unwrap()).await;
+        assert_eq!(refused.status, 429, "{}", refused.body);
+        assert!(refused.headers.contains_key("retry-after"));
+        assert!(refused.body.contains("Too many"));
 
         // Another browser from the same address is refused too.
         let second = Browser::new(&srv);
-        let page = second.open_signed_in(&srv.url("/device"), "eve@example.com").await;
-        let (status, _) = second.enter(&page, d["user_code"].as_str().unwrap()).await;
-        assert_eq!(status, 429);
+        let page = second.open_signed_in("/device", "eve@example.com").await;
+        assert_eq!(second.enter(&page, d["user_code"].as_str().unwrap()).await.status, 429);
 
         // After the window (longer than the code's life: a new code), the
         // right code works again.
         srv.clock.advance(15 * 60 + 1);
         let d = device_authorization(&srv, &c, "read").await;
-        let (status, confirm) = second.enter(&page, d["user_code"].as_str().unwrap()).await;
-        assert_eq!(status, 200, "{confirm}");
+        let confirm = second.enter(&page, d["user_code"].as_str().unwrap()).await;
+        assert_eq!(confirm.status, 200, "{}", confirm.body);
     }
 }
 
@@ -449,10 +408,11 @@ both_backends! {
         let c = srv.client(tv_app(true)).await;
         let d = device_authorization(&srv, &c, "read").await;
         let browser = Browser::new(&srv);
-        browser.open_signed_in(&srv.url("/device"), "fay@example.com").await;
-        let (status, _, _) = browser
+        browser.open_signed_in("/device", "fay@example.com").await;
+        let answer = browser
             .post("/device", &[("csrf_token", "forged"), ("user_code", d["user_code"].as_str().unwrap())])
             .await;
-        assert_eq!(status, 403);
+        assert_eq!(answer.status, 403);
+        check_page_headers(&answer);
     }
 }

@@ -55,7 +55,7 @@ use super::clock::UnixTime;
 use super::codes::Issued;
 use super::error::{Error, Result};
 use super::params::Params;
-use super::ratelimit::{AttemptCount, AttemptCounterStore};
+use super::ratelimit::{self, AttemptCount, AttemptCounterStore};
 use super::scope::Scope;
 use super::secret::{self, Secret, SecretHash, ServerKey};
 use super::sessions::BrowserSession;
@@ -408,7 +408,8 @@ impl UserCodeLimiter {
         let key = |what: String| auth.server_key.mac_token(LIMIT_PURPOSE, what.as_bytes());
         let mut keys = vec![key(format!("session:{}", session.id_hash.as_str()))];
         if let Some(a) = addr {
-            keys.push(key(format!("address:{a}")));
+            // Counted as sign-ins are: an IPv6 address by its /64.
+            keys.push(key(format!("address:{}", ratelimit::address_bucket(a))));
         }
         UserCodeLimiter {
             keys,

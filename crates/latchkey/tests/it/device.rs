@@ -416,3 +416,41 @@ both_backends! {
         check_page_headers(&answer);
     }
 }
+
+both_backends! {
+    /// Concurrent polls of an approved device code: exactly one gets tokens,
+    /// every other one `invalid_grant` (the redemption is one conditional
+    /// UPDATE in the transaction that stores the refresh family).
+    async fn concurrent_polls_redeem_once(db) {
+        let srv = TestServer::start(&db).await;
+        srv.user("gus@example.com", &[]).await;
+        let c = srv.client(tv_app(true)).await;
+        let d = device_authorization(&srv, &c, "read").await;
+        Browser::new(&srv).approve("gus@example.com", d["user_code"].as_str().unwrap(), "allow").await;
+        let code = d["device_code"].as_str().unwrap();
+        let mut polls = tokio::task::JoinSet::new();
+        for _ in 0..8 {
+            let (http, url, id, code) = (srv.http.clone(), srv.url("/v1/oauth/token"), c.id.clone(), code.to_owned());
+            polls.spawn(async move {
+                http.post(url)
+                    .form(&[("grant_type", DEVICE_GRANT), ("device_code", code.as_str()), ("client_id", id.as_str())])
+                    .send()
+                    .await
+                    .unwrap()
+            });
+        }
+        let mut ok = 0;
+        while let Some(resp) = polls.join_next().await {
+            let resp = resp.unwrap();
+            match resp.status().as_u16() {
+                200 => ok += 1,
+                400 => {
+                    let body: Value = resp.json().await.unwrap();
+                    assert_eq!(body["error"], "invalid_grant", "{body}");
+                }
+                other => panic!("unexpected status {other}"),
+            }
+        }
+        assert_eq!(ok, 1);
+    }
+}

@@ -226,3 +226,45 @@ async fn user_email(app: &AppState, session: &BrowserSession) -> Result<String, 
         .map(|u| u.email)
         .unwrap_or_default())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::http::pages::login::return_path;
+
+    #[test]
+    fn pages_render_with_security_headers() {
+        let r = entry_page(StatusCode::OK, "t", "a@example.com", "WDJB-MJHT", None);
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()[header::X_FRAME_OPTIONS], "DENY");
+        let r = too_many(42);
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "42");
+        assert!(r.headers().contains_key(header::CONTENT_SECURITY_POLICY));
+    }
+
+    #[test]
+    fn login_redirects_only_to_the_device_page() {
+        let r = login_first(Some("WDJB-MJHT"));
+        assert_eq!(
+            r.headers()[header::LOCATION],
+            "/login?return_to=%2Fdevice%3Fuser_code%3DWDJB-MJHT"
+        );
+        assert_eq!(return_path(Some("/device")), Some("/device"));
+        assert_eq!(
+            return_path(Some("/device?user_code=A")),
+            Some("/device?user_code=A")
+        );
+        for bad in [
+            "//evil.example",
+            "https://evil.example/device",
+            "/devicex",
+            "/device/../consent",
+            "/device?x\r\nSet-Cookie: a=b",
+            "",
+        ] {
+            assert_eq!(return_path(Some(bad)), None, "{bad:?}");
+        }
+    }
+}

@@ -454,3 +454,66 @@ both_backends! {
         assert_eq!(ok, 1);
     }
 }
+
+both_backends! {
+    /// The `DeviceStore` contract: a colliding user code is refused (the
+    /// caller retries); a decision changes only a pending, unexpired code;
+    /// a redemption succeeds once, only when approved and unexpired.
+    async fn store_contract(db) {
+        use latchkey::core::clients::ClientStore as _;
+        use latchkey::core::codes::Issued;
+        use latchkey::core::device::{Decision, DeviceStatus, DeviceStore as _, StoredDevice};
+        use latchkey::core::secret::SecretHash;
+        use latchkey::core::users::{NewUser, UserStore as _};
+
+        let store = db.store().await;
+        let now = 1_700_000_000;
+        let (client, _) = tv_app(false).build(now).unwrap();
+        store.insert_client(&client).await.unwrap();
+        let user = NewUser { email: "hal@example.com".into(), name: None, roles: vec![] }
+            .build("x".into(), now)
+            .unwrap();
+        store.insert_user(&user).await.unwrap();
+        let device = |code: &str, user_code: &str| StoredDevice {
+            hash: SecretHash::of(code),
+            user_code_hash: user_code.into(),
+            client_id: client.id.0.clone(),
+            scope: Scope::parse("read").unwrap(),
+            audience: vec!["aud".into()],
+            created_at: now,
+            expires_at: now + 600,
+            interval_seconds: 5,
+            last_polled_at: None,
+            status: DeviceStatus::Pending,
+            user_id: None,
+            auth_time: None,
+        };
+        let a = device("device-a", "user-a");
+        assert!(store.insert_device(&a).await.unwrap());
+        assert!(!store.insert_device(&device("device-b", "user-a")).await.unwrap(), "user code collision");
+        assert_eq!(store.find_device_by_user_code("user-a").await.unwrap().unwrap(), a);
+
+        let issued = Issued { access_jti: "j", access_expires_at: now + 900, family: None };
+        assert!(!store.redeem_device(&a.hash, issued, now).await.unwrap(), "pending: nothing to redeem");
+        let allow = Decision::Allow { user_id: &user.id.0, auth_time: now - 10 };
+        assert!(!store.decide_device(&a.hash, allow, now + 600).await.unwrap(), "expired");
+        assert!(store.decide_device(&a.hash, allow, now).await.unwrap());
+        assert!(!store.decide_device(&a.hash, Decision::Deny { user_id: &user.id.0 }, now).await.unwrap(), "decided once");
+        let got = store.find_device(&a.hash).await.unwrap().unwrap();
+        assert_eq!(got.status, DeviceStatus::Approved);
+        assert_eq!(got.user_id.as_deref(), Some(user.id.0.as_str()));
+        assert_eq!(got.auth_time, Some(now - 10));
+
+        store.record_device_poll(&a.hash, 10, now + 1).await.unwrap();
+        let got = store.find_device(&a.hash).await.unwrap().unwrap();
+        assert_eq!((got.interval_seconds, got.last_polled_at), (10, Some(now + 1)));
+
+        assert!(store.redeem_device(&a.hash, issued, now).await.unwrap());
+        assert!(!store.redeem_device(&a.hash, issued, now).await.unwrap(), "at most once");
+        assert_eq!(store.find_device(&a.hash).await.unwrap().unwrap().status, DeviceStatus::Redeemed);
+
+        assert_eq!(store.purge_devices(now + 599).await.unwrap(), 0);
+        assert_eq!(store.purge_devices(now + 600).await.unwrap(), 1);
+        assert!(store.find_device(&a.hash).await.unwrap().is_none());
+    }
+}

@@ -92,6 +92,16 @@ pub struct Settings {
     pub session_idle_ttl_seconds: i64,
     /// A browser session ends this long after its sign-in, used or not.
     pub session_absolute_ttl_seconds: i64,
+    /// How long a device code and its user code live (RFC 8628 §3.2
+    /// `expires_in`).
+    pub device_code_lifetime_seconds: i64,
+    /// The minimum seconds between a device's token polls (RFC 8628 §3.2
+    /// `interval`); a device polling faster gets `slow_down` and 5 s more.
+    pub device_poll_interval_seconds: i64,
+    /// Wrong user codes one browser session, or one client address, may
+    /// type on `/device` within `signin_failure_window_seconds` before it
+    /// is refused with 429 (RFC 8628 §5.1).
+    pub device_user_code_max_failures: u32,
 }
 
 impl Default for Settings {
@@ -131,6 +141,9 @@ impl Default for Settings {
             require_pkce: true,
             session_idle_ttl_seconds: 24 * 3600,
             session_absolute_ttl_seconds: 14 * 24 * 3600,
+            device_code_lifetime_seconds: 600,
+            device_poll_interval_seconds: 5,
+            device_user_code_max_failures: 5,
         }
     }
 }
@@ -195,6 +208,14 @@ impl Settings {
                 "session_absolute_ttl_seconds",
                 self.session_absolute_ttl_seconds,
             ),
+            (
+                "device_code_lifetime_seconds",
+                self.device_code_lifetime_seconds,
+            ),
+            (
+                "device_poll_interval_seconds",
+                self.device_poll_interval_seconds,
+            ),
         ] {
             if v <= 0 {
                 anyhow::bail!("{name} must be positive");
@@ -225,11 +246,12 @@ impl Settings {
         }
         if self.signin_max_failures_per_username == 0
             || self.signin_max_failures_per_address == 0
+            || self.device_user_code_max_failures == 0
             || self.signin_failure_window_seconds <= 0
         {
             anyhow::bail!(
-                "signin_max_failures_per_username, signin_max_failures_per_address and \
-                 signin_failure_window_seconds must be positive"
+                "signin_max_failures_per_username, signin_max_failures_per_address, \
+                 device_user_code_max_failures and signin_failure_window_seconds must be positive"
             );
         }
         self.trusted_proxies()?;

@@ -23,6 +23,8 @@ pub mod paths {
     pub const LOGOUT: &str = "/v1/oauth/logout";
     pub const LOGIN_PAGE: &str = "/login";
     pub const CONSENT_PAGE: &str = "/consent";
+    pub const DEVICE_AUTHORIZATION: &str = "/v1/oauth/device_authorization";
+    pub const DEVICE_PAGE: &str = "/device";
 }
 
 /// The grant types the token endpoint implements.
@@ -31,6 +33,7 @@ pub const GRANT_TYPES: &[GrantType] = &[
     GrantType::ClientCredentials,
     GrantType::Password,
     GrantType::RefreshToken,
+    GrantType::DeviceCode,
 ];
 
 pub fn metadata(settings: &Settings, algs: &[SigningAlg]) -> ProviderMetadata {
@@ -52,6 +55,7 @@ pub fn metadata(settings: &Settings, algs: &[SigningAlg]) -> ProviderMetadata {
         authorization_endpoint: Some(settings.url(paths::AUTHORIZE)),
         userinfo_endpoint: Some(settings.url(paths::USERINFO)),
         end_session_endpoint: Some(settings.url(paths::LOGOUT)),
+        device_authorization_endpoint: Some(settings.url(paths::DEVICE_AUTHORIZATION)),
         scopes_supported: strings(&["openid", "profile", "email", "offline_access"]),
         response_types_supported: strings(&["code"]),
         response_modes_supported: strings(&["query"]),

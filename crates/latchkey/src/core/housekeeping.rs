@@ -1,8 +1,7 @@
 //! Deleting what has expired: refresh tokens and families, deny-list entries,
-//! sign-in attempt counters, retired signing keys past their publication, and
-//! audit events older than `audit_retention_days`. The one place background
-//! purging lives; the browser-flow tables (codes, sessions, device codes) add
-//! their purge here.
+//! sign-in attempt counters, retired signing keys past their publication,
+//! audit events older than `audit_retention_days`, browser-flow rows and
+//! device codes. The one place background purging lives.
 //!
 //! Every process runs this periodically (see `app::spawn_background`). Each
 //! step is a batched, idempotent `DELETE` of rows that no request can use any
@@ -25,6 +24,8 @@ pub struct Purged {
     pub audit_events: u64,
     /// Browser sessions, pending authorization requests and codes.
     pub browser_rows: u64,
+    /// Expired device authorizations (RFC 8628).
+    pub device_codes: u64,
 }
 
 /// Deletes every expired row.
@@ -46,5 +47,6 @@ pub async fn purge_expired<S: Storage>(auth: &Authority<S>) -> Result<Purged> {
                 .store
                 .purge_codes(now, now - auth.settings.refresh_token_absolute_ttl_seconds)
                 .await?,
+        device_codes: auth.store.purge_devices(now).await?,
     })
 }

@@ -10,6 +10,7 @@ pub mod clients;
 pub mod clock;
 pub mod codes;
 pub mod consent;
+pub mod device;
 pub mod discovery;
 pub mod error;
 pub mod generation;
@@ -49,6 +50,7 @@ pub trait Storage:
     + authorize::PendingRequestStore
     + codes::CodeStore
     + consent::ConsentStore
+    + device::DeviceStore
     + Clone
     + Send
     + Sync
@@ -69,6 +71,7 @@ impl<T> Storage for T where
         + authorize::PendingRequestStore
         + codes::CodeStore
         + consent::ConsentStore
+        + device::DeviceStore
         + Clone
         + Send
         + Sync

@@ -190,7 +190,7 @@ impl SigninLimiter {
 
 /// The unit an address is counted by: the address itself for IPv4 (and
 /// IPv4-mapped IPv6), the /64 prefix for IPv6.
-fn address_bucket(a: IpAddr) -> String {
+pub fn address_bucket(a: IpAddr) -> String {
     match a {
         IpAddr::V4(v4) => v4.to_string(),
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

@@ -9,6 +9,7 @@ mod body;
 mod client_addr;
 mod client_auth;
 mod cookies;
+mod device;
 mod discovery;
 pub mod error;
 mod health;
@@ -63,6 +64,8 @@ pub const ROUTES: &[&str] = &[
     paths::CONSENT_PAGE,
     paths::USERINFO,
     paths::LOGOUT,
+    paths::DEVICE_AUTHORIZATION,
+    paths::DEVICE_PAGE,
     "/health/live",
     "/health/ready",
     "/metrics",
@@ -90,6 +93,14 @@ pub fn router(app: AppState) -> Router {
         .route(
             paths::CONSENT_PAGE,
             get(pages::consent::get).post(pages::consent::post),
+        )
+        .route(
+            paths::DEVICE_AUTHORIZATION,
+            post(device::device_authorization),
+        )
+        .route(
+            paths::DEVICE_PAGE,
+            get(pages::device::get).post(pages::device::post),
         )
         .route(paths::USERINFO, get(oidc::userinfo).post(oidc::userinfo))
         .route(paths::LOGOUT, get(oidc::logout_get).post(oidc::logout_post))

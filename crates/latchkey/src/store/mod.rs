@@ -13,6 +13,7 @@
 mod audit;
 mod browser;
 mod clients;
+mod device;
 mod keys;
 mod ratelimit;
 mod refresh;

@@ -17,6 +17,7 @@ mod cli;
 mod client_credentials;
 mod cookies;
 mod demo;
+mod device;
 mod discovery;
 mod forged;
 mod keys;

@@ -6,6 +6,7 @@
 
 mod authorization_code;
 mod client_credentials;
+mod device_code;
 mod password;
 mod refresh_token;
 
@@ -42,6 +43,8 @@ pub enum Grant {
         code_verifier: Option<String>,
         resources: Vec<String>,
     },
+    /// RFC 8628 §3.4.
+    DeviceCode { device_code: Secret },
     /// RFC 6749 §6 (SPEC §4).
     RefreshToken {
         refresh_token: Secret,
@@ -83,7 +86,10 @@ impl Grant {
                 scope,
                 resources,
             }),
-            _ => Err(Error::UnsupportedGrantType(
+            Some(GrantType::DeviceCode) => Ok(Grant::DeviceCode {
+                device_code: Secret::new(params.require("device_code")?),
+            }),
+            None => Err(Error::UnsupportedGrantType(
                 format!("grant_type {grant_type:?} is not supported").into(),
             )),
         }
@@ -95,6 +101,7 @@ impl Grant {
             Grant::Password { .. } => GrantType::Password,
             Grant::AuthorizationCode { .. } => GrantType::AuthorizationCode,
             Grant::RefreshToken { .. } => GrantType::RefreshToken,
+            Grant::DeviceCode { .. } => GrantType::DeviceCode,
         }
     }
 }
@@ -144,6 +151,7 @@ pub async fn token_with<S: Storage>(
             )
             .await
         }
+        Grant::DeviceCode { device_code } => device_code::issue(auth, &client, &device_code).await,
         Grant::RefreshToken {
             refresh_token,
             scope,

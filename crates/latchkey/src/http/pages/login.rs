@@ -9,7 +9,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::{message, render};
+use super::{message, render, see_other};
 use crate::core::authorize;
 use crate::core::error::Error;
 use crate::core::params::Params;
@@ -30,6 +30,9 @@ pub struct LoginView<'a> {
     pub request_id: &'a str,
     pub username: &'a str,
     pub error: Option<&'a str>,
+    /// Where to go after a login outside an authorization request (the
+    /// device page); see [`return_path`].
+    pub return_to: &'a str,
 }
 
 pub fn page(status: StatusCode, v: LoginView<'_>) -> Response {
@@ -42,6 +45,7 @@ pub fn page(status: StatusCode, v: LoginView<'_>) -> Response {
             request_id => v.request_id,
             username => v.username,
             error => v.error,
+            return_to => v.return_to,
         },
     )
 }
@@ -57,6 +61,7 @@ pub async fn get(
     };
     let browser = Browser::of(&headers);
     let request_id = params.get("request").unwrap_or("");
+    let return_to = return_path(params.get("return_to")).unwrap_or("");
     let mut resp = async {
         let (client_name, hint) = if request_id.is_empty() {
             (None, None)
@@ -77,6 +82,7 @@ pub async fn get(
                 request_id,
                 username: hint.as_deref().unwrap_or(""),
                 error: None,
+                return_to,
             },
         ))
     }
@@ -141,6 +147,7 @@ async fn post_inner(
                     request_id,
                     username,
                     error: Some("That email and password do not match. Please try again."),
+                    return_to: return_path(params.get("return_to")).unwrap_or(""),
                 },
             ));
         }
@@ -162,12 +169,15 @@ async fn post_inner(
             Some(outcome) => outcome_response(outcome),
             None => expired(),
         },
-        None => message(
-            StatusCode::OK,
-            "You are signed in",
-            "You can close this page and return to the application.",
-            None,
-        ),
+        None => match return_path(params.get("return_to")) {
+            Some(back) => see_other(back),
+            None => message(
+                StatusCode::OK,
+                "You are signed in",
+                "You can close this page and return to the application.",
+                None,
+            ),
+        },
     };
     cookies::set_lax(
         resp.headers_mut(),
@@ -177,6 +187,17 @@ async fn post_inner(
         app.settings.session_absolute_ttl_seconds,
     );
     Ok(resp)
+}
+
+/// A `return_to` the login page may send the browser back to: only the
+/// device page of this server (never an absolute URL: no open redirect).
+pub fn return_path(return_to: Option<&str>) -> Option<&str> {
+    let device = crate::core::discovery::paths::DEVICE_PAGE;
+    return_to.filter(|r| {
+        *r == device
+            || r.strip_prefix(device)
+                .is_some_and(|rest| rest.starts_with('?') && !rest.contains(['\r', '\n', '#']))
+    })
 }
 
 /// The page for a request id that is unknown, expired, already used, or

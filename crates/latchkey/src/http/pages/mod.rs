@@ -14,6 +14,7 @@
 //! instead.
 
 pub mod consent;
+pub mod device;
 pub mod login;
 
 use std::sync::LazyLock;
@@ -34,6 +35,11 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("login.html", include_str!("templates/login.html")),
     ("consent.html", include_str!("templates/consent.html")),
     ("message.html", include_str!("templates/message.html")),
+    ("device.html", include_str!("templates/device.html")),
+    (
+        "device_confirm.html",
+        include_str!("templates/device_confirm.html"),
+    ),
 ];
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -148,6 +154,7 @@ mod tests {
                 request_id: "r",
                 username: "",
                 error: None,
+                return_to: "",
             },
         );
         assert_eq!(r.status(), StatusCode::OK);

@@ -10,6 +10,7 @@ use super::clients::Client;
 use super::clock::UnixTime;
 use super::error::{Error, Result};
 use super::keys::{JwtType, KeySet, SigningAlg};
+use super::refresh::{self, PreparedTokens, UserGrant};
 use super::revocation;
 use super::scope::{self, Scope};
 use super::users::User;
@@ -174,4 +175,35 @@ pub async fn logout_target<S: Storage>(
         url.query_pairs_mut().append_pair("state", s);
     }
     Ok(LogoutTarget::Redirect(url.into()))
+}
+
+/// The tokens of a grant that acts for a signed-in user (a redeemed
+/// authorization code or device code): the access token, the refresh token
+/// when the client may refresh, and, when `openid` was granted, the ID token
+/// bound to that access token (`at_hash`).
+pub fn prepare_user_tokens_with_id_token<S: Storage>(
+    auth: &Authority<S>,
+    grant: UserGrant<'_>,
+    nonce: Option<&str>,
+    now: UnixTime,
+) -> Result<PreparedTokens> {
+    let (client, user, auth_time) = (grant.client, grant.user, grant.auth_time);
+    let openid = grant.scope.contains(scope::OPENID);
+    let mut prepared = refresh::prepare_user_tokens(auth, grant)?;
+    if openid {
+        let id_token = mint_id_token(
+            &auth.keys.snapshot(),
+            &auth.settings,
+            now,
+            client,
+            user,
+            IdTokenSpec {
+                auth_time,
+                nonce,
+                access_token: &prepared.tokens.access_token,
+            },
+        )?;
+        prepared.tokens.id_token = Some(id_token);
+    }
+    Ok(prepared)
 }

@@ -4,9 +4,7 @@ use crate::core::audit::{AuditEvent, AuditFilter, AuditStore};
 use crate::core::clock::UnixTime;
 use crate::core::error::Result;
 
-use super::{Store, db_err, on_pool};
-
-const PURGE_BATCH: i64 = 1000;
+use super::{Store, db_err, on_pool, purge_in_batches};
 
 type Row = (
     String,
@@ -78,22 +76,12 @@ impl AuditStore for Store {
     }
 
     async fn purge_audit_events(&self, before: UnixTime) -> Result<u64> {
-        let mut total = 0;
-        loop {
-            let n = on_pool!(self, pool => sqlx::query(
-                "DELETE FROM audit_events WHERE id IN \
+        purge_in_batches(
+            self,
+            "DELETE FROM audit_events WHERE id IN \
                  (SELECT id FROM audit_events WHERE at < $1 LIMIT $2)",
-            )
-            .bind(before)
-            .bind(PURGE_BATCH)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))
-            .map_err(db_err)?;
-            total += n;
-            if n < PURGE_BATCH as u64 {
-                return Ok(total);
-            }
-        }
+            before,
+        )
+        .await
     }
 }

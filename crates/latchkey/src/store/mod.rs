@@ -71,6 +71,33 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
+/// Deletes in batches until a batch comes back short. `sql` is
+/// `DELETE … WHERE key IN (SELECT key … WHERE <condition on $1> LIMIT $2)`:
+/// short statements, so that a purge never holds SQLite's write lock (or
+/// many PostgreSQL row locks) for long, and processes purging at once share
+/// the work. Returns how many rows went.
+pub(crate) async fn purge_in_batches(
+    store: &Store,
+    sql: &'static str,
+    bound: crate::core::clock::UnixTime,
+) -> Result<u64, Error> {
+    const BATCH: i64 = 1000;
+    let mut total = 0;
+    loop {
+        let n = on_pool!(store, pool => sqlx::query(sql)
+            .bind(bound)
+            .bind(BATCH)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(db_err)?;
+        total += n;
+        if n < BATCH as u64 {
+            return Ok(total);
+        }
+    }
+}
+
 /// Runs `$body` inside a write transaction `$tx`; commits if the body yields
 /// `Ok`, rolls back (by dropping the transaction) if it yields `Err`. Use it in a
 /// function or block whose error type converts from `sqlx::Error`.

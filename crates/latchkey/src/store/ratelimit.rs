@@ -4,9 +4,7 @@ use crate::core::clock::UnixTime;
 use crate::core::error::Result;
 use crate::core::ratelimit::{AttemptCount, AttemptCounterStore};
 
-use super::{Store, db_err, on_pool};
-
-const PURGE_BATCH: i64 = 1000;
+use super::{Store, db_err, on_pool, purge_in_batches};
 
 /// One atomic upsert: a new key starts at 1; a key whose window began at or
 /// before `$3` (now - window) starts a new window at `$2` (now); otherwise the
@@ -58,22 +56,12 @@ impl AttemptCounterStore for Store {
     }
 
     async fn purge_attempt_counters(&self, before: UnixTime) -> Result<u64> {
-        let mut total = 0;
-        loop {
-            let n = on_pool!(self, pool => sqlx::query(
-                "DELETE FROM signin_failures WHERE counter_key IN \
+        purge_in_batches(
+            self,
+            "DELETE FROM signin_failures WHERE counter_key IN \
                  (SELECT counter_key FROM signin_failures WHERE window_start <= $1 LIMIT $2)",
-            )
-            .bind(before)
-            .bind(PURGE_BATCH)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))
-            .map_err(db_err)?;
-            total += n;
-            if n < PURGE_BATCH as u64 {
-                return Ok(total);
-            }
-        }
+            before,
+        )
+        .await
     }
 }

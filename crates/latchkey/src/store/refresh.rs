@@ -19,11 +19,7 @@ use crate::core::refresh::{
 use crate::core::scope::Scope;
 use crate::core::secret::SecretHash;
 
-use super::{Backend, Store, db_err, in_tx, on_pool, text_to_list};
-
-/// Rows deleted per purge statement, so that a purge never holds SQLite's
-/// write lock for long.
-const PURGE_BATCH: i64 = 500;
+use super::{Backend, Store, db_err, in_tx, on_pool, purge_in_batches, text_to_list};
 
 const INSERT_FAMILY: &str = "INSERT INTO refresh_families \
      (id, client_id, user_id, scope, auth_time, origin, created_at, expires_at, revoked_at) \
@@ -407,40 +403,22 @@ impl RefreshTokenStore for Store {
         // Families past their absolute lifetime, or revoked: their tokens go
         // with them (ON DELETE CASCADE). A token of a revoked family is
         // refused whether its row is there or not.
-        loop {
-            let n = on_pool!(self, pool => sqlx::query(
+        total += purge_in_batches(
+            self,
                 "DELETE FROM refresh_families WHERE id IN \
                  (SELECT id FROM refresh_families WHERE expires_at <= $1 OR revoked_at IS NOT NULL LIMIT $2)",
-            )
-            .bind(now)
-            .bind(PURGE_BATCH)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))
-            .map_err(db_err)?;
-            total += n;
-            if n < PURGE_BATCH as u64 {
-                break;
-            }
-        }
+            now,
+        )
+        .await?;
         // Tokens past their idle lifetime, used or not. A used token is kept
         // until then so that its reuse is still detected.
-        loop {
-            let n = on_pool!(self, pool => sqlx::query(
-                "DELETE FROM refresh_tokens WHERE hash IN \
+        total += purge_in_batches(
+            self,
+            "DELETE FROM refresh_tokens WHERE hash IN \
                  (SELECT hash FROM refresh_tokens WHERE expires_at <= $1 LIMIT $2)",
-            )
-            .bind(now)
-            .bind(PURGE_BATCH)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))
-            .map_err(db_err)?;
-            total += n;
-            if n < PURGE_BATCH as u64 {
-                break;
-            }
-        }
+            now,
+        )
+        .await?;
         Ok(total)
     }
 }

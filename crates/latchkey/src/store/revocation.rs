@@ -5,9 +5,7 @@ use crate::core::error::Result;
 use crate::core::revocation::DenyListStore;
 
 use super::refresh::RefreshTx as _;
-use super::{Store, db_err, in_tx, on_pool};
-
-const PURGE_BATCH: i64 = 1000;
+use super::{Store, db_err, in_tx, on_pool, purge_in_batches};
 
 impl DenyListStore for Store {
     async fn deny_access_token(&self, jti: &str, expires_at: UnixTime) -> Result<()> {
@@ -53,22 +51,12 @@ impl DenyListStore for Store {
     }
 
     async fn purge_denied_access_tokens(&self, now: UnixTime) -> Result<u64> {
-        let mut total = 0;
-        loop {
-            let n = on_pool!(self, pool => sqlx::query(
-                "DELETE FROM revoked_access_tokens WHERE jti IN \
+        purge_in_batches(
+            self,
+            "DELETE FROM revoked_access_tokens WHERE jti IN \
                  (SELECT jti FROM revoked_access_tokens WHERE expires_at <= $1 LIMIT $2)",
-            )
-            .bind(now)
-            .bind(PURGE_BATCH)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))
-            .map_err(db_err)?;
-            total += n;
-            if n < PURGE_BATCH as u64 {
-                return Ok(total);
-            }
-        }
+            now,
+        )
+        .await
     }
 }

@@ -17,9 +17,8 @@
 use crate::core::clients::Client;
 use crate::core::codes::{self, Issued};
 use crate::core::error::{Error, Result};
-use crate::core::oidc::{self, IdTokenSpec};
+use crate::core::oidc;
 use crate::core::refresh::{self, UserGrant};
-use crate::core::scope;
 use crate::core::secret::{Secret, SecretHash};
 use crate::core::tokens::IssuedTokens;
 use crate::core::{Authority, Storage};
@@ -87,7 +86,7 @@ pub async fn issue<S: Storage>(
         .filter(|u| !u.disabled)
         .ok_or_else(|| bad("the user can no longer sign in"))?;
 
-    let mut prepared = refresh::prepare_user_tokens(
+    let prepared = oidc::prepare_user_tokens_with_id_token(
         auth,
         UserGrant {
             client,
@@ -97,22 +96,9 @@ pub async fn issue<S: Storage>(
             auth_time: stored.auth_time,
             origin: Some(refresh::origin::code(hash.as_str())),
         },
+        stored.nonce.as_deref(),
+        now,
     )?;
-    if stored.scope.contains(scope::OPENID) {
-        let id_token = oidc::mint_id_token(
-            &auth.keys.snapshot(),
-            &auth.settings,
-            now,
-            client,
-            &user,
-            IdTokenSpec {
-                auth_time: stored.auth_time,
-                nonce: stored.nonce.as_deref(),
-                access_token: &prepared.tokens.access_token,
-            },
-        )?;
-        prepared.tokens.id_token = Some(id_token);
-    }
     let redeemed = auth
         .store
         .redeem_code(

@@ -17,9 +17,8 @@ use crate::core::clients::Client;
 use crate::core::codes::Issued;
 use crate::core::device::{self, DeviceStatus, SLOW_DOWN_STEP_SECONDS};
 use crate::core::error::{Error, Result};
-use crate::core::oidc::{self, IdTokenSpec};
+use crate::core::oidc;
 use crate::core::refresh::{self, UserGrant};
-use crate::core::scope;
 use crate::core::secret::Secret;
 use crate::core::tokens::IssuedTokens;
 use crate::core::{Authority, Storage};
@@ -86,7 +85,7 @@ async fn redeem<S: Storage>(
         .await?
         .filter(|u| !u.disabled)
         .ok_or_else(gone)?;
-    let mut prepared = refresh::prepare_user_tokens(
+    let prepared = oidc::prepare_user_tokens_with_id_token(
         auth,
         UserGrant {
             client,
@@ -96,22 +95,9 @@ async fn redeem<S: Storage>(
             auth_time,
             origin: Some(refresh::origin::device(stored.hash.as_str())),
         },
+        None,
+        now,
     )?;
-    if stored.scope.contains(scope::OPENID) {
-        let id_token = oidc::mint_id_token(
-            &auth.keys.snapshot(),
-            &auth.settings,
-            now,
-            client,
-            &user,
-            IdTokenSpec {
-                auth_time,
-                nonce: None,
-                access_token: &prepared.tokens.access_token,
-            },
-        )?;
-        prepared.tokens.id_token = Some(id_token);
-    }
     let redeemed = auth
         .store
         .redeem_device(

@@ -234,8 +234,9 @@ def first_party(srv, users):
 def loadgen(mode, srv, client, args, concurrency, users):
     """Runs the loadgen example (refresh rotation needs a client that replays
     the token each answer returned, which a fixed-URL tool cannot do)."""
+    # `--client-secret=…` in one argument: a base64url secret may start with '-'.
     cmd = [LOADGEN, mode, "--url", srv.url, "--client-id", client["client_id"],
-           "--client-secret", client["client_secret"], "--users", str(users),
+           f"--client-secret={client['client_secret']}", "--users", str(users),
            "--concurrency", str(concurrency), "--duration", str(args.duration)]
     log("$", " ".join(cmd[:5]), "…")
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout

@@ -98,10 +98,14 @@ pub struct Settings {
     /// The minimum seconds between a device's token polls (RFC 8628 §3.2
     /// `interval`); a device polling faster gets `slow_down` and 5 s more.
     pub device_poll_interval_seconds: i64,
-    /// Wrong user codes one browser session, or one client address, may
-    /// type on `/device` within `signin_failure_window_seconds` before it
-    /// is refused with 429 (RFC 8628 §5.1).
+    /// Wrong user codes one browser session may type on `/device` within
+    /// `signin_failure_window_seconds` before it is refused with 429
+    /// (RFC 8628 §5.1).
     pub device_user_code_max_failures: u32,
+    /// The same for one client address: higher, since many people may sit
+    /// behind one NAT, and one of them must not lock the others out. At
+    /// 20⁸ possible codes, 100 guesses per window stay negligible.
+    pub device_user_code_max_failures_per_address: u32,
 }
 
 impl Default for Settings {
@@ -144,6 +148,7 @@ impl Default for Settings {
             device_code_lifetime_seconds: 600,
             device_poll_interval_seconds: 5,
             device_user_code_max_failures: 5,
+            device_user_code_max_failures_per_address: 100,
         }
     }
 }
@@ -247,11 +252,13 @@ impl Settings {
         if self.signin_max_failures_per_username == 0
             || self.signin_max_failures_per_address == 0
             || self.device_user_code_max_failures == 0
+            || self.device_user_code_max_failures_per_address == 0
             || self.signin_failure_window_seconds <= 0
         {
             anyhow::bail!(
                 "signin_max_failures_per_username, signin_max_failures_per_address, \
-                 device_user_code_max_failures and signin_failure_window_seconds must be positive"
+                 device_user_code_max_failures, device_user_code_max_failures_per_address \
+                 and signin_failure_window_seconds must be positive"
             );
         }
         self.trusted_proxies()?;

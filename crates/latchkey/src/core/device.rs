@@ -176,8 +176,11 @@ pub trait DeviceStore: Send + Sync {
         issued: Issued<'_>,
         now: UnixTime,
     ) -> impl Future<Output = Result<bool>> + Send;
-    /// Deletes expired authorizations; returns how many.
-    fn purge_devices(&self, now: UnixTime) -> impl Future<Output = Result<u64>> + Send;
+    /// Denies every authorization the user approved that no device has
+    /// redeemed yet (`user revoke-sessions`, `user disable`); returns how many.
+    fn deny_user_devices(&self, user_id: &str) -> impl Future<Output = Result<u64>> + Send;
+    /// Deletes authorizations that expired before `before`; returns how many.
+    fn purge_devices(&self, before: UnixTime) -> impl Future<Output = Result<u64>> + Send;
 }
 
 /// The user's answer on the confirmation page.
@@ -398,23 +401,29 @@ pub async fn decide<S: Storage>(
 /// attempt counters as sign-ins are (charged before the check, forgiven when
 /// the code was right).
 pub struct UserCodeLimiter {
-    keys: Vec<String>,
-    max: i64,
+    /// Each counter's key with its own maximum.
+    keys: Vec<(String, i64)>,
     window: i64,
 }
 
 impl UserCodeLimiter {
     pub fn new<S>(auth: &Authority<S>, session: &BrowserSession, addr: Option<IpAddr>) -> Self {
         let key = |what: String| auth.server_key.mac_token(LIMIT_PURPOSE, what.as_bytes());
-        let mut keys = vec![key(format!("session:{}", session.id_hash.as_str()))];
+        let settings = &auth.settings;
+        let mut keys = vec![(
+            key(format!("session:{}", session.id_hash.as_str())),
+            i64::from(settings.device_user_code_max_failures),
+        )];
         if let Some(a) = addr {
             // Counted as sign-ins are: an IPv6 address by its /64.
-            keys.push(key(format!("address:{}", ratelimit::address_bucket(a))));
+            keys.push((
+                key(format!("address:{}", ratelimit::address_bucket(a))),
+                i64::from(settings.device_user_code_max_failures_per_address),
+            ));
         }
         UserCodeLimiter {
             keys,
-            max: i64::from(auth.settings.device_user_code_max_failures),
-            window: auth.settings.signin_failure_window_seconds,
+            window: settings.signin_failure_window_seconds,
         }
     }
 
@@ -425,9 +434,9 @@ impl UserCodeLimiter {
         now: UnixTime,
     ) -> Result<Vec<AttemptCount>> {
         let mut counts = Vec::with_capacity(self.keys.len());
-        for key in &self.keys {
+        for (key, max) in &self.keys {
             let count = store.charge_attempt(key, now, self.window).await?;
-            if count.attempts > self.max {
+            if count.attempts > *max {
                 metrics::counter!("latchkey_rate_limited_total").increment(1);
                 let retry_after = (count.window_start + self.window - now).max(1);
                 return Err(Error::TooManyRequests {
@@ -444,7 +453,7 @@ impl UserCodeLimiter {
         store: &S,
         counts: &[AttemptCount],
     ) -> Result<()> {
-        for (key, count) in self.keys.iter().zip(counts) {
+        for ((key, _), count) in self.keys.iter().zip(counts) {
             store.forgive_attempt(key, count.window_start).await?;
         }
         Ok(())

@@ -47,6 +47,11 @@ pub async fn purge_expired<S: Storage>(auth: &Authority<S>) -> Result<Purged> {
                 .store
                 .purge_codes(now, now - auth.settings.refresh_token_absolute_ttl_seconds)
                 .await?,
-        device_codes: auth.store.purge_devices(now).await?,
+        // Kept one lifetime past expiry, so that a late poll is still told
+        // `expired_token` (RFC 8628 §3.5) rather than that the code is unknown.
+        device_codes: auth
+            .store
+            .purge_devices(now - auth.settings.device_code_lifetime_seconds)
+            .await?,
     })
 }

@@ -129,8 +129,10 @@ pub async fn disable<S: super::Storage>(
     revoke_sessions(store, id, now).await.map(Some)
 }
 
-/// Revokes every refresh-token family of a user and ends every browser
-/// session, everywhere; the user stays enabled and may sign in again.
+/// Revokes every refresh-token family of a user, ends every browser session,
+/// and denies the device authorizations the user approved that no device has
+/// redeemed yet (else a device could still get a fresh family after this);
+/// everywhere. The user stays enabled and may sign in again.
 pub async fn revoke_sessions<S: super::Storage>(
     store: &S,
     id: &str,
@@ -138,6 +140,7 @@ pub async fn revoke_sessions<S: super::Storage>(
 ) -> Result<Revoked> {
     let refresh_families = store.revoke_user_families(id, now).await?;
     let browser_sessions = store.delete_user_sessions(id).await?;
+    store.deny_user_devices(id).await?;
     Ok(Revoked {
         refresh_families,
         browser_sessions,

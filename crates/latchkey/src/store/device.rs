@@ -179,9 +179,20 @@ impl DeviceStore for Store {
         })
     }
 
-    async fn purge_devices(&self, now: UnixTime) -> Result<u64> {
+    async fn deny_user_devices(&self, user_id: &str) -> Result<u64> {
+        on_pool!(self, pool => sqlx::query(
+            "UPDATE device_codes SET status = 'denied' WHERE user_id = $1 AND status = 'approved'",
+        )
+        .bind(user_id)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))
+        .map_err(db_err)
+    }
+
+    async fn purge_devices(&self, before: UnixTime) -> Result<u64> {
         on_pool!(self, pool => sqlx::query("DELETE FROM device_codes WHERE expires_at <= $1")
-            .bind(now)
+            .bind(before)
             .execute(pool)
             .await
             .map(|r| r.rows_affected()))

@@ -361,17 +361,24 @@ both_backends! {
         assert_eq!(answer.status, 400);
         assert!(answer.body.contains("not valid or has expired"));
 
-        // The background purge deletes it.
+        // The background purge keeps it one more lifetime, so that a late poll
+        // is still told expired_token, then deletes it.
+        let purged = latchkey::core::housekeeping::purge_expired(&srv.server.app).await.unwrap();
+        assert_eq!(purged.device_codes, 0);
+        srv.clock.advance(600);
+        expect_error(poll(&srv, &c, d["device_code"].as_str().unwrap()).await, 400, "expired_token").await;
         let purged = latchkey::core::housekeeping::purge_expired(&srv.server.app).await.unwrap();
         assert_eq!(purged.device_codes, 1);
     }
 }
 
 both_backends! {
-    /// Guessing user codes: five wrong ones per window, then 429 with
-    /// Retry-After — even for the right code.
+    /// Guessing user codes: five wrong ones per session and window, then 429
+    /// with Retry-After — even for the right code; the address has a higher
+    /// limit of its own, so one guesser does not lock out everyone behind
+    /// the same NAT, but many guessers from one address are refused too.
     async fn wrong_code_brute_force_is_refused(db) {
-        let srv = TestServer::start(&db).await;
+        let srv = TestServer::start_with(&db, |s| s.device_user_code_max_failures_per_address = 7).await;
         srv.user("eve@example.com", &[]).await;
         let c = srv.client(tv_app(true)).await;
         let d = device_authorization(&srv, &c, "read").await;
@@ -386,10 +393,19 @@ both_backends! {
         assert!(refused.headers.contains_key("retry-after"));
         assert!(refused.body.contains("Too many"));
 
-        // Another browser from the same address is refused too.
+        // Another browser from the same address still gets in with the right
+        // code (5 wrong ones from this address so far, below its 7)...
         let second = Browser::new(&srv);
         let page = second.open_signed_in("/device", "eve@example.com").await;
-        assert_eq!(second.enter(&page, d["user_code"].as_str().unwrap()).await.status, 429);
+        assert_eq!(second.enter(&page, d["user_code"].as_str().unwrap()).await.status, 200);
+        // ...but once the address has used up its own allowance, every session
+        // from it is refused, the right code included.
+        for guess in ["BCDF-GHJK", "ZZZZ-ZZZZ"] {
+            assert_eq!(second.enter(&page, guess).await.status, 400);
+        }
+        let third = Browser::new(&srv);
+        let third_page = third.open_signed_in("/device", "eve@example.com").await;
+        assert_eq!(third.enter(&third_page, d["user_code"].as_str().unwrap()).await.status, 429);
 
         // After the window (longer than the code's life: a new code), the
         // right code works again.
@@ -515,5 +531,24 @@ both_backends! {
         assert_eq!(store.purge_devices(now + 599).await.unwrap(), 0);
         assert_eq!(store.purge_devices(now + 600).await.unwrap(), 1);
         assert!(store.find_device(&a.hash).await.unwrap().is_none());
+    }
+}
+
+both_backends! {
+    /// `user revoke-sessions` between the approval and the device's next poll:
+    /// the device gets access_denied, not a fresh family that outlives the
+    /// revocation.
+    async fn revoke_sessions_denies_an_approved_device(db) {
+        let srv = TestServer::start(&db).await;
+        let user_id = srv.user("frank@example.com", &[]).await;
+        let c = srv.client(tv_app(true)).await;
+        let d = device_authorization(&srv, &c, "read").await;
+        let code = d["device_code"].as_str().unwrap();
+        Browser::new(&srv)
+            .approve("frank@example.com", d["user_code"].as_str().unwrap(), "allow")
+            .await;
+        let out = db.cli(&["user", "revoke-sessions", &user_id]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        expect_error(poll(&srv, &c, code).await, 400, "access_denied").await;
     }
 }

@@ -430,6 +430,32 @@ both_backends! {
             .await;
         assert_eq!(answer.status, 403);
         check_page_headers(&answer);
+
+        // A confirmation page left open by one user cannot approve for another
+        // who has signed in since in the same browser: its token was bound to
+        // the session that loaded it.
+        srv.user("gus@example.com", &[]).await;
+        let page = browser.get("/device").await;
+        let confirm = browser.enter(&page, d["user_code"].as_str().unwrap()).await;
+        assert_eq!(confirm.status, 200, "{}", confirm.body);
+        let login = browser.get("/login?return_to=%2Fdevice").await;
+        let inputs = login.inputs();
+        let switched = browser
+            .post(
+                "/login",
+                &[
+                    ("csrf_token", inputs["csrf_token"].as_str()),
+                    ("request", ""),
+                    ("return_to", inputs["return_to"].as_str()),
+                    ("username", "gus@example.com"),
+                    ("password", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(switched.status, 303, "{}", switched.body);
+        let stale = browser.decide(&confirm, "allow").await;
+        assert_eq!(stale.status, 403, "{}", stale.body);
+        expect_error(poll(&srv, &c, d["device_code"].as_str().unwrap()).await, 400, "authorization_pending").await;
     }
 }
 

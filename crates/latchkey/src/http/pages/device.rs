@@ -28,8 +28,12 @@ use crate::http::client_addr::ClientAddr;
 use crate::http::cookies;
 use crate::http::error::error_page;
 
-/// The "request id" the page's CSRF tokens are bound to, with the browser.
-const CSRF_SCOPE: &str = "device";
+/// What the page's CSRF tokens are bound to, with the browser: the page and
+/// the session that loaded it, so that a confirmation page left open by one
+/// user cannot approve for another who signed in since in the same browser.
+fn csrf_scope(session: &BrowserSession) -> String {
+    format!("device\n{}", session.id_hash.as_str())
+}
 
 /// A pre-filled code longer than this is not echoed back.
 const MAX_PREFILL_LEN: usize = 16;
@@ -94,7 +98,7 @@ pub async fn get(
             return Ok(login_first(user_code));
         };
         let email = user_email(&app, &session).await?;
-        let csrf = authorize::csrf_token(&app.server_key, browser.value(), CSRF_SCOPE);
+        let csrf = authorize::csrf_token(&app.server_key, browser.value(), &csrf_scope(&session));
         Ok::<_, Error>(entry_page(
             StatusCode::OK,
             &csrf,
@@ -129,16 +133,16 @@ async fn post_inner(
     params: &Params,
 ) -> Result<Response, Error> {
     let browser = Browser::of(headers);
-    authorize::check_csrf(
-        &app.server_key,
-        browser.existing(),
-        CSRF_SCOPE,
-        params.get("csrf_token"),
-    )?;
     let typed = params.get("user_code").unwrap_or("");
     let Some(session) = session(app, headers).await? else {
         return Ok(login_first(Some(typed)));
     };
+    authorize::check_csrf(
+        &app.server_key,
+        browser.existing(),
+        &csrf_scope(&session),
+        params.get("csrf_token"),
+    )?;
     let allow = match params.get("decision") {
         None => None,
         Some("allow") => Some(true),

@@ -114,7 +114,13 @@ async fn demo_browser(server: &Server, settings: &Settings) -> anyhow::Result<()
             public: true,
             redirect_uris: vec![redirect_uri.clone()],
             post_logout_redirect_uris: vec![settings.url("/demo/signed-out")],
-            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            // The device grant too, so that the demo also shows the device
+            // flow (README, "Device flow") with the same client.
+            grant_types: vec![
+                GrantType::AuthorizationCode,
+                GrantType::RefreshToken,
+                GrantType::DeviceCode,
+            ],
             scopes: Some(Scope::parse("openid profile email offline_access")?),
             ..NewClient::default()
         },

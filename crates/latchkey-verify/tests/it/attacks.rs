@@ -53,6 +53,7 @@ pub async fn forger(lk: &Latchkey, attacker_url: &str) -> Forger {
         real_key_pkcs8,
         real_token,
         attacker_url: attacker_url.to_owned(),
+        claim_overrides: serde_json::Value::Null,
     }
 }
 

@@ -52,6 +52,10 @@ pub struct Forger {
     /// A URL serving a JWKS with the attacker's key (`attacker_jwk`), for
     /// `jku`/`x5u`: a verifier must never fetch it.
     pub attacker_url: String,
+    /// Claims that replace the defaults of every forged token (e.g. a real
+    /// user's `sub` and the `openid` scope, for endpoints that need them so
+    /// that the genuine baseline is accepted).
+    pub claim_overrides: Value,
 }
 
 pub fn b64(bytes: impl AsRef<[u8]>) -> String {
@@ -194,7 +198,13 @@ fn pem(label: &str, der: &[u8], trailing_newline: bool) -> Vec<u8> {
 impl Forger {
     /// Claims that are right in every respect.
     pub fn good_claims(&self) -> Value {
-        good_claims(&self.issuer, &self.audience, self.now)
+        let mut claims = good_claims(&self.issuer, &self.audience, self.now);
+        if let Some(overrides) = self.claim_overrides.as_object() {
+            for (k, v) in overrides {
+                claims[k] = v.clone();
+            }
+        }
+        claims
     }
 
     fn with(&self, changes: Value) -> Value {

@@ -1,6 +1,6 @@
 //! Forged and malformed access tokens at latchkey's own endpoints that take
 //! one (SPEC §7): introspection answers `{"active": false}` for every one of
-//! them, and nothing fetches a `jku`/`x5u` URL. The forgeries are the same as
+//! them, userinfo refuses every one, and nothing fetches a `jku`/`x5u` URL. The forgeries are the same as
 //! latchkey-verify's attack suite, from its self-contained generator.
 
 use std::sync::Arc;
@@ -81,6 +81,7 @@ both_backends! {
             real_key_pkcs8: key.private_key.0.clone(),
             real_token: real_token.clone(),
             attacker_url,
+            claim_overrides: Value::Null,
         };
 
         let introspect = |token: String| {
@@ -105,16 +106,12 @@ both_backends! {
         assert_eq!(introspect(forger.genuine()).await["active"], true);
         assert_eq!(introspect(real_token).await["active"], true);
 
-        // Introspection answers for every audience (RFC 7662 §2.2: the resource
-        // server checks the `aud` it is told), so the forgeries that differ from
-        // a genuine token only in `aud` are not refusals it owes. Bodies over
-        // 16 KiB get 413 and an empty `token` is a missing parameter (400), as
-        // on every endpoint.
-        let not_ours = ["wrong aud", "aud array without us", "empty aud array"];
+        // Bodies over 16 KiB get 413 and an empty `token` is a missing
+        // parameter (400), as on every endpoint.
         let attacks: Vec<_> = forger
             .attacks(&attacker)
             .into_iter()
-            .filter(|a| !not_ours.contains(&a.name.as_str()))
+            .filter(|a| !AUDIENCE_ONLY.contains(&a.name.as_str()))
             .collect();
         assert!(attacks.len() > 20, "the generator produced {} attacks", attacks.len());
         let mut accepted = Vec::new();
@@ -128,6 +125,81 @@ both_backends! {
             }
         }
         assert!(accepted.is_empty(), "introspection accepted forgeries: {accepted:#?}");
+        assert_eq!(hits.load(Ordering::SeqCst), 0, "a jku/x5u URL was fetched");
+    }
+}
+
+/// Introspection and userinfo answer for every audience latchkey issues to
+/// (RFC 7662 §2.2: the resource server checks the `aud` it is told), so the
+/// forgeries that differ from a genuine token only in `aud` are not refusals
+/// they owe.
+const AUDIENCE_ONLY: [&str; 3] = ["wrong aud", "aud array without us", "empty aud array"];
+
+both_backends! {
+    async fn every_forgery_is_refused_at_userinfo(db) {
+        let srv = TestServer::start(&db).await;
+        let user_id = srv.user("forged@example.com", &[]).await;
+        let key = srv
+            .server
+            .app
+            .store
+            .list_keys()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|k| k.state == KeyState::Current)
+            .unwrap();
+        let attacker = Attacker::new();
+        let (attacker_url, hits) = attacker_server(&attacker).await;
+        let app = srv
+            .client(NewClient {
+                name: "app".into(),
+                grant_types: vec![GrantType::ClientCredentials],
+                scopes: Some(Scope::parse("read").unwrap()),
+                ..NewClient::default()
+            })
+            .await;
+        let resp = srv.token_basic(&app, &[("grant_type", "client_credentials")]).await;
+        let real_token = resp.json::<Value>().await.unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let forger = Forger {
+            issuer: srv.url.clone(),
+            audience: srv.url.clone(),
+            now: srv.now(),
+            kid: key.kid.clone(),
+            real_key_pkcs8: key.private_key.0.clone(),
+            real_token,
+            attacker_url,
+            // A real user and the openid scope: the genuine token is accepted,
+            // so each refusal below is the forgery's doing.
+            claim_overrides: serde_json::json!({"sub": user_id, "scope": "openid email"}),
+        };
+        let userinfo = |token: String| {
+            let req = srv.http.get(srv.url("/v1/userinfo")).bearer_auth(token);
+            async move {
+                match req.send().await {
+                    Ok(resp) => resp.status().as_u16(),
+                    // Bytes no HTTP header may carry: no client can send it.
+                    Err(e) if e.is_builder() => 0,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        };
+        assert_eq!(userinfo(forger.genuine()).await, 200);
+
+        let mut accepted = Vec::new();
+        for attack in forger.attacks(&attacker) {
+            if AUDIENCE_ONLY.contains(&attack.name.as_str()) {
+                continue;
+            }
+            let status = userinfo(attack.token.clone()).await;
+            if status == 200 || status >= 500 {
+                accepted.push(format!("{}: {status}", attack.name));
+            }
+        }
+        assert!(accepted.is_empty(), "userinfo accepted forgeries: {accepted:#?}");
         assert_eq!(hits.load(Ordering::SeqCst), 0, "a jku/x5u URL was fetched");
     }
 }

@@ -88,6 +88,39 @@ fn form_decode(s: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Runs a client-authenticated endpoint: reads the credentials, calls `core`,
+/// and answers with `Cache-Control: no-store` (RFC 6749 §5.1, RFC 7662 §2.2);
+/// a failure carries `WWW-Authenticate: Basic` when Basic was tried
+/// (RFC 6749 §5.2). Shared by revocation, introspection and device
+/// authorization, which differ only in the `core` call.
+pub async fn respond<T, F, Fut>(
+    headers: &HeaderMap,
+    params: &Params,
+    call: F,
+) -> axum::response::Response
+where
+    T: axum::response::IntoResponse,
+    F: FnOnce(ClientCredentials) -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    use axum::response::IntoResponse as _;
+    let basic = tried_basic(headers);
+    let result = match credentials(headers, params) {
+        Ok(creds) => call(creds).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(answer) => {
+            let mut resp = answer.into_response();
+            super::token::no_store(resp.headers_mut());
+            resp
+        }
+        Err(e) => super::error::ApiError::from(e)
+            .with_basic_challenge(basic)
+            .into_response(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

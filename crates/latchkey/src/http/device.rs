@@ -5,13 +5,11 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use super::AppState;
 use super::body::FormOrJson;
 use super::client_auth;
-use super::error::ApiError;
-use super::token::no_store;
 use crate::core::device;
 
 pub async fn device_authorization(
@@ -19,20 +17,9 @@ pub async fn device_authorization(
     headers: HeaderMap,
     FormOrJson(params): FormOrJson,
 ) -> Response {
-    let basic = client_auth::tried_basic(&headers);
-    let result = async {
-        let creds = client_auth::credentials(&headers, &params)?;
-        device::authorize(&app, &creds, &params).await
-    }
-    .await;
-    match result {
-        Ok(answer) => {
-            let mut resp = Json(answer).into_response();
-            no_store(resp.headers_mut());
-            resp
-        }
-        Err(e) => ApiError::from(e)
-            .with_basic_challenge(basic)
-            .into_response(),
-    }
+    let (app, params) = (&app, &params);
+    client_auth::respond(&headers, params, |creds| async move {
+        device::authorize(app, &creds, params).await.map(Json)
+    })
+    .await
 }

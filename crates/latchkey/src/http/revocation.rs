@@ -4,13 +4,11 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use super::AppState;
 use super::body::FormOrJson;
 use super::client_auth;
-use super::error::ApiError;
-use super::token::no_store;
 use crate::core::revocation;
 
 /// "The authorization server responds with HTTP status code 200 if the token
@@ -21,22 +19,12 @@ pub async fn revoke(
     headers: HeaderMap,
     FormOrJson(params): FormOrJson,
 ) -> Response {
-    let basic = client_auth::tried_basic(&headers);
-    let result = async {
-        let creds = client_auth::credentials(&headers, &params)?;
-        revocation::revocation_request(&app, &creds, &params).await
-    }
-    .await;
-    match result {
-        Ok(()) => {
-            let mut resp = StatusCode::OK.into_response();
-            no_store(resp.headers_mut());
-            resp
-        }
-        Err(e) => ApiError::from(e)
-            .with_basic_challenge(basic)
-            .into_response(),
-    }
+    let (app, params) = (&app, &params);
+    client_auth::respond(&headers, params, |creds| async move {
+        revocation::revocation_request(app, &creds, params).await?;
+        Ok(StatusCode::OK)
+    })
+    .await
 }
 
 /// RFC 7662 §2.2: a JSON object whose `active` says whether the token is live.
@@ -45,20 +33,11 @@ pub async fn introspect(
     headers: HeaderMap,
     FormOrJson(params): FormOrJson,
 ) -> Response {
-    let basic = client_auth::tried_basic(&headers);
-    let result = async {
-        let creds = client_auth::credentials(&headers, &params)?;
-        revocation::introspection_request(&app, &creds, &params).await
-    }
-    .await;
-    match result {
-        Ok(answer) => {
-            let mut resp = Json(answer).into_response();
-            no_store(resp.headers_mut());
-            resp
-        }
-        Err(e) => ApiError::from(e)
-            .with_basic_challenge(basic)
-            .into_response(),
-    }
+    let (app, params) = (&app, &params);
+    client_auth::respond(&headers, params, |creds| async move {
+        revocation::introspection_request(app, &creds, params)
+            .await
+            .map(Json)
+    })
+    .await
 }

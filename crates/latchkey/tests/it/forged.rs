@@ -37,17 +37,59 @@ async fn attacker_server(attacker: &Attacker) -> (String, Arc<AtomicUsize>) {
     (url, hits)
 }
 
+/// A forger holding this server's current key and one of its real tokens,
+/// with the attacker's JWKS server (whose hit counter must stay at zero).
+async fn forger_for(
+    srv: &TestServer,
+    claim_overrides: Value,
+) -> (Forger, Attacker, Arc<AtomicUsize>) {
+    let app = srv
+        .client(NewClient {
+            name: "app".into(),
+            grant_types: vec![GrantType::ClientCredentials],
+            scopes: Some(Scope::parse("read admin").unwrap()),
+            ..NewClient::default()
+        })
+        .await;
+    let resp = srv
+        .token_basic(
+            &app,
+            &[("grant_type", "client_credentials"), ("scope", "read")],
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let real_token = resp.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let key = srv
+        .server
+        .app
+        .store
+        .list_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|k| k.state == KeyState::Current)
+        .unwrap();
+    let attacker = Attacker::new();
+    let (attacker_url, hits) = attacker_server(&attacker).await;
+    let forger = Forger {
+        issuer: srv.url.clone(),
+        audience: srv.url.clone(),
+        now: srv.now(),
+        kid: key.kid.clone(),
+        real_key_pkcs8: key.private_key.0.clone(),
+        real_token,
+        attacker_url,
+        claim_overrides,
+    };
+    (forger, attacker, hits)
+}
+
 both_backends! {
     async fn every_forgery_is_inactive_at_introspection(db) {
         let srv = TestServer::start(&db).await;
-        let app = srv
-            .client(NewClient {
-                name: "app".into(),
-                grant_types: vec![GrantType::ClientCredentials],
-                scopes: Some(Scope::parse("read admin").unwrap()),
-                ..NewClient::default()
-            })
-            .await;
         let rs = srv
             .client(NewClient {
                 name: "api".into(),
@@ -55,34 +97,8 @@ both_backends! {
                 ..NewClient::default()
             })
             .await;
-        let resp = srv.token_basic(&app, &[("grant_type", "client_credentials"), ("scope", "read")]).await;
-        assert_eq!(resp.status(), 200);
-        let real_token = resp.json::<Value>().await.unwrap()["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let key = srv
-            .server
-            .app
-            .store
-            .list_keys()
-            .await
-            .unwrap()
-            .into_iter()
-            .find(|k| k.state == KeyState::Current)
-            .unwrap();
-        let attacker = Attacker::new();
-        let (attacker_url, hits) = attacker_server(&attacker).await;
-        let forger = Forger {
-            issuer: srv.url.clone(),
-            audience: srv.url.clone(),
-            now: srv.now(),
-            kid: key.kid.clone(),
-            real_key_pkcs8: key.private_key.0.clone(),
-            real_token: real_token.clone(),
-            attacker_url,
-            claim_overrides: Value::Null,
-        };
+        let (forger, attacker, hits) = forger_for(&srv, Value::Null).await;
+        let real_token = forger.real_token.clone();
 
         let introspect = |token: String| {
             let req = srv
@@ -145,43 +161,10 @@ both_backends! {
     async fn every_forgery_is_refused_at_userinfo(db) {
         let srv = TestServer::start(&db).await;
         let user_id = srv.user("forged@example.com", &[]).await;
-        let key = srv
-            .server
-            .app
-            .store
-            .list_keys()
-            .await
-            .unwrap()
-            .into_iter()
-            .find(|k| k.state == KeyState::Current)
-            .unwrap();
-        let attacker = Attacker::new();
-        let (attacker_url, hits) = attacker_server(&attacker).await;
-        let app = srv
-            .client(NewClient {
-                name: "app".into(),
-                grant_types: vec![GrantType::ClientCredentials],
-                scopes: Some(Scope::parse("read").unwrap()),
-                ..NewClient::default()
-            })
-            .await;
-        let resp = srv.token_basic(&app, &[("grant_type", "client_credentials")]).await;
-        let real_token = resp.json::<Value>().await.unwrap()["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let forger = Forger {
-            issuer: srv.url.clone(),
-            audience: srv.url.clone(),
-            now: srv.now(),
-            kid: key.kid.clone(),
-            real_key_pkcs8: key.private_key.0.clone(),
-            real_token,
-            attacker_url,
-            // A real user and the openid scope: the genuine token is accepted,
-            // so each refusal below is the forgery's doing.
-            claim_overrides: serde_json::json!({"sub": user_id, "scope": "openid email"}),
-        };
+        // A real user and the openid scope: the genuine token is accepted, so
+        // each refusal below is the forgery's doing.
+        let overrides = serde_json::json!({"sub": user_id, "scope": "openid email"});
+        let (forger, attacker, hits) = forger_for(&srv, overrides).await;
         let userinfo = |token: String| {
             let req = srv.http.get(srv.url("/v1/userinfo")).bearer_auth(token);
             async move {

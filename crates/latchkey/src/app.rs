@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use crate::config::Settings;
 use crate::core::Authority;
 use crate::core::clock::SharedClock;
+use crate::core::outbox::{Deliverer, Worker, WorkerConfig};
 use crate::http::{self, AppState};
 use crate::store::Store;
 
@@ -31,6 +32,7 @@ pub struct Server {
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
     background: JoinHandle<()>,
+    outbox: JoinHandle<()>,
 }
 
 impl Server {
@@ -61,12 +63,14 @@ impl Server {
             .await;
         });
         let background = spawn_background(app.clone());
+        let outbox = spawn_outbox(app.clone(), deliverers(&app));
         Server {
             addr,
             app,
             stop,
             task,
             background,
+            outbox,
         }
     }
 
@@ -80,6 +84,7 @@ impl Server {
         let _ = self.stop.send(true);
         let _ = self.task.await;
         self.background.abort();
+        self.outbox.abort();
         // Audit rows still queued are written before the pool closes.
         let _ = tokio::time::timeout(Duration::from_secs(5), self.app.audit.flush()).await;
         self.app.store.close().await;
@@ -117,6 +122,30 @@ pub fn spawn_background(app: AppState) -> JoinHandle<()> {
             }
         }
     })
+}
+
+/// The deliverers of the outbox's message kinds (e-mail, back-channel
+/// logout): one per kind, built from the settings.
+pub fn deliverers(_app: &AppState) -> Vec<Arc<dyn Deliverer>> {
+    Vec::new()
+}
+
+/// The outbox worker of this process (`core::outbox`): delivers the messages
+/// that flows committed, in every process at once (leases keep them apart).
+/// Aborting it mid-delivery is safe: the row's lease passes and another
+/// round (here or elsewhere) tries again.
+pub fn spawn_outbox(app: AppState, deliverers: Vec<Arc<dyn Deliverer>>) -> JoinHandle<()> {
+    let config = WorkerConfig {
+        poll_interval: Duration::from_millis(app.settings.outbox_poll_interval_ms),
+        ..WorkerConfig::default()
+    };
+    match Worker::new(app.clock.clone(), config, app.outbox.clone(), deliverers) {
+        Ok(worker) => tokio::spawn(worker.run(app.store.clone())),
+        Err(e) => {
+            tracing::error!(error = %e, "the outbox worker could not start");
+            tokio::spawn(async {})
+        }
+    }
 }
 
 async fn reload_keys(app: &AppState) {

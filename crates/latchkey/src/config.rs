@@ -106,6 +106,12 @@ pub struct Settings {
     /// behind one NAT, and one of them must not lock the others out. At
     /// 20⁸ possible codes, 100 guesses per window stay negligible.
     pub device_user_code_max_failures_per_address: u32,
+
+    // --- Outbox (durable e-mails and notifications) ---
+    /// How often each process's outbox worker looks for messages due for
+    /// delivery, in milliseconds (a message committed by the same process is
+    /// picked up at once).
+    pub outbox_poll_interval_ms: u64,
 }
 
 impl Default for Settings {
@@ -149,6 +155,7 @@ impl Default for Settings {
             device_poll_interval_seconds: 5,
             device_user_code_max_failures: 5,
             device_user_code_max_failures_per_address: 100,
+            outbox_poll_interval_ms: 1000,
         }
     }
 }
@@ -248,6 +255,9 @@ impl Settings {
         }
         if self.key_refresh_seconds == 0 {
             anyhow::bail!("key_refresh_seconds must be positive");
+        }
+        if self.outbox_poll_interval_ms == 0 {
+            anyhow::bail!("outbox_poll_interval_ms must be positive");
         }
         if self.signin_max_failures_per_username == 0
             || self.signin_max_failures_per_address == 0

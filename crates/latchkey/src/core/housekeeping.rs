@@ -26,6 +26,8 @@ pub struct Purged {
     pub browser_rows: u64,
     /// Expired device authorizations (RFC 8628).
     pub device_codes: u64,
+    /// Outbox messages delivered or given up more than a day ago.
+    pub outbox_rows: u64,
 }
 
 /// Deletes every expired row.
@@ -53,5 +55,7 @@ pub async fn purge_expired<S: Storage>(auth: &Authority<S>) -> Result<Purged> {
             .store
             .purge_devices(now - auth.settings.device_code_lifetime_seconds)
             .await?,
+        // Done rows are kept a day, for operators looking at what went out.
+        outbox_rows: auth.store.purge_outbox(now - 86_400).await?,
     })
 }

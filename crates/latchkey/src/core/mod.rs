@@ -18,6 +18,7 @@ pub mod grants;
 pub mod housekeeping;
 pub mod keys;
 pub mod oidc;
+pub mod outbox;
 pub mod params;
 pub mod password;
 pub mod ratelimit;
@@ -51,6 +52,7 @@ pub trait Storage:
     + codes::CodeStore
     + consent::ConsentStore
     + device::DeviceStore
+    + outbox::OutboxStore
     + Clone
     + Send
     + Sync
@@ -72,6 +74,7 @@ impl<T> Storage for T where
         + codes::CodeStore
         + consent::ConsentStore
         + device::DeviceStore
+        + outbox::OutboxStore
         + Clone
         + Send
         + Sync
@@ -96,6 +99,9 @@ pub struct Authority<S> {
     /// The access-token deny list, mirrored in memory (see
     /// [`revocation::DenyListCache`]).
     pub denied: revocation::DenyListCache,
+    /// Wakes this process's outbox worker after a flow committed a message
+    /// (see [`outbox`]).
+    pub outbox: outbox::Signal,
 }
 
 impl<S: Storage> Authority<S> {
@@ -134,6 +140,7 @@ impl<S: Storage> Authority<S> {
             clients: clients::ClientCache::new(settings_revalidate_ms),
             audit: audit::AuditLog::spawn(store.clone()),
             denied: revocation::DenyListCache::new(settings_revalidate_ms),
+            outbox: outbox::Signal::default(),
         };
         auth.init_keys().await?;
         Ok(auth)

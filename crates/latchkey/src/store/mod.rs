@@ -15,12 +15,14 @@ mod browser;
 mod clients;
 mod device;
 mod keys;
+mod outbox;
 mod ratelimit;
 mod refresh;
 mod revocation;
 mod secrets;
 mod users;
 
+pub use outbox::OutboxTx;
 pub use refresh::RefreshTx;
 
 use std::str::FromStr;

@@ -29,6 +29,7 @@ mod ops_logs;
 mod ops_metrics;
 mod ops_outage;
 mod ops_process;
+mod outbox;
 mod refresh;
 mod refresh_concurrency;
 mod revocation;

@@ -1,9 +1,10 @@
 //! Configuration: a TOML file (`--config`), overridden by `LATCHKEY_*`
-//! environment variables, overridden by command-line flags (SPEC §1).
+//! environment variables, overridden by command-line flags (docs/configuration.md).
 //!
 //! Every setting `some_name` in the file is the variable `LATCHKEY_SOME_NAME`.
-//! The table of settings in README.md is generated from the same names; keep
-//! the two together.
+//! docs/configuration.md is generated from the doc comments of `Settings`
+//! (tests/it/docs.rs fails when it is out of date), so a field's `///`
+//! comment is its user documentation.
 
 use std::path::Path;
 
@@ -26,17 +27,26 @@ pub struct Settings {
     pub default_audience: Option<String>,
     /// Algorithm of newly generated signing keys: RS256, ES256 or EdDSA.
     pub signing_alg: String,
+    /// Lifetime of access tokens (`expires_in`), seconds.
     pub access_token_ttl_seconds: i64,
+    /// Lifetime of ID tokens, seconds.
     pub id_token_ttl_seconds: i64,
+    /// A refresh token unused this long expires (7 days); each rotation
+    /// starts a new idle period, capped by the absolute lifetime.
     pub refresh_token_idle_ttl_seconds: i64,
+    /// A refresh-token family ends this long after its sign-in, however
+    /// often it was rotated (30 days).
     pub refresh_token_absolute_ttl_seconds: i64,
     /// How long a rotated refresh token may be presented again and get the same
-    /// successor (SPEC §4). 0 = never.
+    /// successor (for clients that race themselves; see docs/first-party-apps.md). 0 = never.
     pub refresh_reuse_grace_seconds: i64,
+    /// Lifetime of authorization codes, seconds (RFC 6749 §4.1.2 recommends
+    /// at most 10 minutes; 60 s is enough for any client).
     pub authorization_code_ttl_seconds: i64,
     /// How often each process re-reads the signing keys (to see rotations made
     /// by another process).
     pub key_refresh_seconds: u64,
+    /// Size of the database connection pool of each process.
     pub database_max_connections: u32,
     /// How long a request waits for a database connection before answering 503.
     pub database_acquire_timeout_seconds: u64,
@@ -64,7 +74,7 @@ pub struct Settings {
     /// 0 means one per CPU core.
     pub password_hash_concurrency: usize,
     /// Failed sign-ins for one username within the window after which that
-    /// username is refused with 429, even with the right password (SPEC §5).
+    /// username is refused with 429, even with the right password (the answer carries `Retry-After`).
     pub signin_max_failures_per_username: u32,
     /// Failed sign-ins from one client address within the window after which
     /// that address is refused with 429.
@@ -74,7 +84,7 @@ pub struct Settings {
     pub signin_failure_window_seconds: i64,
     /// Once a username has half its allowed failures, each further attempt
     /// on it waits this long before its password is checked (the "slowed" of
-    /// SPEC §5). 0 disables the slowdown.
+    /// docs/first-party-apps.md). 0 disables the slowdown.
     pub signin_slowdown_ms: u64,
     /// Comma-separated IP addresses of reverse proxies whose
     /// `X-Forwarded-For` is believed. Empty (the default): the client address
@@ -86,7 +96,7 @@ pub struct Settings {
     /// Audit events older than this many days are purged.
     pub audit_retention_days: u32,
     /// Require PKCE (S256) from confidential clients too; public clients
-    /// always need it (SPEC §6).
+    /// always need it (RFC 9700 §2.1.1).
     pub require_pkce: bool,
     /// A browser session unused this long ends (pushed forward on use).
     pub session_idle_ttl_seconds: i64,
@@ -321,7 +331,7 @@ impl Settings {
     }
 
     /// Whether cookies get `Secure`: it follows the issuer's scheme, not the
-    /// listener's, because TLS is often ended by a proxy in front (SPEC §5).
+    /// listener's, because TLS is often ended by a proxy in front (docs/first-party-apps.md).
     pub fn secure_cookies(&self) -> bool {
         self.issuer.starts_with("https://")
     }

@@ -19,6 +19,7 @@ mod cookies;
 mod demo;
 mod device;
 mod discovery;
+mod docs;
 mod forged;
 mod keys;
 mod oidc;

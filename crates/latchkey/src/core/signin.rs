@@ -6,7 +6,7 @@
 //! §4.3.2): a password is checked only while its attempt holds a slot of the
 //! [`SigninLimiter`]. An unknown user is checked against a dummy hash, so it
 //! costs the same time as a wrong password, and both get the same
-//! `invalid_grant`.
+//! `invalid_grant`. With the `openid` scope the answer carries an ID token.
 
 use std::net::IpAddr;
 
@@ -14,6 +14,7 @@ use super::audit::{self, AuditEvent, AuditLog, Outcome};
 use super::clients::{self, Client, ClientCredentials, GrantType};
 use super::clock::SharedClock;
 use super::error::{Error, Result};
+use super::oidc;
 use super::params::Params;
 use super::password::{PasswordHasher, Verified};
 use super::ratelimit::{HASH_START_DEADLINE, LimitKeys, Outcome as RateOutcome, SigninLimiter};
@@ -94,7 +95,9 @@ pub async fn password_grant<S: Storage>(
     .await?;
 
     let now = auth.clock.now();
-    let prepared = refresh::prepare_user_tokens(
+    // With `openid`, an ID token as the code flow's, without a nonce (none
+    // was sent) and with `amr: ["pwd"]` (RFC 8176 §2).
+    let prepared = oidc::prepare_user_tokens_with_id_token(
         auth,
         UserGrant {
             client,
@@ -104,6 +107,11 @@ pub async fn password_grant<S: Storage>(
             auth_time: now,
             origin: Some(refresh::origin::PASSWORD.to_owned()),
         },
+        oidc::IdTokenExtras {
+            nonce: None,
+            amr: &[oidc::AMR_PASSWORD],
+        },
+        now,
     )?;
     if let Some(family) = &prepared.family {
         auth.store.insert_family(family).await?;

@@ -409,9 +409,9 @@ async fn settle_one<S: AttemptCounterStore>(
 static WAKEUPS: [Notify; 64] = [const { Notify::const_new() }; 64];
 
 fn wakeup(key: &str) -> &'static Notify {
-    let shard = key
-        .bytes()
-        .fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(usize::from(b)));
+    let shard = key.bytes().fold(0usize, |h, b| {
+        h.wrapping_mul(31).wrapping_add(usize::from(b))
+    });
     &WAKEUPS[shard % WAKEUPS.len()]
 }
 

@@ -222,19 +222,20 @@ impl<S: Storage> PasswordCheck<S> {
         let user = match (user, verdict) {
             (Some(user), Verified::Yes | Verified::YesRehash) if !user.disabled => user,
             (user, _) => {
+                metrics::counter!("latchkey_signin_failures_total").increment(1);
+                // The user id when the account exists; never what was typed
+                // as the username (people type passwords there).
+                let mut failed =
+                    self.event(audit::Kind::Signin, "anonymous".into(), Outcome::Failure);
+                if let Some(u) = user {
+                    failed = failed.user(u.id.0.as_str());
+                }
+                self.audit.record(failed);
                 // Counted before the answer goes out, so that the client's
                 // next attempt sees it.
                 self.limiter
                     .settle(&self.store, admission, RateOutcome::Failure, now)
                     .await?;
-                metrics::counter!("latchkey_signin_failures_total").increment(1);
-                // The user id when the account exists; never what was typed
-                // as the username (people type passwords there).
-                let mut failed = self.event(audit::Kind::Signin, "anonymous".into(), Outcome::Failure);
-                if let Some(u) = user {
-                    failed = failed.user(u.id.0.as_str());
-                }
-                self.audit.record(failed);
                 return Err(bad_credentials());
             }
         };
@@ -256,7 +257,8 @@ impl<S: Storage> PasswordCheck<S> {
     }
 
     fn event(&self, kind: audit::Kind, actor: String, outcome: Outcome) -> AuditEvent {
-        let mut e = AuditEvent::new(self.clock.now(), kind, actor, outcome).address(self.client_addr);
+        let mut e =
+            AuditEvent::new(self.clock.now(), kind, actor, outcome).address(self.client_addr);
         if let Some(c) = &self.client_id {
             e = e.client(c);
         }

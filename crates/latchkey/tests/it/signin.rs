@@ -7,10 +7,10 @@ use latchkey::core::scope::Scope;
 use latchkey::core::users::UserStore as _;
 use latchkey_proto::{Audience, IdTokenClaims, TokenResponse};
 
-use crate::common::{TestServer, verify_with_jwks};
 use crate::common::first_party::{
     PASSWORD, expect_error, expect_tokens, first_party, first_party_public,
 };
+use crate::common::{TestServer, verify_with_jwks};
 
 both_backends! {
     /// Basic + JSON: an RFC 9068 access token for the user, with roles, and

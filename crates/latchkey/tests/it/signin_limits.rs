@@ -42,7 +42,7 @@ async fn attempt(
 
 /// `n` concurrent sign-ins, spread over `bases` in turn; their answers.
 async fn burst(
-    bases: &[String],
+    bases: &[&str],
     client_id: &str,
     username: &str,
     password: &str,
@@ -51,10 +51,15 @@ async fn burst(
     let http = reqwest::Client::new();
     let tasks: Vec<_> = (0..n)
         .map(|i| {
-            let (http, base) = (http.clone(), bases[i % bases.len()].clone());
-            let (client_id, username, password) =
-                (client_id.to_owned(), username.to_owned(), password.to_owned());
-            tokio::spawn(async move { attempt(&http, &base, &client_id, &username, &password).await })
+            let (http, base) = (http.clone(), bases[i % bases.len()].to_owned());
+            let (client_id, username, password) = (
+                client_id.to_owned(),
+                username.to_owned(),
+                password.to_owned(),
+            );
+            tokio::spawn(
+                async move { attempt(&http, &base, &client_id, &username, &password).await },
+            )
         })
         .collect();
     let mut answers = Vec::new();
@@ -76,7 +81,10 @@ fn count(answers: &[(u16, Option<String>)], status: u16, error: Option<&str>) ->
 fn assert_guesses_capped(answers: &[(u16, Option<String>)]) {
     let checked = count(answers, 400, Some("invalid_grant"));
     let refused = count(answers, 429, Some("too_many_requests"));
-    assert!(checked <= LIMIT, "{checked} wrong passwords were checked: {answers:?}");
+    assert!(
+        checked <= LIMIT,
+        "{checked} wrong passwords were checked: {answers:?}"
+    );
     assert_eq!(checked + refused, answers.len(), "{answers:?}");
 }
 
@@ -131,7 +139,7 @@ both_backends! {
     async fn concurrent_right_passwords_all_succeed(db) {
         let (srv, spa) = server(&db).await;
         srv.user("ada@example.com", &[]).await;
-        let bases = [srv.url.clone()];
+        let bases = [srv.url.as_str()];
         let answers = burst(&bases, &spa.id, "ada@example.com", PASSWORD, 64).await;
         assert_eq!(count(&answers, 200, None), 64, "{answers:?}");
         let answers = burst(&bases, &spa.id, "ada@example.com", PASSWORD, 16).await;
@@ -147,7 +155,7 @@ both_backends! {
     async fn concurrent_wrong_passwords_are_capped_at_the_limit(db) {
         let (srv, spa) = server(&db).await;
         srv.user("bea@example.com", &[]).await;
-        let answers = burst(&[srv.url.clone()], &spa.id, "bea@example.com", "guess", 40).await;
+        let answers = burst(&[srv.url.as_str()], &spa.id, "bea@example.com", "guess", 40).await;
         assert_guesses_capped(&answers);
         let (failures, _) = signin_events(&srv).await;
         assert!(failures <= LIMIT, "{failures} checks failed");
@@ -196,7 +204,7 @@ both_backends! {
             send_and_hang_up(addr, &spa.id, "dora@example.com", PASSWORD).await;
         }
         srv.signed_in(&spa, "dora@example.com").await;
-        let answers = burst(&[srv.url.clone()], &spa.id, "dora@example.com", PASSWORD, 16).await;
+        let answers = burst(&[srv.url.as_str()], &spa.id, "dora@example.com", PASSWORD, 16).await;
         assert_eq!(count(&answers, 200, None), 16, "{answers:?}");
     }
 }
@@ -212,18 +220,38 @@ async fn two_processes_share_the_limits() {
     let env = [("LATCHKEY_SIGNIN_SLOWDOWN_MS", "0")];
     let a = Process::start(&db, free_port(), &dir.path().join("a.log"), &env).await;
     let b = Process::start(&db, free_port(), &dir.path().join("b.log"), &env).await;
-    let bases = [a.url.clone(), b.url.clone()];
+    let bases = [a.url.as_str(), b.url.as_str()];
     let spa = db.cli_json(&[
-        "client", "create", "--json", "--name", "spa", "--public", "--first-party",
-        "--grant-type", "password", "--grant-type", "refresh_token",
+        "client",
+        "create",
+        "--json",
+        "--name",
+        "spa",
+        "--public",
+        "--first-party",
+        "--grant-type",
+        "password",
+        "--grant-type",
+        "refresh_token",
     ]);
     let spa = spa["client_id"].as_str().unwrap().to_owned();
     for email in ["eve@example.com", "fay@example.com"] {
         let out = db.cli_with_stdin(
-            &["user", "create", "--json", "--email", email, "--password-stdin"],
+            &[
+                "user",
+                "create",
+                "--json",
+                "--email",
+                email,
+                "--password-stdin",
+            ],
             Some(&format!("{PASSWORD}\n")),
         );
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     // Step 1: right passwords, 64 at once over both processes, then more.
@@ -242,6 +270,6 @@ async fn two_processes_share_the_limits() {
         assert_eq!((status, error.as_deref()), (429, Some("too_many_requests")));
     }
     // The other user is not affected.
-    let (status, _) = attempt(&http, &bases[1], &spa, "eve@example.com", PASSWORD).await;
+    let (status, _) = attempt(&http, bases[1], &spa, "eve@example.com", PASSWORD).await;
     assert_eq!(status, 200);
 }

@@ -16,13 +16,28 @@ use super::scope::{self, Scope};
 use super::users::User;
 use super::{Authority, Storage};
 
+/// The `amr` value of a password sign-in (RFC 8176 §2: "Password-based
+/// authentication").
+pub const AMR_PASSWORD: &str = "pwd";
+
 /// What an ID token says beyond the user and the client.
 #[derive(Debug, Clone)]
 pub struct IdTokenSpec<'a> {
     pub auth_time: UnixTime,
     pub nonce: Option<&'a str>,
+    /// The authentication methods (`amr`), when the grant knows them; empty
+    /// leaves the claim out.
+    pub amr: &'a [&'a str],
     /// The access token issued with it, for `at_hash`.
     pub access_token: &'a str,
+}
+
+/// What a grant adds to its ID token: the request's `nonce`, and how the
+/// user authenticated.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IdTokenExtras<'a> {
+    pub nonce: Option<&'a str>,
+    pub amr: &'a [&'a str],
 }
 
 /// Mints an ID token signed with the current key: `iss`, `sub`, `aud` (the
@@ -50,6 +65,7 @@ pub fn mint_id_token(
         auth_time: Some(spec.auth_time),
         nonce: spec.nonce.map(str::to_owned),
         at_hash: Some(at_hash(alg, spec.access_token)),
+        amr: (!spec.amr.is_empty()).then(|| spec.amr.iter().map(|m| (*m).to_owned()).collect()),
         azp: None,
         sid: None,
         email: None,
@@ -178,13 +194,13 @@ pub async fn logout_target<S: Storage>(
 }
 
 /// The tokens of a grant that acts for a signed-in user (a redeemed
-/// authorization code or device code): the access token, the refresh token
-/// when the client may refresh, and, when `openid` was granted, the ID token
-/// bound to that access token (`at_hash`).
+/// authorization code or device code, a password sign-in): the access
+/// token, the refresh token when the client may refresh, and, when `openid`
+/// was granted, the ID token bound to that access token (`at_hash`).
 pub fn prepare_user_tokens_with_id_token<S: Storage>(
     auth: &Authority<S>,
     grant: UserGrant<'_>,
-    nonce: Option<&str>,
+    extras: IdTokenExtras<'_>,
     now: UnixTime,
 ) -> Result<PreparedTokens> {
     let (client, user, auth_time) = (grant.client, grant.user, grant.auth_time);
@@ -199,7 +215,8 @@ pub fn prepare_user_tokens_with_id_token<S: Storage>(
             user,
             IdTokenSpec {
                 auth_time,
-                nonce,
+                nonce: extras.nonce,
+                amr: extras.amr,
                 access_token: &prepared.tokens.access_token,
             },
         )?;

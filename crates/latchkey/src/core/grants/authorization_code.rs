@@ -96,7 +96,10 @@ pub async fn issue<S: Storage>(
             auth_time: stored.auth_time,
             origin: Some(refresh::origin::code(hash.as_str())),
         },
-        stored.nonce.as_deref(),
+        oidc::IdTokenExtras {
+            nonce: stored.nonce.as_deref(),
+            amr: &[],
+        },
         now,
     )?;
     let redeemed = auth

@@ -95,7 +95,7 @@ async fn redeem<S: Storage>(
             auth_time,
             origin: Some(refresh::origin::device(stored.hash.as_str())),
         },
-        None,
+        oidc::IdTokenExtras::default(),
         now,
     )?;
     let redeemed = auth

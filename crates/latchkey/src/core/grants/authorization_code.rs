@@ -117,7 +117,7 @@ pub async fn issue<S: Storage>(
         revoke_replayed(auth, &hash, now).await?;
         return Err(bad("the authorization code was already used"));
     }
-    metrics::counter!("latchkey_tokens_issued_total", "grant" => "authorization_code").increment(1);
+    crate::core::tokens::count_issued("authorization_code", &auth.keys.snapshot());
     Ok(prepared.tokens)
 }
 

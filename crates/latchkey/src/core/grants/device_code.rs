@@ -114,6 +114,6 @@ async fn redeem<S: Storage>(
         // A concurrent poll won, or the code expired in between.
         return Err(Error::invalid_grant("the device_code was already used"));
     }
-    metrics::counter!("latchkey_tokens_issued_total", "grant" => "device_code").increment(1);
+    crate::core::tokens::count_issued("device_code", &auth.keys.snapshot());
     Ok(prepared.tokens)
 }

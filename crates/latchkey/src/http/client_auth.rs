@@ -112,7 +112,7 @@ where
     match result {
         Ok(answer) => {
             let mut resp = answer.into_response();
-            super::token::no_store(resp.headers_mut());
+            super::headers::no_store(resp.headers_mut());
             resp
         }
         Err(e) => super::error::ApiError::from(e)

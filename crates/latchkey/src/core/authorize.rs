@@ -52,7 +52,7 @@ use super::consent;
 use super::error::{Error, Result};
 use super::params::Params;
 use super::scope::{self, Scope};
-use super::secret::{self, Secret, SecretHash, ServerKey};
+use super::secret::{self, Secret, SecretHash};
 use super::sessions::BrowserSession;
 use super::tokens;
 use super::{Authority, Storage};
@@ -64,9 +64,6 @@ pub const PENDING_TTL_SECONDS: i64 = 600;
 const MAX_STATE_LEN: usize = 2048;
 const MAX_NONCE_LEN: usize = 512;
 const MAX_HINT_LEN: usize = 256;
-
-/// HMAC purpose of the CSRF tokens of the HTML forms.
-const CSRF_PURPOSE: &str = "page-csrf";
 
 /// A validated authorization request, as it waits for the pages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,36 +144,6 @@ pub trait PendingRequestStore: Send + Sync {
     ) -> impl Future<Output = Result<Option<PendingRequest>>> + Send;
     fn delete_pending(&self, id_hash: &SecretHash) -> impl Future<Output = Result<bool>> + Send;
     fn purge_pending(&self, now: UnixTime) -> impl Future<Output = Result<u64>> + Send;
-}
-
-/// The CSRF token of a form shown to the browser whose `latchkey_browser`
-/// cookie is `browser`, for the pending request `request_id` (empty for a
-/// form outside a flow): `HMAC(server_key, browser ‖ request_id)`. Another
-/// browser's token does not match.
-pub fn csrf_token(key: &ServerKey, browser: &str, request_id: &str) -> String {
-    key.mac_token(CSRF_PURPOSE, format!("{browser}\n{request_id}").as_bytes())
-}
-
-/// Checks a form's CSRF token, in constant time.
-pub fn check_csrf(
-    key: &ServerKey,
-    browser: Option<&str>,
-    request_id: &str,
-    presented: Option<&str>,
-) -> Result<()> {
-    let ok = match (browser, presented) {
-        (Some(b), Some(p)) => secret::constant_time_eq(&csrf_token(key, b, request_id), p),
-        _ => false,
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::InvalidCsrfToken(
-            "the form's security token is missing or belongs to another browser; \
-             reload the page and try again"
-                .into(),
-        ))
-    }
 }
 
 /// Step (A): validates the request and decides what comes next.
@@ -667,17 +634,6 @@ mod tests {
         );
         assert!(err.starts_with("https://app.example.com/cb?error=access_denied&"));
         assert!(!err.contains("state="));
-    }
-
-    #[test]
-    fn csrf_tokens_depend_on_browser_and_request() {
-        let key = ServerKey::from_secret("k");
-        let t = csrf_token(&key, "browser-a", "req");
-        assert!(check_csrf(&key, Some("browser-a"), "req", Some(&t)).is_ok());
-        assert!(check_csrf(&key, Some("browser-b"), "req", Some(&t)).is_err());
-        assert!(check_csrf(&key, Some("browser-a"), "other", Some(&t)).is_err());
-        assert!(check_csrf(&key, None, "req", Some(&t)).is_err());
-        assert!(check_csrf(&key, Some("browser-a"), "req", None).is_err());
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod clients;
 pub mod clock;
 pub mod codes;
 pub mod consent;
+pub mod csrf;
 pub mod device;
 pub mod discovery;
 pub mod error;

@@ -9,6 +9,7 @@ use axum::response::Response;
 use super::login::expired;
 use super::{render, see_other};
 use crate::core::authorize;
+use crate::core::csrf::{self, FormScope};
 use crate::core::discovery::paths;
 use crate::core::error::Error;
 use crate::core::params::Params;
@@ -64,7 +65,11 @@ pub async fn get(
             return Ok(expired());
         };
         let scope = Scope::parse(&req.scope)?;
-        let csrf = authorize::csrf_token(&app.server_key, browser.value(), request_id);
+        let csrf = csrf::form_token(
+            &app.server_key,
+            browser.value(),
+            FormScope::Request(request_id),
+        );
         Ok::<_, Error>(render(
             StatusCode::OK,
             "consent.html",
@@ -98,10 +103,10 @@ async fn post_inner(
 ) -> Result<Response, Error> {
     let browser = Browser::of(headers);
     let request_id = params.get("request").unwrap_or("");
-    authorize::check_csrf(
+    csrf::check_form(
         &app.server_key,
         browser.existing(),
-        request_id,
+        FormScope::Request(request_id),
         params.get("csrf_token"),
     )?;
     let allow = match params.get("decision") {

@@ -15,6 +15,7 @@ use axum::response::Response;
 
 use super::{message, render, see_other};
 use crate::core::authorize;
+use crate::core::csrf::{self, FormScope};
 use crate::core::device::{self, PendingDevice};
 use crate::core::discovery::paths;
 use crate::core::error::Error;
@@ -27,13 +28,6 @@ use crate::http::body::FormOrJson;
 use crate::http::client_addr::ClientAddr;
 use crate::http::cookies;
 use crate::http::error::error_page;
-
-/// What the page's CSRF tokens are bound to, with the browser: the page and
-/// the session that loaded it, so that a confirmation page left open by one
-/// user cannot approve for another who signed in since in the same browser.
-fn csrf_scope(session: &BrowserSession) -> String {
-    format!("device\n{}", session.id_hash.as_str())
-}
 
 /// A pre-filled code longer than this is not echoed back.
 const MAX_PREFILL_LEN: usize = 16;
@@ -98,7 +92,11 @@ pub async fn get(
             return Ok(login_first(user_code));
         };
         let email = user_email(&app, &session).await?;
-        let csrf = authorize::csrf_token(&app.server_key, browser.value(), &csrf_scope(&session));
+        let csrf = csrf::form_token(
+            &app.server_key,
+            browser.value(),
+            FormScope::DevicePage(&session),
+        );
         Ok::<_, Error>(entry_page(
             StatusCode::OK,
             &csrf,
@@ -137,10 +135,10 @@ async fn post_inner(
     let Some(session) = session(app, headers).await? else {
         return Ok(login_first(Some(typed)));
     };
-    authorize::check_csrf(
+    csrf::check_form(
         &app.server_key,
         browser.existing(),
-        &csrf_scope(&session),
+        FormScope::DevicePage(&session),
         params.get("csrf_token"),
     )?;
     let allow = match params.get("decision") {

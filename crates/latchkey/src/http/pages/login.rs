@@ -11,6 +11,7 @@ use axum::response::Response;
 
 use super::{message, render, see_other};
 use crate::core::authorize;
+use crate::core::csrf::{self, FormScope};
 use crate::core::error::Error;
 use crate::core::params::Params;
 use crate::core::secret::Secret;
@@ -73,7 +74,11 @@ pub async fn get(
             let client = authorize::client_for(&app, &req).await?;
             (client.map(|c| c.name.clone()), req.login_hint)
         };
-        let csrf = authorize::csrf_token(&app.server_key, browser.value(), request_id);
+        let csrf = csrf::form_token(
+            &app.server_key,
+            browser.value(),
+            FormScope::Request(request_id),
+        );
         Ok::<_, Error>(page(
             StatusCode::OK,
             LoginView {
@@ -111,10 +116,10 @@ async fn post_inner(
 ) -> Result<Response, Error> {
     let browser = Browser::of(headers);
     let request_id = params.get("request").unwrap_or("");
-    authorize::check_csrf(
+    csrf::check_form(
         &app.server_key,
         browser.existing(),
-        request_id,
+        FormScope::Request(request_id),
         params.get("csrf_token"),
     )?;
     let Some(browser_value) = browser.existing() else {

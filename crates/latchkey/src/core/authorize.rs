@@ -49,8 +49,10 @@ use super::clients::{Client, GrantType};
 use super::clock::UnixTime;
 use super::codes::{self, StoredCode};
 use super::consent;
+use super::decision::Decision;
 use super::error::{Error, Result};
 use super::params::Params;
+use super::prompt::Prompt;
 use super::scope::{self, Scope};
 use super::secret::{self, Secret, SecretHash};
 use super::sessions::BrowserSession;
@@ -76,9 +78,10 @@ pub struct AuthorizationRequest {
     pub nonce: Option<String>,
     pub code_challenge: Option<String>,
     pub audience: Vec<String>,
-    pub prompt_none: bool,
-    pub prompt_login: bool,
-    pub prompt_consent: bool,
+    /// The stored row spells it as the flags `prompt_none`,
+    /// `prompt_login`, `prompt_consent` (see [`Prompt`]).
+    #[serde(flatten)]
+    pub prompt: Prompt,
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
     /// Set when the request reaches the consent stage: the hash of the
@@ -190,7 +193,7 @@ pub async fn authorize<S: Storage>(
         Ok(r) => r,
         Err(e) => return Ok(back(e)),
     };
-    decide(auth, request, browser, session, false).await
+    decide(auth, request, browser, session, Login::Earlier).await
 }
 
 /// Checks everything but the client and `redirect_uri`.
@@ -244,25 +247,7 @@ fn validate<S: Storage>(
         (None, _) => None,
     };
     let audience = tokens::audience(client, params.get_all("resource"), &auth.settings)?;
-    let (mut none, mut login, mut consent) = (false, false, false);
-    for p in params.get("prompt").unwrap_or("").split(' ') {
-        match p {
-            "" | "select_account" => {}
-            "none" => none = true,
-            "login" => login = true,
-            "consent" => consent = true,
-            other => {
-                return Err(Error::invalid_request(format!(
-                    "unsupported prompt value {other:?}"
-                )));
-            }
-        }
-    }
-    if none && (login || consent) {
-        return Err(Error::invalid_request(
-            "prompt=none cannot be combined with other values",
-        ));
-    }
+    let prompt = Prompt::parse(params.get("prompt"))?;
     let max_age = match params.get("max_age") {
         None => None,
         Some(v) => Some(
@@ -284,9 +269,7 @@ fn validate<S: Storage>(
         nonce: nonce.map(str::to_owned),
         code_challenge,
         audience,
-        prompt_none: none,
-        prompt_login: login,
-        prompt_consent: consent,
+        prompt,
         max_age,
         login_hint: params
             .get("login_hint")
@@ -296,15 +279,24 @@ fn validate<S: Storage>(
     })
 }
 
+/// When the session being decided on proved who its user is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Login {
+    /// Before this request (or there is no session): `prompt=login` and
+    /// `max_age` may still ask for the password.
+    Earlier,
+    /// The user has just typed their password for this request, which
+    /// satisfies `prompt=login` and `max_age`.
+    JustNow,
+}
+
 /// Decides, for a validated request, between login, consent and a code.
-/// `fresh_login`: the user has just typed their password for this request,
-/// which satisfies `prompt=login` and `max_age`.
 async fn decide<S: Storage>(
     auth: &Authority<S>,
     request: AuthorizationRequest,
     browser: &str,
     session: Option<&BrowserSession>,
-    fresh_login: bool,
+    login: Login,
 ) -> Result<AuthorizeOutcome> {
     let now = auth.clock.now();
     let Some(client) = auth.clients.get(&auth.store, &request.client_id).await? else {
@@ -322,14 +314,14 @@ async fn decide<S: Storage>(
     };
     let must_login = match (session, &user) {
         (Some(s), Some(_)) => {
-            !fresh_login
-                && (request.prompt_login
+            login == Login::Earlier
+                && (request.prompt.forces_login()
                     || request.max_age.is_some_and(|max| now - s.auth_time > max))
         }
         _ => true,
     };
     if must_login {
-        if request.prompt_none {
+        if request.prompt.forbids_pages() {
             return Ok(finish_with_error(
                 auth,
                 &request,
@@ -345,10 +337,10 @@ async fn decide<S: Storage>(
         ));
     };
     let scope = request.scope()?;
-    let consent_needed = (request.prompt_consent && !client.first_party)
+    let consent_needed = (request.prompt.forces_consent() && !client.first_party)
         || consent::needed(&auth.store, &client, &user.id.0, &scope).await?;
     if consent_needed {
-        if request.prompt_none {
+        if request.prompt.forbids_pages() {
             return Ok(finish_with_error(
                 auth,
                 &request,
@@ -406,7 +398,7 @@ pub async fn resume<S: Storage>(
     {
         return Ok(None);
     }
-    decide(auth, request, browser, Some(session), true)
+    decide(auth, request, browser, Some(session), Login::JustNow)
         .await
         .map(Some)
 }
@@ -417,7 +409,7 @@ pub async fn consent<S: Storage>(
     request_id: &str,
     browser: &str,
     session: &BrowserSession,
-    allow: bool,
+    decision: Decision,
 ) -> Result<Option<AuthorizeOutcome>> {
     let Some(request) = load_pending(auth, request_id, Some(browser)).await? else {
         return Ok(None);
@@ -432,7 +424,7 @@ pub async fn consent<S: Storage>(
     {
         return Ok(None);
     }
-    if !allow {
+    if decision == Decision::Deny {
         return Ok(Some(finish_with_error(
             auth,
             &request,

@@ -53,6 +53,7 @@ use std::net::IpAddr;
 use super::clients::{self, ClientCredentials, GrantType};
 use super::clock::UnixTime;
 use super::codes::Issued;
+use super::decision::Decision;
 use super::error::{Error, Result};
 use super::params::Params;
 use super::ratelimit::{self, AttemptCount, AttemptCounterStore};
@@ -165,7 +166,7 @@ pub trait DeviceStore: Send + Sync {
     fn decide_device(
         &self,
         hash: &SecretHash,
-        decision: Decision<'_>,
+        decision: DeviceDecision<'_>,
         now: UnixTime,
     ) -> impl Future<Output = Result<bool>> + Send;
     /// In one transaction: marks an approved, unexpired authorization
@@ -183,16 +184,30 @@ pub trait DeviceStore: Send + Sync {
     fn purge_devices(&self, before: UnixTime) -> impl Future<Output = Result<u64>> + Send;
 }
 
-/// The user's answer on the confirmation page.
+/// A person's answer on the confirmation page, as the store records it.
 #[derive(Debug, Clone, Copy)]
-pub enum Decision<'a> {
-    Allow {
-        user_id: &'a str,
-        auth_time: UnixTime,
-    },
-    Deny {
-        user_id: &'a str,
-    },
+pub struct DeviceDecision<'a> {
+    pub decision: Decision,
+    /// Who answered.
+    pub user_id: &'a str,
+    /// When they last typed their password: the `auth_time` of the tokens
+    /// an approval leads to.
+    pub auth_time: UnixTime,
+}
+
+impl DeviceDecision<'_> {
+    /// The status the authorization moves to.
+    pub fn status(&self) -> DeviceStatus {
+        match self.decision {
+            Decision::Allow => DeviceStatus::Approved,
+            Decision::Deny => DeviceStatus::Denied,
+        }
+    }
+
+    /// The `auth_time` to record: only an approval issues tokens.
+    pub fn recorded_auth_time(&self) -> Option<UnixTime> {
+        (self.decision == Decision::Allow).then_some(self.auth_time)
+    }
 }
 
 /// The device authorization response (RFC 8628 §3.2). No `Debug`: it holds
@@ -373,25 +388,20 @@ pub async fn decide<S: Storage>(
     auth: &Authority<S>,
     pending: &PendingDevice,
     session: &BrowserSession,
-    allow: bool,
+    decision: Decision,
 ) -> Result<bool> {
-    let decision = if allow {
-        Decision::Allow {
-            user_id: &session.user_id,
-            auth_time: session.auth_time,
-        }
-    } else {
-        Decision::Deny {
-            user_id: &session.user_id,
-        }
+    let recorded = DeviceDecision {
+        decision,
+        user_id: &session.user_id,
+        auth_time: session.auth_time,
     };
     let done = auth
         .store
-        .decide_device(&pending.device.hash, decision, auth.clock.now())
+        .decide_device(&pending.device.hash, recorded, auth.clock.now())
         .await?;
     if done {
-        let outcome = if allow { "allow" } else { "deny" };
-        metrics::counter!("latchkey_device_decisions_total", "decision" => outcome).increment(1);
+        metrics::counter!("latchkey_device_decisions_total", "decision" => decision.as_str())
+            .increment(1);
     }
     Ok(done)
 }

@@ -8,7 +8,7 @@
 
 use crate::core::clock::UnixTime;
 use crate::core::codes::Issued;
-use crate::core::device::{Decision, DeviceStatus, DeviceStore, StoredDevice};
+use crate::core::device::{DeviceDecision, DeviceStatus, DeviceStore, StoredDevice};
 use crate::core::error::{Error, Result};
 use crate::core::scope::Scope;
 use crate::core::secret::SecretHash;
@@ -129,22 +129,16 @@ impl DeviceStore for Store {
     async fn decide_device(
         &self,
         hash: &SecretHash,
-        decision: Decision<'_>,
+        decision: DeviceDecision<'_>,
         now: UnixTime,
     ) -> Result<bool> {
-        let (status, user_id, auth_time) = match decision {
-            Decision::Allow { user_id, auth_time } => {
-                (DeviceStatus::Approved, user_id, Some(auth_time))
-            }
-            Decision::Deny { user_id } => (DeviceStatus::Denied, user_id, None),
-        };
         let n = on_pool!(self, pool => sqlx::query(
             "UPDATE device_codes SET status = $1, user_id = $2, auth_time = $3, decided_at = $4 \
              WHERE hash = $5 AND status = 'pending' AND expires_at > $4",
         )
-        .bind(status.as_str())
-        .bind(user_id)
-        .bind(auth_time)
+        .bind(decision.status().as_str())
+        .bind(decision.user_id)
+        .bind(decision.recorded_auth_time())
         .bind(now)
         .bind(hash.as_str())
         .execute(pool)

@@ -10,6 +10,7 @@ use super::login::expired;
 use super::{render, see_other};
 use crate::core::authorize;
 use crate::core::csrf::{self, FormScope};
+use crate::core::decision::Decision;
 use crate::core::discovery::paths;
 use crate::core::error::Error;
 use crate::core::params::Params;
@@ -109,20 +110,14 @@ async fn post_inner(
         FormScope::Request(request_id),
         params.get("csrf_token"),
     )?;
-    let allow = match params.get("decision") {
-        Some("allow") => true,
-        Some("deny") => false,
-        _ => {
-            return Err(Error::invalid_request("decision must be allow or deny"));
-        }
-    };
+    let decision = Decision::parse(params.get(Decision::FIELD).unwrap_or(""))?;
     let Some(browser_value) = browser.existing() else {
         return Ok(expired());
     };
     let Some(session) = session(app, headers).await? else {
         return Ok(login_again(request_id));
     };
-    match authorize::consent(app, request_id, browser_value, &session, allow).await? {
+    match authorize::consent(app, request_id, browser_value, &session, decision).await? {
         Some(outcome) => Ok(outcome_response(outcome)),
         None => Ok(expired()),
     }

@@ -16,6 +16,7 @@ use axum::response::Response;
 use super::{message, render, see_other};
 use crate::core::authorize;
 use crate::core::csrf::{self, FormScope};
+use crate::core::decision::Decision;
 use crate::core::device::{self, PendingDevice};
 use crate::core::discovery::paths;
 use crate::core::error::Error;
@@ -141,12 +142,10 @@ async fn post_inner(
         FormScope::DevicePage(&session),
         params.get("csrf_token"),
     )?;
-    let allow = match params.get("decision") {
-        None => None,
-        Some("allow") => Some(true),
-        Some("deny") => Some(false),
-        Some(_) => return Err(Error::invalid_request("decision must be allow or deny")),
-    };
+    let decision = params
+        .get(Decision::FIELD)
+        .map(Decision::parse)
+        .transpose()?;
     let csrf = params.get("csrf_token").unwrap_or("");
     let email = user_email(app, &session).await?;
     let Some(pending) = device::lookup(app, typed, &session, client_addr).await? else {
@@ -161,10 +160,10 @@ async fn post_inner(
             ),
         ));
     };
-    let Some(allow) = allow else {
+    let Some(decision) = decision else {
         return Ok(confirm_page(csrf, &email, &pending));
     };
-    if !device::decide(app, &pending, &session, allow).await? {
+    if !device::decide(app, &pending, &session, decision).await? {
         return Ok(entry_page(
             StatusCode::BAD_REQUEST,
             csrf,
@@ -173,8 +172,8 @@ async fn post_inner(
             Some("That code has expired or was already used. Start again on your device."),
         ));
     }
-    Ok(if allow {
-        message(
+    Ok(match decision {
+        Decision::Allow => message(
             StatusCode::OK,
             "Device connected",
             &format!(
@@ -182,14 +181,13 @@ async fn post_inner(
                 pending.client_name
             ),
             None,
-        )
-    } else {
-        message(
+        ),
+        Decision::Deny => message(
             StatusCode::OK,
             "Request denied",
             "The device was not given access. You can close this page.",
             None,
-        )
+        ),
     })
 }
 

@@ -44,7 +44,7 @@
 //! cannot reverse by trying every code.
 //!
 //! **Invariant:** a device code yields tokens at most once: the redemption is
-//! one conditional `UPDATE … WHERE status = 'approved'` in the transaction
+//! one conditional `UPDATE … WHERE status = <approved>` in the transaction
 //! that stores the refresh family.
 
 use std::future::Future;

@@ -35,10 +35,10 @@ use super::clock::UnixTime;
 use super::error::{Error, Result};
 use super::scope::Scope;
 use super::secret::{self, Secret, SecretHash, ServerKey};
+use super::settings::Settings;
 use super::tokens::{self, IssuedRefreshToken, IssuedTokens, Subject};
 use super::users::User;
 use super::{Authority, Storage};
-use crate::config::Settings;
 
 /// HMAC purpose of a successor token.
 pub const SUCCESSOR_PURPOSE: &str = "refresh-successor";

@@ -12,7 +12,7 @@ use std::future::Future;
 use super::clock::UnixTime;
 use super::error::Result;
 use super::secret::{self, Secret, SecretHash};
-use crate::config::Settings;
+use super::settings::Settings;
 
 /// A session as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -49,10 +49,12 @@ use super::clients::{Client, GrantType};
 use super::clock::UnixTime;
 use super::codes::{self, StoredCode};
 use super::consent;
+use super::decision::Decision;
 use super::error::{Error, Result};
 use super::params::Params;
+use super::prompt::Prompt;
 use super::scope::{self, Scope};
-use super::secret::{self, Secret, SecretHash, ServerKey};
+use super::secret::{self, Secret, SecretHash};
 use super::sessions::Session;
 use super::tokens;
 use super::{Authority, Storage};
@@ -65,9 +67,6 @@ const MAX_STATE_LEN: usize = 2048;
 const MAX_NONCE_LEN: usize = 512;
 const MAX_HINT_LEN: usize = 256;
 
-/// HMAC purpose of the CSRF tokens of the HTML forms.
-const CSRF_PURPOSE: &str = "page-csrf";
-
 /// A validated authorization request, as it waits for the pages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthorizationRequest {
@@ -79,9 +78,10 @@ pub struct AuthorizationRequest {
     pub nonce: Option<String>,
     pub code_challenge: Option<String>,
     pub audience: Vec<String>,
-    pub prompt_none: bool,
-    pub prompt_login: bool,
-    pub prompt_consent: bool,
+    /// The stored row spells it as the flags `prompt_none`,
+    /// `prompt_login`, `prompt_consent` (see [`Prompt`]).
+    #[serde(flatten)]
+    pub prompt: Prompt,
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
     /// Set when the request reaches the consent stage: the hash of the
@@ -149,36 +149,6 @@ pub trait PendingRequestStore: Send + Sync {
     fn purge_pending(&self, now: UnixTime) -> impl Future<Output = Result<u64>> + Send;
 }
 
-/// The CSRF token of a form shown to the browser whose `latchkey_browser`
-/// cookie is `browser`, for the pending request `request_id` (empty for a
-/// form outside a flow): `HMAC(server_key, browser ‖ request_id)`. Another
-/// browser's token does not match.
-pub fn csrf_token(key: &ServerKey, browser: &str, request_id: &str) -> String {
-    key.mac_token(CSRF_PURPOSE, format!("{browser}\n{request_id}").as_bytes())
-}
-
-/// Checks a form's CSRF token, in constant time.
-pub fn check_csrf(
-    key: &ServerKey,
-    browser: Option<&str>,
-    request_id: &str,
-    presented: Option<&str>,
-) -> Result<()> {
-    let ok = match (browser, presented) {
-        (Some(b), Some(p)) => secret::constant_time_eq(&csrf_token(key, b, request_id), p),
-        _ => false,
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::InvalidCsrfToken(
-            "the form's security token is missing or belongs to another browser; \
-             reload the page and try again"
-                .into(),
-        ))
-    }
-}
-
 /// Step (A): validates the request and decides what comes next.
 ///
 /// `browser` is the `latchkey_browser` cookie the response will carry (the
@@ -223,7 +193,7 @@ pub async fn authorize<S: Storage>(
         Ok(r) => r,
         Err(e) => return Ok(back(e)),
     };
-    decide(auth, request, browser, session, false).await
+    decide(auth, request, browser, session, Login::Earlier).await
 }
 
 /// Checks everything but the client and `redirect_uri`.
@@ -277,25 +247,7 @@ fn validate<S: Storage>(
         (None, _) => None,
     };
     let audience = tokens::audience(client, params.get_all("resource"), &auth.settings)?;
-    let (mut none, mut login, mut consent) = (false, false, false);
-    for p in params.get("prompt").unwrap_or("").split(' ') {
-        match p {
-            "" | "select_account" => {}
-            "none" => none = true,
-            "login" => login = true,
-            "consent" => consent = true,
-            other => {
-                return Err(Error::invalid_request(format!(
-                    "unsupported prompt value {other:?}"
-                )));
-            }
-        }
-    }
-    if none && (login || consent) {
-        return Err(Error::invalid_request(
-            "prompt=none cannot be combined with other values",
-        ));
-    }
+    let prompt = Prompt::parse(params.get("prompt"))?;
     let max_age = match params.get("max_age") {
         None => None,
         Some(v) => Some(
@@ -317,9 +269,7 @@ fn validate<S: Storage>(
         nonce: nonce.map(str::to_owned),
         code_challenge,
         audience,
-        prompt_none: none,
-        prompt_login: login,
-        prompt_consent: consent,
+        prompt,
         max_age,
         login_hint: params
             .get("login_hint")
@@ -329,15 +279,24 @@ fn validate<S: Storage>(
     })
 }
 
+/// When the session being decided on proved who its user is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Login {
+    /// Before this request (or there is no session): `prompt=login` and
+    /// `max_age` may still ask for the password.
+    Earlier,
+    /// The user has just typed their password for this request, which
+    /// satisfies `prompt=login` and `max_age`.
+    JustNow,
+}
+
 /// Decides, for a validated request, between login, consent and a code.
-/// `fresh_login`: the user has just typed their password for this request,
-/// which satisfies `prompt=login` and `max_age`.
 async fn decide<S: Storage>(
     auth: &Authority<S>,
     request: AuthorizationRequest,
     browser: &str,
     session: Option<&Session>,
-    fresh_login: bool,
+    login: Login,
 ) -> Result<AuthorizeOutcome> {
     let now = auth.clock.now();
     let Some(client) = auth.clients.get(&auth.store, &request.client_id).await? else {
@@ -355,14 +314,14 @@ async fn decide<S: Storage>(
     };
     let must_login = match (session, &user) {
         (Some(s), Some(_)) => {
-            !fresh_login
-                && (request.prompt_login
+            login == Login::Earlier
+                && (request.prompt.forces_login()
                     || request.max_age.is_some_and(|max| now - s.auth_time > max))
         }
         _ => true,
     };
     if must_login {
-        if request.prompt_none {
+        if request.prompt.forbids_pages() {
             return Ok(finish_with_error(
                 auth,
                 &request,
@@ -378,10 +337,10 @@ async fn decide<S: Storage>(
         ));
     };
     let scope = request.scope()?;
-    let consent_needed = (request.prompt_consent && !client.first_party)
+    let consent_needed = (request.prompt.forces_consent() && !client.first_party)
         || consent::needed(&auth.store, &client, &user.id.0, &scope).await?;
     if consent_needed {
-        if request.prompt_none {
+        if request.prompt.forbids_pages() {
             return Ok(finish_with_error(
                 auth,
                 &request,
@@ -439,7 +398,7 @@ pub async fn resume<S: Storage>(
     {
         return Ok(None);
     }
-    decide(auth, request, browser, Some(session), true)
+    decide(auth, request, browser, Some(session), Login::JustNow)
         .await
         .map(Some)
 }
@@ -500,7 +459,7 @@ pub async fn consent<S: Storage>(
     request_id: &str,
     browser: &str,
     session: Option<&Session>,
-    allow: bool,
+    decision: Decision,
 ) -> Result<Option<AuthorizeOutcome>> {
     let Some(session) = session else {
         return Ok(Some(AuthorizeOutcome::LoginRequired {
@@ -520,7 +479,7 @@ pub async fn consent<S: Storage>(
     {
         return Ok(None);
     }
-    if !allow {
+    if decision == Decision::Deny {
         return Ok(Some(finish_with_error(
             auth,
             &request,
@@ -722,17 +681,6 @@ mod tests {
         );
         assert!(err.starts_with("https://app.example.com/cb?error=access_denied&"));
         assert!(!err.contains("state="));
-    }
-
-    #[test]
-    fn csrf_tokens_depend_on_browser_and_request() {
-        let key = ServerKey::from_secret("k");
-        let t = csrf_token(&key, "browser-a", "req");
-        assert!(check_csrf(&key, Some("browser-a"), "req", Some(&t)).is_ok());
-        assert!(check_csrf(&key, Some("browser-b"), "req", Some(&t)).is_err());
-        assert!(check_csrf(&key, Some("browser-a"), "other", Some(&t)).is_err());
-        assert!(check_csrf(&key, None, "req", Some(&t)).is_err());
-        assert!(check_csrf(&key, Some("browser-a"), "req", None).is_err());
     }
 
     #[test]

@@ -44,7 +44,7 @@
 //! cannot reverse by trying every code.
 //!
 //! **Invariant:** a device code yields tokens at most once: the redemption is
-//! one conditional `UPDATE … WHERE status = 'approved'` in the transaction
+//! one conditional `UPDATE … WHERE status = <approved>` in the transaction
 //! that stores the refresh family.
 
 use std::future::Future;
@@ -53,6 +53,7 @@ use std::net::IpAddr;
 use super::clients::{self, ClientCredentials, GrantType};
 use super::clock::UnixTime;
 use super::codes::Issued;
+use super::decision::Decision;
 use super::error::{Error, Result};
 use super::params::Params;
 use super::ratelimit::{self, AttemptCount, AttemptCounterStore};
@@ -165,7 +166,7 @@ pub trait DeviceStore: Send + Sync {
     fn decide_device(
         &self,
         hash: &SecretHash,
-        decision: Decision<'_>,
+        decision: DeviceDecision<'_>,
         now: UnixTime,
     ) -> impl Future<Output = Result<bool>> + Send;
     /// In one transaction: marks an approved, unexpired authorization
@@ -183,16 +184,30 @@ pub trait DeviceStore: Send + Sync {
     fn purge_devices(&self, before: UnixTime) -> impl Future<Output = Result<u64>> + Send;
 }
 
-/// The user's answer on the confirmation page.
+/// A person's answer on the confirmation page, as the store records it.
 #[derive(Debug, Clone, Copy)]
-pub enum Decision<'a> {
-    Allow {
-        user_id: &'a str,
-        auth_time: UnixTime,
-    },
-    Deny {
-        user_id: &'a str,
-    },
+pub struct DeviceDecision<'a> {
+    pub decision: Decision,
+    /// Who answered.
+    pub user_id: &'a str,
+    /// When they last typed their password: the `auth_time` of the tokens
+    /// an approval leads to.
+    pub auth_time: UnixTime,
+}
+
+impl DeviceDecision<'_> {
+    /// The status the authorization moves to.
+    pub fn status(&self) -> DeviceStatus {
+        match self.decision {
+            Decision::Allow => DeviceStatus::Approved,
+            Decision::Deny => DeviceStatus::Denied,
+        }
+    }
+
+    /// The `auth_time` to record: only an approval issues tokens.
+    pub fn recorded_auth_time(&self) -> Option<UnixTime> {
+        (self.decision == Decision::Allow).then_some(self.auth_time)
+    }
 }
 
 /// The device authorization response (RFC 8628 §3.2). No `Debug`: it holds
@@ -373,25 +388,20 @@ pub async fn decide<S: Storage>(
     auth: &Authority<S>,
     pending: &PendingDevice,
     session: &Session,
-    allow: bool,
+    decision: Decision,
 ) -> Result<bool> {
-    let decision = if allow {
-        Decision::Allow {
-            user_id: &session.user_id,
-            auth_time: session.auth_time,
-        }
-    } else {
-        Decision::Deny {
-            user_id: &session.user_id,
-        }
+    let recorded = DeviceDecision {
+        decision,
+        user_id: &session.user_id,
+        auth_time: session.auth_time,
     };
     let done = auth
         .store
-        .decide_device(&pending.device.hash, decision, auth.clock.now())
+        .decide_device(&pending.device.hash, recorded, auth.clock.now())
         .await?;
     if done {
-        let outcome = if allow { "allow" } else { "deny" };
-        metrics::counter!("latchkey_device_decisions_total", "decision" => outcome).increment(1);
+        metrics::counter!("latchkey_device_decisions_total", "decision" => decision.as_str())
+            .increment(1);
     }
     Ok(done)
 }
@@ -460,14 +470,6 @@ impl UserCodeLimiter {
     }
 }
 
-/// What the `/device` page's CSRF tokens are bound to, with the browser:
-/// the page and the session that loaded it, so that a confirmation page
-/// left open by one user cannot approve for another who signed in since in
-/// the same browser.
-pub fn csrf_binding(session: &Session) -> String {
-    format!("device\n{}", session.id_hash.as_str())
-}
-
 /// The `/device` page of a signed-in user: who they are (its "Signed in
 /// as" line) and where their submission stands.
 #[derive(Debug)]
@@ -503,14 +505,14 @@ pub async fn open<S: Storage>(auth: &Authority<S>, session: &Session) -> Result<
     })
 }
 
-/// Step (D): a signed-in user submits a code (`decision` absent: show the
-/// confirmation; `Some(true)`: allow; `Some(false)`: deny). Every code is
-/// charged to the limits before it is looked up ([`lookup`]).
+/// Step (D): a signed-in user submits a code, with the decision or
+/// without (then the confirmation page asks for it). Every code is charged
+/// to the limits before it is looked up ([`lookup`]).
 pub async fn submit<S: Storage>(
     auth: &Authority<S>,
     session: &Session,
     typed: &str,
-    decision: Option<bool>,
+    decision: Option<Decision>,
     client_addr: Option<IpAddr>,
 ) -> Result<DevicePage> {
     let user_email = user_email(auth, session).await?;
@@ -518,15 +520,16 @@ pub async fn submit<S: Storage>(
         None => DeviceStep::UnknownCode,
         Some(pending) => match decision {
             None => DeviceStep::Confirm(Box::new(pending)),
-            Some(allow) => {
-                if !decide(auth, &pending, session, allow).await? {
+            Some(decision) => {
+                if !decide(auth, &pending, session, decision).await? {
                     DeviceStep::NoLongerPending
-                } else if allow {
-                    DeviceStep::Allowed {
-                        client_name: pending.client_name,
-                    }
                 } else {
-                    DeviceStep::Denied
+                    match decision {
+                        Decision::Allow => DeviceStep::Allowed {
+                            client_name: pending.client_name,
+                        },
+                        Decision::Deny => DeviceStep::Denied,
+                    }
                 }
             }
         },

@@ -10,6 +10,8 @@ pub mod clients;
 pub mod clock;
 pub mod codes;
 pub mod consent;
+pub mod csrf;
+pub mod decision;
 pub mod device;
 pub mod discovery;
 pub mod error;
@@ -23,19 +25,21 @@ pub mod oidc;
 pub mod outbox;
 pub mod params;
 pub mod password;
+pub mod prompt;
 pub mod ratelimit;
 pub mod refresh;
 pub mod revocation;
 pub mod scope;
 pub mod secret;
 pub mod sessions;
+pub mod settings;
 pub mod signin;
 pub mod tokens;
 pub mod users;
 
 use std::sync::Arc;
 
-use crate::config::Settings;
+use settings::Settings;
 
 pub use error::{Error, Result};
 
@@ -152,8 +156,7 @@ impl<S: Storage> Authority<S> {
 
     /// Creates any missing key (first start) and loads the key ring.
     pub async fn init_keys(&self) -> Result<()> {
-        let alg = self.settings.signing_alg().map_err(Error::internal)?;
-        keys::ensure_keys(&self.store, alg, self.clock.now()).await?;
+        keys::ensure_keys(&self.store, self.settings.signing_alg, self.clock.now()).await?;
         self.reload_keys().await?;
         Ok(())
     }

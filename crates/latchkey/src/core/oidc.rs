@@ -33,7 +33,7 @@ pub struct IdTokenSpec<'a> {
 /// the request sent one, and `at_hash`.
 pub fn mint_id_token(
     keys: &KeySet,
-    settings: &crate::config::Settings,
+    settings: &super::settings::Settings,
     now: UnixTime,
     client: &Client,
     user: &User,

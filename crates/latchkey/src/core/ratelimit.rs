@@ -24,8 +24,8 @@ use std::time::Duration;
 use super::clock::UnixTime;
 use super::error::{Error, Result};
 use super::secret::ServerKey;
+use super::settings::Settings;
 use super::users::normalize_email;
-use crate::config::Settings;
 
 /// HMAC purpose of the counter keys.
 const KEY_PURPOSE: &str = "signin-limit";

@@ -35,15 +35,13 @@ use super::clock::UnixTime;
 use super::error::{Error, Result};
 use super::scope::Scope;
 use super::secret::{self, Secret, SecretHash, ServerKey};
+use super::settings::Settings;
 use super::tokens::{self, IssuedRefreshToken, IssuedTokens, Subject};
 use super::users::User;
 use super::{Authority, Storage};
-use crate::config::Settings;
 
 /// HMAC purpose of a successor token.
 pub const SUCCESSOR_PURPOSE: &str = "refresh-successor";
-/// HMAC purpose of the CSRF token bound to a cookie-delivered refresh token.
-pub const CSRF_PURPOSE: &str = "refresh-csrf";
 
 /// Presented refresh tokens longer than this are refused unhashed (ours are 43
 /// characters).
@@ -571,7 +569,7 @@ fn issued_refresh_token(
     expires_in: i64,
 ) -> IssuedRefreshToken {
     let csrf_token = match client.token_delivery {
-        TokenDelivery::Cookie => Some(csrf_token_for(server_key, &token)),
+        TokenDelivery::Cookie => Some(super::csrf::refresh_cookie_token(server_key, &token)),
         TokenDelivery::Body => None,
     };
     IssuedRefreshToken {
@@ -579,36 +577,6 @@ fn issued_refresh_token(
         expires_in,
         delivery: client.token_delivery,
         csrf_token,
-    }
-}
-
-/// The double-submit CSRF token that goes with a cookie-delivered refresh
-/// token: an HMAC of it, so that it is random per issuance and yet cannot be
-/// chosen by whoever can plant a cookie (a sibling subdomain).
-pub fn csrf_token_for(server_key: &ServerKey, refresh_token: &Secret) -> Secret {
-    Secret::new(server_key.mac_token(CSRF_PURPOSE, refresh_token.expose().as_bytes()))
-}
-
-/// Checks the double submit of `/v1/refresh` and `/v1/signout` (SPEC §5): the
-/// `X-CSRF-Token` header must equal the `latchkey_csrf` cookie and be the
-/// token bound to the refresh cookie. Constant-time comparisons.
-pub fn check_csrf(
-    server_key: &ServerKey,
-    refresh_cookie: &Secret,
-    csrf_cookie: Option<&str>,
-    csrf_header: Option<&str>,
-) -> Result<()> {
-    let refused = || Error::InvalidCsrfToken("the X-CSRF-Token header is missing or wrong".into());
-    let (Some(cookie), Some(header)) = (csrf_cookie, csrf_header) else {
-        return Err(refused());
-    };
-    let expected = csrf_token_for(server_key, refresh_cookie);
-    let cookie_ok = secret::constant_time_eq(cookie, header);
-    let bound_ok = secret::constant_time_eq(expected.expose(), header);
-    if cookie_ok & bound_ok {
-        Ok(())
-    } else {
-        Err(refused())
     }
 }
 
@@ -685,21 +653,5 @@ mod tests {
             refreshed_scope(None, &granted, &shrunk).unwrap(),
             Scope::parse("openid read").unwrap()
         );
-    }
-
-    #[test]
-    fn csrf_is_bound_to_the_refresh_token() {
-        let key = ServerKey::from_secret("k");
-        let refresh = Secret::new("r1");
-        let good = csrf_token_for(&key, &refresh);
-        let g = good.expose();
-        assert!(check_csrf(&key, &refresh, Some(g), Some(g)).is_ok());
-        assert!(check_csrf(&key, &refresh, Some(g), None).is_err());
-        assert!(check_csrf(&key, &refresh, None, Some(g)).is_err());
-        assert!(check_csrf(&key, &refresh, Some("x"), Some("x")).is_err());
-        assert!(check_csrf(&key, &refresh, Some(g), Some("x")).is_err());
-        let other = csrf_token_for(&key, &Secret::new("r2"));
-        let o = other.expose();
-        assert!(check_csrf(&key, &refresh, Some(o), Some(o)).is_err());
     }
 }

@@ -12,8 +12,8 @@ use std::future::Future;
 use super::clock::UnixTime;
 use super::error::Result;
 use super::secret::{self, Secret, SecretHash};
+use super::settings::Settings;
 use super::{Authority, Storage};
-use crate::config::Settings;
 
 /// A session as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -220,7 +220,7 @@ pub async fn refresh_with_cookie<S: Storage>(
         .refresh_cookie
         .as_ref()
         .ok_or_else(|| Error::invalid_grant("no refresh token cookie"))?;
-    refresh::check_csrf(
+    super::csrf::check_refresh_cookie(
         &auth.server_key,
         token,
         browser.csrf_cookie,
@@ -254,7 +254,7 @@ pub async fn signout<S: Storage>(
         let client = clients::authenticate(&auth.store, &auth.clients, &creds?).await?;
         refresh::revoke_refresh_token(auth, Some(&client), token).await?;
     } else if let Some(token) = &browser.refresh_cookie {
-        refresh::check_csrf(
+        super::csrf::check_refresh_cookie(
             &auth.server_key,
             token,
             browser.csrf_cookie,

@@ -9,7 +9,7 @@ use super::error::{Error, Result};
 use super::keys::{JwtType, KeySet};
 use super::scope::Scope;
 use super::secret::Secret;
-use crate::config::Settings;
+use super::settings::Settings;
 
 /// Who an access token speaks for.
 #[derive(Debug, Clone)]

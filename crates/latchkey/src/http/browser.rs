@@ -23,7 +23,8 @@ use super::AppState;
 use super::body::FormOrJson;
 use super::cookies::{self, SetCookies};
 use super::error::PageError;
-use crate::core::authorize;
+use crate::core::csrf::{self, FormScope};
+use crate::core::decision::Decision;
 use crate::core::error::Error;
 use crate::core::params::Params;
 use crate::core::secret::{self, Secret};
@@ -98,10 +99,10 @@ impl Browser {
         self.session_cookie.as_ref().map(Secret::expose)
     }
 
-    /// The CSRF token of a form shown to this browser, bound to `binding`
-    /// as well (see [`PageForm::csrf_binding`]).
-    pub fn csrf_token(&self, app: &AppState, binding: &str) -> String {
-        authorize::csrf_token(&app.server_key, self.value(), binding)
+    /// The CSRF token of a form shown to this browser, for `scope` (see
+    /// [`PageForm::csrf_scope`]).
+    pub fn csrf_token(&self, app: &AppState, scope: FormScope<'_>) -> String {
+        csrf::form_token(&app.server_key, self.value(), scope)
     }
 }
 
@@ -162,24 +163,23 @@ impl<S: Send + Sync> FromRequestParts<S> for PageQuery {
 pub trait PageForm: Sized {
     /// What the form's CSRF token is bound to besides the browser, read
     /// from the raw fields and the session before anything else of the form
-    /// is trusted: the pending request's id for the login and consent forms,
-    /// the session for the device page's. `None`: the form cannot be bound
-    /// (it needs a session and there is none); [`PageForm::unbound`] answers.
-    fn csrf_binding(params: &Params, session: Option<&Session>) -> Option<String>;
+    /// is trusted: the pending request for the login and consent forms, the
+    /// session for the device page's. `None`: the form cannot be bound (it
+    /// needs a session and there is none); [`PageForm::unbound`] answers.
+    fn csrf_scope<'a>(params: &'a Params, session: Option<&'a Session>) -> Option<FormScope<'a>>;
 
     /// The answer to a form that cannot be bound: the CSRF refusal, unless
     /// the page knows better (the device page sends a browser without a
     /// session to sign in first).
     fn unbound(_params: &Params) -> Response {
-        PageError(csrf_refusal()).into_response()
+        PageError(Error::InvalidCsrfToken(
+            "this form needs a session; sign in, reload the page and try again".into(),
+        ))
+        .into_response()
     }
 
     /// The form's fields, once the token is known good.
     fn from_params(params: &Params) -> Result<Self, Error>;
-}
-
-fn csrf_refusal() -> Error {
-    Error::InvalidCsrfToken("the form cannot be checked without a session; reload the page".into())
 }
 
 /// A form whose CSRF token (field `csrf_token`) is bound to this browser:
@@ -207,13 +207,13 @@ impl<T: PageForm> FromRequest<AppState> for CsrfForm<T> {
         let visitor = BrowserSession::from_request_parts(&mut parts, app).await?;
         let FormOrJson(params) =
             FormOrJson::from_request(Request::from_parts(parts, body), app).await?;
-        let Some(binding) = T::csrf_binding(&params, visitor.session.as_ref()) else {
+        let Some(scope) = T::csrf_scope(&params, visitor.session.as_ref()) else {
             return Err(T::unbound(&params));
         };
-        authorize::check_csrf(
+        csrf::check_form(
             &app.server_key,
             visitor.browser.existing(),
-            &binding,
+            scope,
             params.get("csrf_token"),
         )
         .map_err(|e| PageError(e).into_response())?;
@@ -222,13 +222,8 @@ impl<T: PageForm> FromRequest<AppState> for CsrfForm<T> {
     }
 }
 
-/// The `decision` field of the consent and device forms: `allow` or
-/// `deny`; absent is `None` (the device form's first step).
-pub fn decision(params: &Params) -> Result<Option<bool>, Error> {
-    match params.get("decision") {
-        None => Ok(None),
-        Some("allow") => Ok(Some(true)),
-        Some("deny") => Ok(Some(false)),
-        Some(_) => Err(Error::invalid_request("decision must be allow or deny")),
-    }
+/// The `decision` field of the consent and device forms (`allow` or
+/// `deny`); `None` when absent (the device form's first step).
+pub fn decision(params: &Params) -> Result<Option<Decision>, Error> {
+    params.get(Decision::FIELD).map(Decision::parse).transpose()
 }

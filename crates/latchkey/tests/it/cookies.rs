@@ -263,7 +263,7 @@ both_backends! {
         srv.user("fay@example.com", &[]).await;
         let r0 = srv.signed_in(&app, "fay@example.com").await.refresh_token.unwrap();
         let csrf = srv.server.app.server_key.mac_token(
-            latchkey::core::refresh::CSRF_PURPOSE,
+            latchkey::core::csrf::REFRESH_COOKIE_PURPOSE,
             r0.as_bytes(),
         );
         let cookie = format!("latchkey_refresh={r0}; latchkey_csrf={csrf}");

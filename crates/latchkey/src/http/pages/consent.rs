@@ -8,12 +8,14 @@ use serde::Serialize;
 
 use super::{authorize_outcome, expired, to_page};
 use crate::core::authorize::{self, ConsentPrompt};
+use crate::core::csrf::FormScope;
+use crate::core::decision::Decision;
 use crate::core::discovery::paths;
 use crate::core::error::Error;
 use crate::core::params::Params;
 use crate::core::sessions::Session;
 use crate::http::AppState;
-use crate::http::browser::{self, BrowserSession, CsrfForm, PageForm, PageQuery};
+use crate::http::browser::{BrowserSession, CsrfForm, PageForm, PageQuery};
 use crate::http::error::{PageError, PageStatus, page};
 use crate::http::html::View;
 
@@ -36,20 +38,20 @@ impl View for ConsentView<'_> {
 #[derive(Debug)]
 pub struct ConsentForm {
     request_id: String,
-    allow: bool,
+    decision: Decision,
 }
 
 impl PageForm for ConsentForm {
     /// The pending request the question was asked for.
-    fn csrf_binding(params: &Params, _: Option<&Session>) -> Option<String> {
-        Some(params.get("request").unwrap_or("").to_owned())
+    fn csrf_scope<'a>(params: &'a Params, _: Option<&'a Session>) -> Option<FormScope<'a>> {
+        Some(FormScope::Request(params.get("request").unwrap_or("")))
     }
 
     fn from_params(params: &Params) -> Result<Self, Error> {
         Ok(ConsentForm {
             request_id: params.get("request").unwrap_or("").to_owned(),
-            allow: browser::decision(params)?
-                .ok_or_else(|| Error::invalid_request("decision must be allow or deny"))?,
+            // Absent is as bad as anything else but allow or deny.
+            decision: Decision::parse(params.get(Decision::FIELD).unwrap_or(""))?,
         })
     }
 }
@@ -79,7 +81,7 @@ pub async fn get(
                 client_name: &client_name,
                 user_email: &user_email,
                 scopes,
-                csrf_token: &browser.csrf_token(&app, request_id),
+                csrf_token: &browser.csrf_token(&app, FormScope::Request(request_id)),
                 request_id,
             },
         ),
@@ -97,7 +99,7 @@ pub async fn post(State(app): State<AppState>, submitted: CsrfForm<ConsentForm>)
         &form.request_id,
         submitted.browser(),
         session,
-        form.allow,
+        form.decision,
     )
     .await
     {

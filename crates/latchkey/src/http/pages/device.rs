@@ -15,6 +15,8 @@ use serde::Serialize;
 
 use super::message;
 use crate::core::authorize;
+use crate::core::csrf::FormScope;
+use crate::core::decision::Decision;
 use crate::core::device::{self, DevicePage, DeviceStep, PendingDevice};
 use crate::core::discovery::paths;
 use crate::core::error::Error;
@@ -63,15 +65,15 @@ impl View for DeviceConfirmView<'_> {
 pub struct DeviceForm {
     user_code: String,
     /// `None`: the code alone (show the confirmation).
-    allow: Option<bool>,
+    decision: Option<Decision>,
     csrf_token: String,
 }
 
 impl PageForm for DeviceForm {
     /// The session that loaded the page; without one, sign in first and
     /// come back with the code typed.
-    fn csrf_binding(_: &Params, session: Option<&Session>) -> Option<String> {
-        session.map(device::csrf_binding)
+    fn csrf_scope<'a>(_: &'a Params, session: Option<&'a Session>) -> Option<FormScope<'a>> {
+        session.map(FormScope::DevicePage)
     }
 
     fn unbound(params: &Params) -> Response {
@@ -81,7 +83,7 @@ impl PageForm for DeviceForm {
     fn from_params(params: &Params) -> Result<Self, Error> {
         Ok(DeviceForm {
             user_code: params.get("user_code").unwrap_or("").to_owned(),
-            allow: browser::decision(params)?,
+            decision: browser::decision(params)?,
             csrf_token: params.get("csrf_token").unwrap_or("").to_owned(),
         })
     }
@@ -116,7 +118,7 @@ pub async fn get(
         Some(session) => match device::open(&app, session).await {
             Ok(opened) => entry_page(
                 PageStatus::Shown,
-                &browser.csrf_token(&app, &device::csrf_binding(session)),
+                &browser.csrf_token(&app, FormScope::DevicePage(session)),
                 &opened.user_email,
                 user_code.unwrap_or(""),
                 None,
@@ -137,7 +139,7 @@ pub async fn post(
     let Some(session) = &submitted.visitor.session else {
         return login_first(Some(&form.user_code));
     };
-    match device::submit(&app, session, &form.user_code, form.allow, client_addr).await {
+    match device::submit(&app, session, &form.user_code, form.decision, client_addr).await {
         Ok(DevicePage { user_email, step }) => {
             let csrf = &form.csrf_token;
             match step {

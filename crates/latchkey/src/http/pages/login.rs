@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::{authorize_outcome, expired, message};
+use crate::core::csrf::FormScope;
 use crate::core::error::Error;
 use crate::core::login::{self, AfterLogin, LoginAttempt, LoginOutcome, LoginPrompt};
 use crate::core::params::Params;
@@ -50,8 +51,8 @@ pub struct LoginForm {
 
 impl PageForm for LoginForm {
     /// The pending request the form was shown for (empty outside one).
-    fn csrf_binding(params: &Params, _: Option<&Session>) -> Option<String> {
-        Some(params.get("request").unwrap_or("").to_owned())
+    fn csrf_scope<'a>(params: &'a Params, _: Option<&'a Session>) -> Option<FormScope<'a>> {
+        Some(FormScope::Request(params.get("request").unwrap_or("")))
     }
 
     fn from_params(params: &Params) -> Result<Self, Error> {
@@ -81,7 +82,7 @@ pub async fn get(
             PageStatus::Shown,
             &LoginView {
                 client_name: client_name.as_deref(),
-                csrf_token: &browser.csrf_token(&app, request_id),
+                csrf_token: &browser.csrf_token(&app, FormScope::Request(request_id)),
                 request_id,
                 username: login_hint.as_deref().unwrap_or(""),
                 error: None,

@@ -349,6 +349,95 @@ mod tests {
         assert_eq!(resp.headers()[header::RETRY_AFTER], "5");
     }
 
+    /// One of each variant. The `match` below has no wildcard: a new
+    /// variant does not compile until it is listed here too.
+    fn every_error() -> Vec<Error> {
+        let d = || "d".into();
+        let all = vec![
+            Error::InvalidRequest(d()),
+            Error::InvalidClient(d()),
+            Error::InvalidGrant(d()),
+            Error::UnauthorizedClient(d()),
+            Error::UnsupportedGrantType(d()),
+            Error::InvalidScope(d()),
+            Error::InvalidTarget(d()),
+            Error::AccessDenied(d()),
+            Error::UnsupportedResponseType(d()),
+            Error::LoginRequired(d()),
+            Error::ConsentRequired(d()),
+            Error::AuthorizationPending,
+            Error::SlowDown,
+            Error::ExpiredToken,
+            Error::InvalidToken(d()),
+            Error::InsufficientScope(d()),
+            Error::InvalidCsrfToken(d()),
+            Error::TooManyRequests { retry_after: 1 },
+            Error::TemporarilyUnavailable(d()),
+            Error::NotFound(d()),
+            Error::Internal("cause".into()),
+        ];
+        for e in &all {
+            match e {
+                Error::InvalidRequest(_)
+                | Error::InvalidClient(_)
+                | Error::InvalidGrant(_)
+                | Error::UnauthorizedClient(_)
+                | Error::UnsupportedGrantType(_)
+                | Error::InvalidScope(_)
+                | Error::InvalidTarget(_)
+                | Error::AccessDenied(_)
+                | Error::UnsupportedResponseType(_)
+                | Error::LoginRequired(_)
+                | Error::ConsentRequired(_)
+                | Error::AuthorizationPending
+                | Error::SlowDown
+                | Error::ExpiredToken
+                | Error::InvalidToken(_)
+                | Error::InsufficientScope(_)
+                | Error::InvalidCsrfToken(_)
+                | Error::TooManyRequests { .. }
+                | Error::TemporarilyUnavailable(_)
+                | Error::NotFound(_)
+                | Error::Internal(_) => {}
+            }
+        }
+        all
+    }
+
+    /// docs/errors.md lists every wire error with the status `status_of`
+    /// gives it, and nothing else.
+    #[test]
+    fn the_documented_statuses_are_the_served_ones() {
+        let doc = include_str!("../../../../docs/errors.md");
+        let api = doc
+            .split("## API endpoints")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .unwrap();
+        let rows: std::collections::BTreeMap<&str, u16> = api
+            .lines()
+            .filter_map(|l| {
+                let mut cells = l.split('|').map(str::trim).skip(1);
+                let code = cells.next()?.strip_prefix('`')?.strip_suffix('`')?;
+                Some((code, cells.next()?.parse().ok()?))
+            })
+            .collect();
+        let all = every_error();
+        for e in &all {
+            assert_eq!(
+                rows.get(e.code()).copied(),
+                Some(status_of(e).as_u16()),
+                "docs/errors.md on {}",
+                e.code()
+            );
+        }
+        assert_eq!(
+            rows.len(),
+            all.len(),
+            "docs/errors.md lists codes the server does not have"
+        );
+    }
+
     #[test]
     fn a_location_that_is_no_header_value_is_a_page_not_a_panic() {
         assert_eq!(see_other("/device").status(), StatusCode::SEE_OTHER);

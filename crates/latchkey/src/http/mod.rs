@@ -8,7 +8,7 @@
 
 mod authorize;
 mod body;
-pub mod browser;
+mod browser;
 mod client_addr;
 mod client_auth;
 mod cookies;
@@ -17,7 +17,7 @@ mod discovery;
 pub mod error;
 mod headers;
 mod health;
-pub mod html;
+mod html;
 mod limits;
 pub mod metrics;
 mod oidc;

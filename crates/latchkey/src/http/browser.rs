@@ -24,7 +24,6 @@ use super::body::FormOrJson;
 use super::cookies::{self, SetCookies};
 use super::error::PageError;
 use crate::core::csrf::{self, FormScope};
-use crate::core::decision::Decision;
 use crate::core::error::Error;
 use crate::core::params::Params;
 use crate::core::secret::{self, Secret};
@@ -220,10 +219,4 @@ impl<T: PageForm> FromRequest<AppState> for CsrfForm<T> {
         let form = T::from_params(&params).map_err(|e| PageError(e).into_response())?;
         Ok(CsrfForm { form, visitor })
     }
-}
-
-/// The `decision` field of the consent and device forms (`allow` or
-/// `deny`); `None` when absent (the device form's first step).
-pub fn decision(params: &Params) -> Result<Option<Decision>, Error> {
-    params.get(Decision::FIELD).map(Decision::parse).transpose()
 }

@@ -30,6 +30,10 @@ pub const STYLE: &str = include_str!("pages/templates/style.css");
 /// path (`login.html` for `/login`).
 pub const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("pages/templates/base.html")),
+    (
+        "decision.html",
+        include_str!("pages/templates/decision.html"),
+    ),
     ("login.html", include_str!("pages/templates/login.html")),
     ("consent.html", include_str!("pages/templates/consent.html")),
     ("message.html", include_str!("pages/templates/message.html")),

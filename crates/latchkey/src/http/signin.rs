@@ -25,18 +25,12 @@ pub async fn signin(
     headers: HeaderMap,
     FormOrJson(params): FormOrJson,
 ) -> Response {
-    let basic = client_auth::tried_basic(&headers);
-    let result = async {
-        let creds = client_auth::credentials(&headers, &params)?;
-        signin::signin(&app, &creds, &params, client_addr).await
-    }
-    .await;
-    match result {
-        Ok(tokens) => token_response(tokens, &app.settings),
-        Err(e) => ApiError::from(e)
-            .with_basic_challenge(basic)
-            .into_response(),
-    }
+    let (app, params) = (&app, &params);
+    client_auth::respond(&headers, params, |creds| async move {
+        let tokens = signin::signin(app, &creds, params, client_addr).await?;
+        Ok(token_response(tokens, &app.settings))
+    })
+    .await
 }
 
 /// `POST /v1/refresh`: the refresh cookie plus `X-CSRF-Token`.

@@ -11,7 +11,6 @@ use super::body::FormOrJson;
 use super::client_addr::ClientAddr;
 use super::client_auth;
 use super::cookies;
-use super::error::ApiError;
 use super::headers::no_store;
 use crate::config::Settings;
 use crate::core::clients::TokenDelivery;
@@ -24,18 +23,13 @@ pub async fn token(
     headers: HeaderMap,
     FormOrJson(params): FormOrJson,
 ) -> Response {
-    let basic = client_auth::tried_basic(&headers);
-    let result = async {
-        let creds = client_auth::credentials(&headers, &params)?;
-        grants::token_with(&app, &creds, &params, &TokenContext { client_addr }).await
-    }
-    .await;
-    match result {
-        Ok(tokens) => token_response(tokens, &app.settings),
-        Err(e) => ApiError::from(e)
-            .with_basic_challenge(basic)
-            .into_response(),
-    }
+    let (app, params) = (&app, &params);
+    client_auth::respond(&headers, params, |creds| async move {
+        let context = TokenContext { client_addr };
+        let tokens = grants::token_with(app, &creds, params, &context).await?;
+        Ok(token_response(tokens, &app.settings))
+    })
+    .await
 }
 
 /// A successful token response: JSON, never cached (RFC 6749 §5.1). A

@@ -23,7 +23,7 @@ use crate::core::error::Error;
 use crate::core::params::Params;
 use crate::core::sessions::Session;
 use crate::http::AppState;
-use crate::http::browser::{self, BrowserSession, CsrfForm, PageForm, PageQuery};
+use crate::http::browser::{BrowserSession, CsrfForm, PageForm, PageQuery};
 use crate::http::client_addr::ClientAddr;
 use crate::http::error::{PageError, PageStatus, page, see_other};
 use crate::http::html::View;
@@ -83,7 +83,10 @@ impl PageForm for DeviceForm {
     fn from_params(params: &Params) -> Result<Self, Error> {
         Ok(DeviceForm {
             user_code: params.get("user_code").unwrap_or("").to_owned(),
-            decision: browser::decision(params)?,
+            decision: params
+                .get(Decision::FIELD)
+                .map(Decision::parse)
+                .transpose()?,
             csrf_token: params.get("csrf_token").unwrap_or("").to_owned(),
         })
     }
@@ -231,27 +234,14 @@ mod tests {
     }
 
     #[test]
-    fn login_redirects_only_to_the_device_page() {
+    fn login_comes_back_to_the_device_page() {
         let r = login_first(Some("WDJB-MJHT"));
         assert_eq!(
             r.headers()[header::LOCATION],
             "/login?return_to=%2Fdevice%3Fuser_code%3DWDJB-MJHT"
         );
-        use crate::core::login::return_to;
-        assert_eq!(return_to(Some("/device")), Some("/device"));
-        assert_eq!(
-            return_to(Some("/device?user_code=A")),
-            Some("/device?user_code=A")
-        );
-        for bad in [
-            "//evil.example",
-            "https://evil.example/device",
-            "/devicex",
-            "/device/../consent",
-            "/device?x\r\nSet-Cookie: a=b",
-            "",
-        ] {
-            assert_eq!(return_to(Some(bad)), None, "{bad:?}");
-        }
+        // Only such paths are followed back: `core::login::return_to`
+        // (tested there).
+        assert!(crate::core::login::return_to(Some("/device?user_code=WDJB-MJHT")).is_some());
     }
 }

@@ -104,6 +104,7 @@ pub fn expired() -> Response {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::http::html;
     use axum::http::{StatusCode, header};
 
     /// Every page's view renders with its template, so that a mistake
@@ -133,6 +134,45 @@ mod tests {
             },
         );
         assert_eq!(r.status(), StatusCode::OK);
+        for (view, hidden) in [
+            (
+                html::render(&consent::ConsentView {
+                    client_name: "Demo",
+                    user_email: "a@example.com",
+                    scopes: vec!["See your name".into()],
+                    csrf_token: "t",
+                    request_id: "r",
+                }),
+                r#"<input type="hidden" name="request" value="r">"#,
+            ),
+            (
+                html::render(&device::DeviceConfirmView {
+                    client_name: "TV",
+                    user_email: "a@example.com",
+                    user_code: "WDJB-MJHT".into(),
+                    scopes: vec!["See your name".into()],
+                    csrf_token: "t",
+                }),
+                r#"<input type="hidden" name="user_code" value="WDJB-MJHT">"#,
+            ),
+        ] {
+            let text = view.unwrap();
+            assert!(text.contains(hidden), "{text}");
+            assert!(text.contains(r#"<input type="hidden" name="csrf_token" value="t">"#));
+            assert!(text.contains(r#"name="decision" value="allow""#));
+            assert!(text.contains(r#"name="decision" value="deny""#));
+            assert!(text.contains("See your name"));
+        }
+        let r = page(
+            PageStatus::Invalid,
+            &device::DeviceEntryView {
+                csrf_token: "t",
+                user_email: "a@example.com",
+                user_code: "WDJB",
+                error: Some("no"),
+            },
+        );
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
         let r = message("Signed out", "Bye");
         assert!(r.headers().contains_key(header::CONTENT_SECURITY_POLICY));
         assert_eq!(expired().status(), StatusCode::BAD_REQUEST);

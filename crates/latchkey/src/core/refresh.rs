@@ -47,22 +47,41 @@ pub const SUCCESSOR_PURPOSE: &str = "refresh-successor";
 /// characters).
 const MAX_TOKEN_LEN: usize = 512;
 
-/// What the family of refresh tokens was issued from. Stored as text; the
-/// prefixes are a convention shared by the grants:
-/// `password`, `code:<SHA-256 of the code>`, `device:<SHA-256 of the device
-/// code>`. A replayed authorization code revokes what it issued through
-/// [`RefreshTokenStore::revoke_families_by_origin`].
-pub mod origin {
-    pub const PASSWORD: &str = "password";
+/// What a family of refresh tokens was issued from, so that the grant can
+/// be undone: a replayed authorization code revokes what it issued
+/// (RFC 6749 §4.1.2) through [`RefreshTokenStore::revoke_families_by_origin`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FamilyOrigin {
+    /// A password sign-in: `/v1/signin` or `grant_type=password`.
+    Password,
+    /// An authorization code, named by its SHA-256.
+    Code(SecretHash),
+    /// A device authorization, named by the SHA-256 of its device code.
+    Device(SecretHash),
+}
 
-    /// The origin of a family issued by redeeming an authorization code.
-    pub fn code(code_hash: &str) -> String {
-        format!("code:{code_hash}")
+impl FamilyOrigin {
+    /// The column's text: `password`, `code:<hash>`, `device:<hash>`. The
+    /// one place these prefixes are spelled.
+    pub fn to_stored(&self) -> String {
+        match self {
+            FamilyOrigin::Password => "password".to_owned(),
+            FamilyOrigin::Code(h) => format!("code:{}", h.as_str()),
+            FamilyOrigin::Device(h) => format!("device:{}", h.as_str()),
+        }
     }
 
-    /// The origin of a family issued by a device authorization.
-    pub fn device(device_code_hash: &str) -> String {
-        format!("device:{device_code_hash}")
+    /// Reads the column back; anything else is a corrupt row.
+    pub fn from_stored(s: &str) -> Result<Self> {
+        let hash = |h: &str| SecretHash::from_stored(h.to_owned());
+        match s.split_once(':') {
+            None if s == "password" => Ok(FamilyOrigin::Password),
+            Some(("code", h)) if !h.is_empty() => Ok(FamilyOrigin::Code(hash(h))),
+            Some(("device", h)) if !h.is_empty() => Ok(FamilyOrigin::Device(hash(h))),
+            _ => Err(Error::internal(format!(
+                "corrupt refresh family origin {s:?}"
+            ))),
+        }
     }
 }
 
@@ -76,7 +95,8 @@ pub struct RefreshFamily {
     /// access token, never widen it.
     pub scope: Scope,
     pub auth_time: Option<UnixTime>,
-    pub origin: Option<String>,
+    /// `None` only for families stored before origins were recorded.
+    pub origin: Option<FamilyOrigin>,
     pub created_at: UnixTime,
     /// The absolute lifetime (`refresh_token_absolute_ttl_seconds` from
     /// creation): no token of the family outlives it.
@@ -177,11 +197,10 @@ pub trait RefreshTokenStore: Send + Sync {
         now: UnixTime,
     ) -> impl Future<Output = Result<u64>> + Send;
 
-    /// Revokes every live family issued from `origin` (see [`origin`]).
-    /// Returns how many.
+    /// Revokes every live family issued from `origin`. Returns how many.
     fn revoke_families_by_origin(
         &self,
-        origin: &str,
+        origin: &FamilyOrigin,
         now: UnixTime,
     ) -> impl Future<Output = Result<u64>> + Send;
 
@@ -198,8 +217,7 @@ pub struct FamilySpec<'a> {
     /// The scope granted.
     pub scope: Scope,
     pub auth_time: Option<UnixTime>,
-    /// What the family is issued from (see [`origin`]).
-    pub origin: Option<String>,
+    pub origin: FamilyOrigin,
 }
 
 /// Starts a family: a fresh random token, its record, and the family record.
@@ -227,7 +245,7 @@ pub fn start_family(
         user_id: user_id.to_owned(),
         scope,
         auth_time,
-        origin,
+        origin: Some(origin),
         created_at: now,
         expires_at: now + settings.refresh_token_absolute_ttl_seconds,
         revoked_at: None,
@@ -259,8 +277,8 @@ pub struct UserGrant<'a> {
     pub audience: Vec<String>,
     /// When the user authenticated (OIDC `auth_time`).
     pub auth_time: UnixTime,
-    /// What the family is issued from (see [`origin`]).
-    pub origin: Option<String>,
+    /// What the family, if any, is issued from.
+    pub origin: FamilyOrigin,
 }
 
 /// Tokens minted for a user, with the family to store if a refresh token is
@@ -653,5 +671,30 @@ mod tests {
             refreshed_scope(None, &granted, &shrunk).unwrap(),
             Scope::parse("openid read").unwrap()
         );
+    }
+}
+
+#[cfg(test)]
+mod origin_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn origins_round_trip_through_their_stored_text() {
+        let h = SecretHash::of("c");
+        for o in [
+            FamilyOrigin::Password,
+            FamilyOrigin::Code(h.clone()),
+            FamilyOrigin::Device(h.clone()),
+        ] {
+            assert_eq!(FamilyOrigin::from_stored(&o.to_stored()).unwrap(), o);
+        }
+        assert_eq!(
+            FamilyOrigin::Code(h.clone()).to_stored(),
+            format!("code:{}", h.as_str())
+        );
+        for bad in ["", "code:", "pass", "token:x", "password:x"] {
+            assert!(FamilyOrigin::from_stored(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -99,7 +99,7 @@ pub async fn password_grant<S: Storage>(
             scope,
             audience,
             auth_time: now,
-            origin: Some(refresh::origin::PASSWORD.to_owned()),
+            origin: refresh::FamilyOrigin::Password,
         },
     )?;
     if let Some(family) = &prepared.family {

@@ -13,7 +13,7 @@ use crate::core::clock::UnixTime;
 use crate::core::codes::{CodeStore, Issued, StoredCode};
 use crate::core::consent::ConsentStore;
 use crate::core::error::{Error, Result};
-use crate::core::refresh::origin;
+use crate::core::refresh::FamilyOrigin;
 use crate::core::scope::Scope;
 use crate::core::secret::SecretHash;
 use crate::core::sessions::{BrowserSession, SessionStore};
@@ -286,7 +286,7 @@ impl CodeStore for Store {
         hash: &SecretHash,
         now: UnixTime,
     ) -> Result<Option<(String, UnixTime)>> {
-        let origin = origin::code(hash.as_str());
+        let origin = FamilyOrigin::Code(hash.clone());
         in_tx!(self, tx => {
                 RefreshTx::revoke_families_by_origin(&mut *tx, &origin, now).await?;
                 let issued: Option<(Option<String>, Option<i64>)> = sqlx::query_as(

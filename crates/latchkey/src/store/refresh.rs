@@ -14,7 +14,8 @@ use std::future::Future;
 use crate::core::clock::UnixTime;
 use crate::core::error::Result;
 use crate::core::refresh::{
-    NewFamily, RefreshFamily, RefreshTokenRecord, RefreshTokenStore, StoredRefreshToken, TokenOwner,
+    FamilyOrigin, NewFamily, RefreshFamily, RefreshTokenRecord, RefreshTokenStore,
+    StoredRefreshToken, TokenOwner,
 };
 use crate::core::scope::Scope;
 use crate::core::secret::SecretHash;
@@ -80,7 +81,7 @@ pub trait RefreshTx {
     /// Revokes every live family issued from `origin`; returns how many.
     fn revoke_families_by_origin(
         &mut self,
-        origin: &str,
+        origin: &FamilyOrigin,
         now: UnixTime,
     ) -> impl Future<Output = Result<u64, sqlx::Error>> + Send;
 
@@ -104,7 +105,7 @@ macro_rules! impl_refresh_tx {
                     .bind(&f.user_id)
                     .bind(f.scope.to_string())
                     .bind(f.auth_time)
-                    .bind(&f.origin)
+                    .bind(f.origin.as_ref().map(FamilyOrigin::to_stored))
                     .bind(f.created_at)
                     .bind(f.expires_at)
                     .bind(f.revoked_at)
@@ -137,12 +138,12 @@ macro_rules! impl_refresh_tx {
 
             async fn revoke_families_by_origin(
                 &mut self,
-                origin: &str,
+                origin: &FamilyOrigin,
                 now: UnixTime,
             ) -> Result<u64, sqlx::Error> {
                 Ok(sqlx::query(REVOKE_BY_ORIGIN)
                     .bind(now)
-                    .bind(origin)
+                    .bind(origin.to_stored())
                     .execute(&mut *self)
                     .await?
                     .rows_affected())
@@ -207,7 +208,11 @@ impl FoundRow {
                 user_id: self.user_id,
                 scope: Scope::parse(&self.scope)?,
                 auth_time: self.auth_time,
-                origin: self.origin,
+                origin: self
+                    .origin
+                    .as_deref()
+                    .map(FamilyOrigin::from_stored)
+                    .transpose()?,
                 created_at: self.family_created_at,
                 expires_at: self.family_expires_at,
                 revoked_at: self.revoked_at,
@@ -388,10 +393,10 @@ impl RefreshTokenStore for Store {
         .map_err(db_err)
     }
 
-    async fn revoke_families_by_origin(&self, origin: &str, now: UnixTime) -> Result<u64> {
+    async fn revoke_families_by_origin(&self, origin: &FamilyOrigin, now: UnixTime) -> Result<u64> {
         on_pool!(self, pool => sqlx::query(REVOKE_BY_ORIGIN)
             .bind(now)
-            .bind(origin)
+            .bind(origin.to_stored())
             .execute(pool)
             .await
             .map(|r| r.rows_affected()))

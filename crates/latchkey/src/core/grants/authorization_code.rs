@@ -94,7 +94,7 @@ pub async fn issue<S: Storage>(
             scope: stored.scope.clone(),
             audience,
             auth_time: stored.auth_time,
-            origin: Some(refresh::origin::code(hash.as_str())),
+            origin: refresh::FamilyOrigin::Code(hash.clone()),
         },
         stored.nonce.as_deref(),
         now,

@@ -93,7 +93,7 @@ async fn redeem<S: Storage>(
             scope: stored.scope.clone(),
             audience: stored.audience.clone(),
             auth_time,
-            origin: Some(refresh::origin::device(stored.hash.as_str())),
+            origin: refresh::FamilyOrigin::Device(stored.hash.clone()),
         },
         None,
         now,

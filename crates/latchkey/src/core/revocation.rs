@@ -23,7 +23,7 @@ use super::error::{Error, Result};
 use super::generation::{Freshness, Generation};
 use super::keys::JwtType;
 use super::params::Params;
-use super::refresh;
+use super::refresh::family;
 use super::secret::{self, SecretHash};
 use super::{Authority, Storage};
 
@@ -209,7 +209,7 @@ pub async fn revoke<S: Storage>(auth: &Authority<S>, client: &Client, token: &st
     if looks_like_jwt(token) {
         revoke_access_token(auth, client, token).await
     } else {
-        refresh::revoke_refresh_token(auth, Some(client), token)
+        family::revoke_by_token(auth, Some(client), token)
             .await
             .map(|_| ())
     }

@@ -65,7 +65,7 @@ const DENY_JTI: &str = "INSERT INTO revoked_access_tokens (jti, expires_at) VALU
 /// }.await;
 /// ```
 pub trait RefreshTx {
-    /// Inserts a family and its first token (see `core::refresh::start_family`).
+    /// Inserts a family and its first token (see `core::refresh::family::start`).
     fn insert_family(
         &mut self,
         new: &NewFamily,

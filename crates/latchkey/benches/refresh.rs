@@ -15,11 +15,11 @@ use latchkey::config::Settings;
 use latchkey::core::Authority;
 use latchkey::core::clients::{ClientStore as _, GrantType, NewClient};
 use latchkey::core::clock::{Clock as _, SystemClock};
+use latchkey::core::grants::password::{self, PasswordSignin};
 use latchkey::core::grants::refresh_token::{self, Presenter, RefreshRequest};
 use latchkey::core::password::PasswordHasher;
 use latchkey::core::scope::Scope;
 use latchkey::core::secret::Secret;
-use latchkey::core::signin::{PasswordSignin, password_grant};
 use latchkey::core::users::{NewUser, UserStore as _};
 use latchkey::store::Store;
 
@@ -66,7 +66,7 @@ fn bench_rotation(c: &mut Criterion) {
         (auth, client)
     });
     let first = rt
-        .block_on(password_grant(
+        .block_on(password::issue(
             &auth,
             &client,
             PasswordSignin {

@@ -18,6 +18,7 @@ use crate::core::scope::Scope;
 use crate::core::secret::SecretHash;
 use crate::core::sessions::{BrowserSession, SessionStore};
 
+use super::deny_list::DenyListTx;
 use super::refresh::RefreshTx;
 use super::{Store, db_err, in_tx, list_to_text, on_pool, text_to_list};
 
@@ -297,7 +298,7 @@ impl CodeStore for Store {
                 .await?;
                 let denied = match issued {
                     Some((Some(jti), Some(exp))) => {
-                        RefreshTx::deny_access_token(&mut *tx, &jti, exp).await?;
+                        DenyListTx::deny_access_token(&mut *tx, &jti, exp).await?;
                         Some((jti, exp))
                     }
                     _ => None,

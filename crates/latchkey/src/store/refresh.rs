@@ -36,16 +36,10 @@ const REVOKE_FAMILY: &str =
 const REVOKE_BY_ORIGIN: &str = "UPDATE refresh_families SET revoked_at = $1 \
      WHERE origin = $2 AND revoked_at IS NULL";
 
-const BUMP_DENY_LIST: &str =
-    "UPDATE cache_generations SET generation = generation + 1 WHERE name = 'deny_list'";
-
-const DENY_JTI: &str = "INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2) \
-     ON CONFLICT (jti) DO NOTHING";
-
 /// Refresh-token statements that run inside a caller's transaction, for flows
 /// whose other writes must commit or fail together with them: redeeming an
 /// authorization code and issuing its tokens; detecting a replayed code and
-/// revoking what it issued.
+/// revoking what it issued (with `DenyListTx` for its access token).
 ///
 /// Implemented for both backends' connections, so it works on the `tx` of
 /// [`in_tx!`](super::in_tx), whichever backend the body is compiled for:
@@ -84,13 +78,6 @@ pub trait RefreshTx {
         origin: &FamilyOrigin,
         now: UnixTime,
     ) -> impl Future<Output = Result<u64, sqlx::Error>> + Send;
-
-    /// Puts an access token's `jti` on the deny list until `expires_at`.
-    fn deny_access_token(
-        &mut self,
-        jti: &str,
-        expires_at: UnixTime,
-    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 }
 
 /// One implementation, compiled for each backend's connection type.
@@ -147,21 +134,6 @@ macro_rules! impl_refresh_tx {
                     .execute(&mut *self)
                     .await?
                     .rows_affected())
-            }
-
-            async fn deny_access_token(
-                &mut self,
-                jti: &str,
-                expires_at: UnixTime,
-            ) -> Result<(), sqlx::Error> {
-                sqlx::query(DENY_JTI)
-                    .bind(jti)
-                    .bind(expires_at)
-                    .execute(&mut *self)
-                    .await?;
-                // Processes mirror the deny list; tell them it changed.
-                sqlx::query(BUMP_DENY_LIST).execute(&mut *self).await?;
-                Ok(())
             }
         }
     };

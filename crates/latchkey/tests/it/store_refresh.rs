@@ -1,19 +1,19 @@
 //! Store conformance for refresh tokens, the deny list and the sign-in
-//! counters: every contract of `core::refresh`, `core::revocation` and
+//! counters: every contract of `core::refresh`, `core::deny_list` and
 //! `core::ratelimit`, on both backends through the real pools.
 
 use std::sync::Arc;
 
 use latchkey::core::clients::{ClientStore as _, GrantType, NewClient};
+use latchkey::core::deny_list::DenyListStore as _;
 use latchkey::core::ratelimit::AttemptCounterStore as _;
 use latchkey::core::refresh::{
     FamilyOrigin, NewFamily, RefreshFamily, RefreshTokenRecord, RefreshTokenStore as _,
 };
-use latchkey::core::revocation::DenyListStore as _;
 use latchkey::core::scope::Scope;
 use latchkey::core::secret::SecretHash;
 use latchkey::core::users::{NewUser, UserStore as _};
-use latchkey::store::{RefreshTx as _, Store};
+use latchkey::store::{DenyListTx as _, RefreshTx as _, Store};
 
 /// A client and a user to hang families on.
 async fn owner(store: &Store) -> (String, String) {

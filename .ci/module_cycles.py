@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Finds import cycles between sibling modules of a Rust crate.
 
-    module_cycles.py SRC_DIR [MODULE]
+    module_cycles.py SRC_DIR [MODULE] [--shallow]
 
-SRC_DIR is the crate's `src`; MODULE (e.g. `http`) limits the check to that
-module's descendants. A file's references are its `use` paths and inline
+SRC_DIR is the crate's `src`; MODULE (e.g. `http`, or `.` for the whole
+crate) limits the check to that module's descendants, and `--shallow` to its
+direct children (`.ci/module_cycles.py src . --shallow`: `core`, `config`,
+`http`, ... among themselves). A file's references are its `use` paths and inline
 paths that start with `crate::`, `super::` or `self::` (`#[cfg(test)]`
 modules and comments skipped). A reference from module A to module B counts
 as an edge between the two children of their lowest common ancestor that
@@ -101,8 +103,10 @@ def resolve(here, path, modules):
 
 
 def main():
-    src = sys.argv[1]
-    scope = tuple(sys.argv[2].split("::")) if len(sys.argv) > 2 else ()
+    args = [a for a in sys.argv[1:] if a != "--shallow"]
+    shallow = "--shallow" in sys.argv[1:]
+    src = args[0]
+    scope = tuple(args[1].split("::")) if len(args) > 1 and args[1] != "." else ()
     files = {}
     for root, _, names in os.walk(src):
         for n in names:
@@ -127,6 +131,8 @@ def main():
             if i == len(mod) or i == len(tgt):
                 continue  # ancestor or descendant: the tree itself
             a, b = mod[: i + 1], tgt[: i + 1]
+            if shallow and len(a) != len(scope) + 1:
+                continue
             edges.setdefault(a, set()).add(b)
     # Tarjan's strongly connected components.
     index, low, stack, on, sccs = {}, {}, [], set(), []

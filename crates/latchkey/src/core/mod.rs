@@ -12,6 +12,7 @@ pub mod codes;
 pub mod consent;
 pub mod csrf;
 pub mod decision;
+pub mod deny_list;
 pub mod device;
 pub mod discovery;
 pub mod error;
@@ -50,7 +51,7 @@ pub trait Storage:
     + secret::ServerSecretStore
     + users::UserStore
     + refresh::RefreshTokenStore
-    + revocation::DenyListStore
+    + deny_list::DenyListStore
     + ratelimit::AttemptCounterStore
     + audit::AuditStore
     + sessions::SessionStore
@@ -73,7 +74,7 @@ impl<T> Storage for T where
         + secret::ServerSecretStore
         + users::UserStore
         + refresh::RefreshTokenStore
-        + revocation::DenyListStore
+        + deny_list::DenyListStore
         + ratelimit::AttemptCounterStore
         + audit::AuditStore
         + sessions::SessionStore
@@ -105,8 +106,8 @@ pub struct Authority<S> {
     /// The audit trail's queue (see [`audit::AuditLog`]).
     pub audit: audit::AuditLog,
     /// The access-token deny list, mirrored in memory (see
-    /// [`revocation::DenyListCache`]).
-    pub denied: revocation::DenyListCache,
+    /// [`deny_list::DenyListCache`]).
+    pub denied: deny_list::DenyListCache,
     /// Wakes this process's outbox worker after a flow committed a message
     /// (see [`outbox`]).
     pub outbox: outbox::Signal,
@@ -147,7 +148,7 @@ impl<S: Storage> Authority<S> {
             server_key,
             clients: clients::ClientCache::new(settings_revalidate_ms),
             audit: audit::AuditLog::spawn(store.clone()),
-            denied: revocation::DenyListCache::new(settings_revalidate_ms),
+            denied: deny_list::DenyListCache::new(settings_revalidate_ms),
             outbox: outbox::Signal::default(),
         };
         auth.init_keys().await?;

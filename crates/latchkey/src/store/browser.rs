@@ -13,11 +13,12 @@ use crate::core::clock::UnixTime;
 use crate::core::codes::{CodeStore, Issued, StoredCode};
 use crate::core::consent::ConsentStore;
 use crate::core::error::{Error, Result};
-use crate::core::refresh::origin;
+use crate::core::refresh::FamilyOrigin;
 use crate::core::scope::Scope;
 use crate::core::secret::SecretHash;
 use crate::core::sessions::{Session, SessionStore};
 
+use super::deny_list::DenyListTx;
 use super::refresh::RefreshTx;
 use super::{Store, db_err, in_tx, list_to_text, on_pool, text_to_list};
 
@@ -286,7 +287,7 @@ impl CodeStore for Store {
         hash: &SecretHash,
         now: UnixTime,
     ) -> Result<Option<(String, UnixTime)>> {
-        let origin = origin::code(hash.as_str());
+        let origin = FamilyOrigin::Code(hash.clone());
         in_tx!(self, tx => {
                 RefreshTx::revoke_families_by_origin(&mut *tx, &origin, now).await?;
                 let issued: Option<(Option<String>, Option<i64>)> = sqlx::query_as(
@@ -297,7 +298,7 @@ impl CodeStore for Store {
                 .await?;
                 let denied = match issued {
                     Some((Some(jti), Some(exp))) => {
-                        RefreshTx::deny_access_token(&mut *tx, &jti, exp).await?;
+                        DenyListTx::deny_access_token(&mut *tx, &jti, exp).await?;
                         Some((jti, exp))
                     }
                     _ => None,

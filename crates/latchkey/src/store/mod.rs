@@ -13,15 +13,16 @@
 mod audit;
 mod browser;
 mod clients;
+mod deny_list;
 mod device;
 mod keys;
 mod outbox;
 mod ratelimit;
 mod refresh;
-mod revocation;
 mod secrets;
 mod users;
 
+pub use deny_list::DenyListTx;
 pub use outbox::OutboxTx;
 pub use refresh::RefreshTx;
 

@@ -38,8 +38,8 @@ use tokio::sync::Notify;
 use super::clock::{Clock, UnixTime};
 use super::error::{Error, Result};
 use super::secret::ServerKey;
+use super::settings::Settings;
 use super::users::normalize_email;
-use crate::config::Settings;
 
 /// HMAC purpose of the counter keys.
 const KEY_PURPOSE: &str = "signin-limit";

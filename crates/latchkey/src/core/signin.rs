@@ -1,5 +1,7 @@
-//! Password sign-in: the first-party `POST /v1/signin` (SPEC §5) and the token
-//! endpoint's `grant_type=password` (RFC 6749 §4.3) are one code path.
+//! Password sign-in: the first-party `POST /v1/signin` and the token
+//! endpoint's `grant_type=password` (RFC 6749 §4.3, `grants::password`) are
+//! one code path; the cookie refresh and sign-out of `/v1/refresh` and
+//! `/v1/signout`.
 //!
 //! "The authorization server MUST [...] protect the endpoint against brute
 //! force attacks (e.g., using rate-limitation or generating alerts)" (RFC 6749
@@ -11,45 +13,20 @@
 use std::net::IpAddr;
 
 use super::audit::{self, AuditEvent, AuditLog, Outcome};
-use super::clients::{self, Client, ClientCredentials, GrantType};
+use super::clients::{self, ClientCredentials};
 use super::clock::SharedClock;
 use super::error::{Error, Result};
-use super::oidc;
+use super::grants::password::{self, PasswordSignin};
+use super::grants::refresh_token::{self, Presenter, RefreshRequest};
 use super::params::Params;
 use super::password::{PasswordHasher, Verified};
 use super::ratelimit::{HASH_START_DEADLINE, LimitKeys, Outcome as RateOutcome, SigninLimiter};
-use super::refresh::{self, UserGrant};
+use super::refresh::family;
 use super::scope::Scope;
 use super::secret::Secret;
-use super::tokens::{self, IssuedTokens};
+use super::tokens::IssuedTokens;
 use super::users::User;
 use super::{Authority, Storage};
-
-/// A password sign-in request.
-#[derive(Debug)]
-pub struct PasswordSignin<'a> {
-    pub username: &'a str,
-    pub password: Secret,
-    pub scope: Option<Scope>,
-    pub resources: Vec<String>,
-    /// The client's network address, for the per-address limit; `None` when
-    /// unknown (the per-username limit still applies).
-    pub client_addr: Option<IpAddr>,
-}
-
-impl<'a> PasswordSignin<'a> {
-    /// Reads `username`, `password`, `scope` and `resource` (RFC 6749 §4.3.2,
-    /// RFC 8707).
-    pub fn from_params(params: &'a Params, client_addr: Option<IpAddr>) -> Result<Self> {
-        Ok(PasswordSignin {
-            username: params.require("username")?,
-            password: Secret::new(params.require("password")?),
-            scope: params.get("scope").map(Scope::parse).transpose()?,
-            resources: params.get_all("resource").map(str::to_owned).collect(),
-            client_addr,
-        })
-    }
-}
 
 /// The same answer for every failure, so that nobody learns which usernames
 /// exist, or which accounts are disabled.
@@ -67,57 +44,7 @@ pub async fn signin<S: Storage>(
 ) -> Result<IssuedTokens> {
     let request = PasswordSignin::from_params(params, client_addr)?;
     let client = clients::authenticate(&auth.store, &auth.clients, creds).await?;
-    password_grant(auth, &client, request).await
-}
-
-/// Signs a user in with a password on behalf of an authenticated `client`.
-pub async fn password_grant<S: Storage>(
-    auth: &Authority<S>,
-    client: &Client,
-    request: PasswordSignin<'_>,
-) -> Result<IssuedTokens> {
-    client.require_grant(GrantType::Password)?;
-    // Request errors first: they are not guesses and cost no attempt.
-    let scope = Scope::grant(request.scope, &client.scopes)?;
-    let audience = tokens::audience(
-        client,
-        request.resources.iter().map(String::as_str),
-        &auth.settings,
-    )?;
-
-    let user = check_password(
-        auth,
-        request.username,
-        &request.password,
-        request.client_addr,
-        Some(client.id.0.as_str()),
-    )
-    .await?;
-
-    let now = auth.clock.now();
-    // With `openid`, an ID token as the code flow's, without a nonce (none
-    // was sent) and with `amr: ["pwd"]` (RFC 8176 §2).
-    let prepared = oidc::prepare_user_tokens_with_id_token(
-        auth,
-        UserGrant {
-            client,
-            user: &user,
-            scope,
-            audience,
-            auth_time: now,
-            origin: Some(refresh::origin::PASSWORD.to_owned()),
-        },
-        oidc::IdTokenExtras {
-            nonce: None,
-            amr: &[oidc::AMR_PASSWORD],
-        },
-        now,
-    )?;
-    if let Some(family) = &prepared.family {
-        auth.store.insert_family(family).await?;
-    }
-    super::tokens::count_issued("password", &auth.keys.snapshot());
-    Ok(prepared.tokens)
+    password::issue(auth, &client, request).await
 }
 
 /// Checks a username and password under the sign-in limits (see
@@ -305,7 +232,7 @@ pub async fn refresh_with_cookie<S: Storage>(
         .refresh_cookie
         .as_ref()
         .ok_or_else(|| Error::invalid_grant("no refresh token cookie"))?;
-    refresh::check_csrf(
+    super::csrf::check_refresh_cookie(
         &auth.server_key,
         token,
         browser.csrf_cookie,
@@ -313,10 +240,10 @@ pub async fn refresh_with_cookie<S: Storage>(
     )?;
     let scope = params.get("scope").map(Scope::parse).transpose()?;
     let resources: Vec<String> = params.get_all("resource").map(str::to_owned).collect();
-    refresh::refresh(
+    refresh_token::rotate(
         auth,
-        refresh::RefreshRequest {
-            presenter: refresh::Presenter::Cookie,
+        RefreshRequest {
+            presenter: Presenter::Cookie,
             token,
             scope: scope.as_ref(),
             resources: &resources,
@@ -337,15 +264,15 @@ pub async fn signout<S: Storage>(
 ) -> Result<()> {
     if let Some(token) = params.get("refresh_token") {
         let client = clients::authenticate(&auth.store, &auth.clients, &creds?).await?;
-        refresh::revoke_refresh_token(auth, Some(&client), token).await?;
+        family::revoke_by_token(auth, Some(&client), token).await?;
     } else if let Some(token) = &browser.refresh_cookie {
-        refresh::check_csrf(
+        super::csrf::check_refresh_cookie(
             &auth.server_key,
             token,
             browser.csrf_cookie,
             browser.csrf_header,
         )?;
-        refresh::revoke_refresh_token(auth, None, token.expose()).await?;
+        family::revoke_by_token(auth, None, token.expose()).await?;
     }
     Ok(())
 }

@@ -114,7 +114,7 @@ both_backends! {
         assert!(claims.auth_time.is_some());
         assert_eq!(
             claims.at_hash.as_deref(),
-            Some(latchkey::core::oidc::at_hash(latchkey::core::keys::SigningAlg::RS256, &tokens.access_token).as_str())
+            Some(latchkey::core::tokens::at_hash(latchkey::core::keys::SigningAlg::RS256, &tokens.access_token).as_str())
         );
 
         // Userinfo answers the claims of the granted scopes.

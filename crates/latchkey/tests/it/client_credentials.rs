@@ -245,7 +245,7 @@ both_backends! {
                 crate::common::Backend::Sqlite => crate::common::TestDb::sqlite().await,
                 crate::common::Backend::Postgres => crate::common::TestDb::postgres().await.unwrap(),
             };
-            let srv = TestServer::start_with(&fresh, |s| s.signing_alg = name.into()).await;
+            let srv = TestServer::start_with(&fresh, |s| s.signing_alg = latchkey::core::keys::SigningAlg::parse(name).unwrap()).await;
             let c = srv.client(service("read")).await;
             let resp = srv.token_basic(&c, &[("grant_type", "client_credentials")]).await;
             assert_eq!(resp.status(), 200);

@@ -1,13 +1,13 @@
 //! The documentation that is generated from the code, and fails here when it
 //! drifts: `docs/configuration.md` is rendered from the doc comments and
-//! defaults of `Settings` (src/config.rs). Regenerate it with
+//! defaults of `Settings` (src/core/settings.rs). Regenerate it with
 //! `LATCHKEY_BLESS=1 cargo test -p latchkey --test it docs::`.
 
 use std::path::PathBuf;
 
 use latchkey::config::Settings;
 
-const CONFIG_SOURCE: &str = include_str!("../../src/config.rs");
+const CONFIG_SOURCE: &str = include_str!("../../src/core/settings.rs");
 const BEGIN: &str = "<!-- BEGIN GENERATED: do not edit; see tests/it/docs.rs -->";
 const END: &str = "<!-- END GENERATED -->";
 
@@ -25,7 +25,7 @@ struct Field {
 fn settings_fields(source: &str) -> Vec<Field> {
     let start = source
         .find("pub struct Settings {")
-        .expect("src/config.rs declares `pub struct Settings {`");
+        .expect("src/core/settings.rs declares `pub struct Settings {`");
     let body = &source[start..];
     let end = body.find("\n}").expect("the struct ends");
     let mut fields = Vec::new();
@@ -136,7 +136,7 @@ fn configuration_reference() {
     }
     assert!(
         text == wanted,
-        "docs/configuration.md is out of date with Settings (src/config.rs); run \
+        "docs/configuration.md is out of date with Settings (src/core/settings.rs); run \
          `LATCHKEY_BLESS=1 cargo test -p latchkey --test it docs::` and commit the result"
     );
 }

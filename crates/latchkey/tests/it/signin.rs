@@ -271,7 +271,7 @@ both_backends! {
         let srv = TestServer::start_with(&db, |s| {
             s.signin_slowdown_ms = 0;
             s.signin_max_failures_per_address = 2;
-            s.trusted_proxies = "127.0.0.1".into();
+            s.trusted_proxies = "127.0.0.1".parse().unwrap();
         }).await;
         let app = srv.client(first_party(TokenDelivery::Body)).await;
         srv.user("lena@example.com", &[]).await;

@@ -1,21 +1,21 @@
 //! Store conformance for refresh tokens, the deny list and the sign-in
-//! counters: every contract of `core::refresh`, `core::revocation` and
+//! counters: every contract of `core::refresh`, `core::deny_list` and
 //! `core::ratelimit`, on both backends through the real pools.
 
 use std::sync::Arc;
 
 use latchkey::core::clients::{ClientStore as _, GrantType, NewClient};
+use latchkey::core::deny_list::DenyListStore as _;
 use latchkey::core::ratelimit::{
     AttemptCounterStore as _, Reservation, SLOT_LEASE_SECONDS, Settle, epoch,
 };
 use latchkey::core::refresh::{
-    NewFamily, RefreshFamily, RefreshTokenRecord, RefreshTokenStore as _,
+    FamilyOrigin, NewFamily, RefreshFamily, RefreshTokenRecord, RefreshTokenStore as _,
 };
-use latchkey::core::revocation::DenyListStore as _;
 use latchkey::core::scope::Scope;
 use latchkey::core::secret::SecretHash;
 use latchkey::core::users::{NewUser, UserStore as _};
-use latchkey::store::{RefreshTx as _, Store};
+use latchkey::store::{DenyListTx as _, RefreshTx as _, Store};
 
 /// A client and a user to hang families on.
 async fn owner(store: &Store) -> (String, String) {
@@ -45,13 +45,18 @@ fn family(id: &str, client: &str, user: &str, token: &str, now: i64) -> NewFamil
             user_id: user.into(),
             scope: Scope::parse("openid read").unwrap(),
             auth_time: Some(now),
-            origin: Some(format!("code:{id}")),
+            origin: Some(code(id)),
             created_at: now,
             expires_at: now + 1000,
             revoked_at: None,
         },
         first_token: record(token, id, now, now + 100),
     }
+}
+
+/// The origin `family` gives a family: a code "hash" named after it.
+fn code(id: &str) -> FamilyOrigin {
+    FamilyOrigin::Code(SecretHash::from_stored(id.to_owned()))
 }
 
 fn record(token: &str, family: &str, issued: i64, expires: i64) -> RefreshTokenRecord {
@@ -140,7 +145,7 @@ both_backends! {
         assert_eq!(store.find_refresh_token(&h("a0")).await.unwrap().unwrap().family.revoked_at, Some(1010));
 
         // By origin.
-        assert_eq!(store.revoke_families_by_origin("code:f2", 1020).await.unwrap(), 1);
+        assert_eq!(store.revoke_families_by_origin(&code("f2"), 1020).await.unwrap(), 1);
         assert!(!store.find_refresh_token(&h("b0")).await.unwrap().unwrap().is_live(1020));
 
         // By user: only what is still live.
@@ -199,7 +204,7 @@ both_backends! {
                 tx.rollback().await.unwrap();
                 let mut tx = pool.begin().await.unwrap();
                 tx.insert_family(&family("kept", &client, &user, "k0", 1000)).await.unwrap();
-                assert_eq!(tx.revoke_families_by_origin("code:kept", 1001).await.unwrap(), 1);
+                assert_eq!(tx.revoke_families_by_origin(&code("kept"), 1001).await.unwrap(), 1);
                 tx.deny_access_token("jti-1", 2000).await.unwrap();
                 tx.commit().await.unwrap();
                 pool.close().await;
@@ -211,7 +216,7 @@ both_backends! {
                 tx.rollback().await.unwrap();
                 let mut tx = pool.begin().await.unwrap();
                 tx.insert_family(&family("kept", &client, &user, "k0", 1000)).await.unwrap();
-                assert_eq!(tx.revoke_families_by_origin("code:kept", 1001).await.unwrap(), 1);
+                assert_eq!(tx.revoke_families_by_origin(&code("kept"), 1001).await.unwrap(), 1);
                 tx.deny_access_token("jti-1", 2000).await.unwrap();
                 tx.commit().await.unwrap();
                 pool.close().await;

@@ -296,7 +296,7 @@ impl Latchkey {
         let app = &self.app;
         latchkey::core::keys::rotate(
             &app.store,
-            app.settings.signing_alg().unwrap(),
+            app.settings.signing_alg,
             self.now(),
             app.settings.retired_key_lifetime(),
         )

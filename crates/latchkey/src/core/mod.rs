@@ -18,6 +18,7 @@ pub mod grants;
 pub mod housekeeping;
 pub mod keys;
 pub mod oidc;
+pub mod origins;
 pub mod outbox;
 pub mod params;
 pub mod password;

@@ -393,6 +393,8 @@ pub async fn refresh<S: Storage>(
             c
         }
         Presenter::Cookie => {
+            // The request acts for the cookie's client (core::origins).
+            super::origins::note_acting_client(&found.family.client_id);
             fetched = auth
                 .clients
                 .get(&auth.store, &found.family.client_id)
@@ -633,6 +635,10 @@ pub async fn revoke_refresh_token<S: Storage>(
     };
     if client.is_some_and(|c| !secret::constant_time_eq(&c.id.0, &found.family.client_id)) {
         return Ok(false);
+    }
+    if client.is_none() {
+        // A cookie sign-out acts for the cookie's client (core::origins).
+        super::origins::note_acting_client(&found.family.client_id);
     }
     let revoked = auth
         .store

@@ -612,4 +612,71 @@ mod tests {
         std::fs::write(&path, "acess_token_ttl_seconds = 60\n").unwrap();
         assert!(Settings::load(Some(&path), vec![]).is_err());
     }
+
+    #[test]
+    fn every_bad_setting_is_reported_not_only_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("latchkey.toml");
+        std::fs::write(
+            &path,
+            "id_token_ttl_seconds = \"long\"\nkey_refresh_seconds = -5\n\
+             log_format = \"xml\"\naudit_retention_days = 0\nbogus = 1\n",
+        )
+        .unwrap();
+        let errors = Settings::load_checked(Some(&path), vec![("issuer", "nope".into())])
+            .unwrap_err();
+        let mut named: Vec<&str> = errors.iter().map(|e| e.setting.as_str()).collect();
+        named.sort();
+        assert_eq!(
+            named,
+            [
+                "audit_retention_days",
+                "bogus",
+                "id_token_ttl_seconds",
+                "issuer",
+                "key_refresh_seconds",
+                "log_format",
+            ],
+            "{errors:?}"
+        );
+        let message = Settings::load(Some(&path), vec![]).unwrap_err().to_string();
+        assert!(message.contains("log_format: must be text or json"), "{message}");
+        assert!(message.contains("audit_retention_days: must be positive"), "{message}");
+    }
+
+    #[test]
+    fn tls_files_go_together_and_empty_means_unset() {
+        let one = Settings {
+            tls_cert_file: Some("/c.pem".into()),
+            ..Settings::default()
+        };
+        let errors = one.checked().unwrap_err();
+        assert_eq!(errors[0].setting, "tls_key_file");
+        let empty = Settings {
+            tls_cert_file: Some(String::new()),
+            tls_key_file: Some(" ".into()),
+            ..Settings::default()
+        };
+        let s = empty.checked().unwrap();
+        assert_eq!((s.tls_cert_file, s.tls_key_file), (None, None));
+    }
+
+    #[test]
+    fn secrets_are_masked_and_nothing_else() {
+        let s = Settings {
+            database_url: "postgres://lk:hunter2@db:5432/lk?sslmode=require".into(),
+            trusted_proxies: "10.0.0.1".into(),
+            tls_key_file: Some("/etc/latchkey/key.pem".into()),
+            ..Settings::default()
+        };
+        let m = masked(&s);
+        assert_eq!(m["database_url"], "postgres://lk:****@db:5432/lk?sslmode=require");
+        assert_eq!(m["tls_key_file"], "/etc/latchkey/key.pem");
+        assert_eq!(m["password_hash_memory_kib"], 19456);
+        assert_eq!(m["trusted_proxies"], "10.0.0.1");
+        assert_eq!(m["issuer"], "http://127.0.0.1:8080");
+        let url = mask_url("postgres://db/lk?user=lk&password=hunter2").unwrap();
+        assert!(!url.contains("hunter2") && url.contains("user=lk"), "{url}");
+        assert_eq!(mask_url("sqlite://latchkey.db"), None);
+    }
 }

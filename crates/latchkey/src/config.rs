@@ -623,8 +623,8 @@ mod tests {
              log_format = \"xml\"\naudit_retention_days = 0\nbogus = 1\n",
         )
         .unwrap();
-        let errors = Settings::load_checked(Some(&path), vec![("issuer", "nope".into())])
-            .unwrap_err();
+        let errors =
+            Settings::load_checked(Some(&path), vec![("issuer", "nope".into())]).unwrap_err();
         let mut named: Vec<&str> = errors.iter().map(|e| e.setting.as_str()).collect();
         named.sort();
         assert_eq!(
@@ -640,8 +640,14 @@ mod tests {
             "{errors:?}"
         );
         let message = Settings::load(Some(&path), vec![]).unwrap_err().to_string();
-        assert!(message.contains("log_format: must be text or json"), "{message}");
-        assert!(message.contains("audit_retention_days: must be positive"), "{message}");
+        assert!(
+            message.contains("log_format: must be text or json"),
+            "{message}"
+        );
+        assert!(
+            message.contains("audit_retention_days: must be positive"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -670,7 +676,10 @@ mod tests {
             ..Settings::default()
         };
         let m = masked(&s);
-        assert_eq!(m["database_url"], "postgres://lk:****@db:5432/lk?sslmode=require");
+        assert_eq!(
+            m["database_url"],
+            "postgres://lk:****@db:5432/lk?sslmode=require"
+        );
         assert_eq!(m["tls_key_file"], "/etc/latchkey/key.pem");
         assert_eq!(m["password_hash_memory_kib"], 19456);
         assert_eq!(m["trusted_proxies"], "10.0.0.1");

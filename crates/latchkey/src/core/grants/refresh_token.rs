@@ -95,6 +95,8 @@ pub async fn rotate<S: Storage>(
             c
         }
         Presenter::Cookie => {
+            // The request acts for the cookie's client (core::origins).
+            crate::core::origins::note_acting_client(&found.family.client_id);
             fetched = auth
                 .clients
                 .get(&auth.store, &found.family.client_id)

@@ -91,6 +91,10 @@ pub async fn revoke_by_token<S: Storage>(
     if client.is_some_and(|c| !secret::constant_time_eq(&c.id.0, &found.family.client_id)) {
         return Ok(false);
     }
+    if client.is_none() {
+        // A cookie sign-out acts for the cookie's client (core::origins).
+        crate::core::origins::note_acting_client(&found.family.client_id);
+    }
     let revoked = auth
         .store
         .revoke_family(&found.family.id, auth.clock.now())

@@ -96,6 +96,25 @@ impl Catalogue {
             .map_err(|e| CatalogueError::new(origin, format!("not valid TOML: {e}")))?;
         let mut flat = Vec::new();
         flatten("", &table, &mut flat).map_err(|m| CatalogueError::new(origin, m))?;
+        // A text for a key the pages know may only use the placeholders
+        // the pages fill in (English's): another would fail every page
+        // that shows it.
+        if let Some(english) = self.langs.get(DEFAULT_LANG) {
+            for (key, text) in &flat {
+                let Some(reference) = english.texts.get(key) else {
+                    continue;
+                };
+                let known = placeholders(reference);
+                if let Some(unknown) = placeholders(text).into_iter().find(|p| !known.contains(p)) {
+                    return Err(CatalogueError::new(
+                        origin,
+                        format!(
+                            "{key}: the pages fill in no {{{unknown}}} here (they fill in: {known:?})"
+                        ),
+                    ));
+                }
+            }
+        }
         let entry = self
             .langs
             .entry(tag.to_ascii_lowercase())
@@ -417,6 +436,7 @@ mod tests {
         assert_eq!(c.text("de", "no.such.key"), None);
         for (tag, text, says) in [
             ("pt-BR", "[login]\ntitle = 3", "login.title"),
+            ("de", "[login]\ntitle = \"{brand}\"", "no {brand}"),
             ("pt-BR", "[login\n", "not valid TOML"),
             ("../x", "", "language tag"),
         ] {

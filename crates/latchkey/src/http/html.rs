@@ -254,11 +254,20 @@ impl Pages {
             origins.insert(name.clone(), Origin::Theme(path.clone()));
         }
         env.add_global("brand_name", brand.name.clone());
-        env.add_global("brand_logo_url", brand.logo_url.clone());
+        // URLs go into attributes as they are (HTML escaping would spell
+        // every `/` as `&#x2f;`): ours is made of hex, and the logo's was
+        // checked to hold no quote, `<`, `>` or space; its `&` is escaped.
+        env.add_global(
+            "brand_logo_url",
+            brand
+                .logo_url
+                .as_ref()
+                .map(|u| Value::from_safe_string(u.replace('&', "&amp;"))),
+        );
         env.add_global("product", PRODUCT);
         env.add_global(
             "stylesheet_url",
-            format!("{STYLESHEET_PATH}?v={}", stylesheet.version),
+            Value::from_safe_string(format!("{STYLESHEET_PATH}?v={}", stylesheet.version)),
         );
         let texts = catalogue.clone();
         env.add_function(

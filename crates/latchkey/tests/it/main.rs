@@ -41,6 +41,7 @@ mod outbox;
 mod refresh;
 mod refresh_concurrency;
 mod revocation;
+mod screenshots;
 mod signin;
 mod signin_limits;
 mod store;

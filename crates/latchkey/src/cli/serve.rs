@@ -99,9 +99,6 @@ async fn demo(server: &Server, settings: &Settings) -> anyhow::Result<()> {
 /// The browser half of the demo: a public client for the authorization code
 /// flow with PKCE, and a user to sign in as.
 async fn demo_browser(server: &Server, settings: &Settings) -> anyhow::Result<()> {
-    use base64::Engine as _;
-    use sha2::Digest as _;
-
     use crate::core::secret::{self, Secret};
     use crate::core::users::{NewUser, UserStore as _};
 
@@ -141,8 +138,7 @@ async fn demo_browser(server: &Server, settings: &Settings) -> anyhow::Result<()
     store.insert_user(&user).await?;
 
     let verifier = secret::random_token()?;
-    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    let challenge = crate::core::codes::s256_challenge(&verifier);
     let authorize = url::Url::parse_with_params(
         &settings.url(crate::core::discovery::paths::AUTHORIZE),
         &[

@@ -14,7 +14,6 @@ use std::future::Future;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest as _, Sha256};
 
 use super::clock::UnixTime;
 use super::error::Result;
@@ -105,14 +104,19 @@ pub fn is_pkce_string(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
+/// The S256 challenge of a verifier: "BASE64URL-ENCODE(SHA256(ASCII(
+/// code_verifier)))" (RFC 7636 §4.2).
+pub fn s256_challenge(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(secret::sha256(verifier.as_bytes()))
+}
+
 /// "BASE64URL-ENCODE(SHA256(ASCII(code_verifier))) == code_challenge"
 /// (RFC 7636 §4.6), compared in constant time.
 pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
     if !is_pkce_string(verifier) {
         return false;
     }
-    let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-    secret::constant_time_eq(&computed, challenge)
+    secret::constant_time_eq(&s256_challenge(verifier), challenge)
 }
 
 #[cfg(test)]

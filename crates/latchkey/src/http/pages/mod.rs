@@ -24,7 +24,6 @@ use axum::response::{Html, IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use minijinja::Environment;
-use sha2::{Digest as _, Sha256};
 
 /// The stylesheet, inlined into every page.
 pub const STYLE: &str = include_str!("templates/style.css");
@@ -55,7 +54,7 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
 });
 
 static CSP: LazyLock<String> = LazyLock::new(|| {
-    let hash = STANDARD.encode(Sha256::digest(STYLE.as_bytes()));
+    let hash = STANDARD.encode(crate::core::secret::sha256(STYLE.as_bytes()));
     format!(
         "default-src 'none'; style-src 'sha256-{hash}'; img-src 'self' data:; \
          base-uri 'none'; frame-ancestors 'none'"

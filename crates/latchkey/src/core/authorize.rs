@@ -45,7 +45,7 @@ use std::future::Future;
 use serde::{Deserialize, Serialize};
 
 use super::audit::{self, AuditEvent};
-use super::clients::{Client, GrantType};
+use super::clients::{Client, ClientId, GrantType};
 use super::clock::UnixTime;
 use super::codes::{self, StoredCode};
 use super::consent;
@@ -57,6 +57,7 @@ use super::scope::{self, Scope};
 use super::secret::{self, Secret, SecretHash};
 use super::sessions::BrowserSession;
 use super::tokens;
+use super::users::UserId;
 use super::{Authority, Storage};
 
 /// How long a request may wait for the login and consent pages.
@@ -70,7 +71,7 @@ const MAX_HINT_LEN: usize = 256;
 /// A validated authorization request, as it waits for the pages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthorizationRequest {
-    pub client_id: String,
+    pub client_id: ClientId,
     pub redirect_uri: String,
     /// The scope to grant: the requested one, within the client's.
     pub scope: String,
@@ -167,7 +168,11 @@ pub async fn authorize<S: Storage>(
             "the request must name a client_id and a redirect_uri",
         )));
     };
-    let Some(client) = auth.clients.get(&auth.store, client_id).await? else {
+    let Some(client) = auth
+        .clients
+        .get(&auth.store, &ClientId::new(client_id))
+        .await?
+    else {
         return Ok(AuthorizeOutcome::ErrorPage(Error::invalid_request(
             "unknown client",
         )));
@@ -262,7 +267,7 @@ fn validate<S: Storage>(
         return Err(Error::invalid_request("nonce is too long"));
     }
     Ok(AuthorizationRequest {
-        client_id: client.id.0.clone(),
+        client_id: client.id.clone(),
         redirect_uri: redirect_uri.to_owned(),
         scope: scope.to_string(),
         state: params.get("state").map(str::to_owned),
@@ -338,7 +343,7 @@ async fn decide<S: Storage>(
     };
     let scope = request.scope()?;
     let consent_needed = (request.prompt.forces_consent() && !client.first_party)
-        || consent::needed(&auth.store, &client, &user.id.0, &scope).await?;
+        || consent::needed(&auth.store, &client, &user.id, &scope).await?;
     if consent_needed {
         if request.prompt.forbids_pages() {
             return Ok(finish_with_error(
@@ -354,7 +359,7 @@ async fn decide<S: Storage>(
         let request_id = store_pending(auth, request, browser).await?;
         return Ok(AuthorizeOutcome::ConsentRequired { request_id });
     }
-    issue_code(auth, &request, &user.id.0, session.auth_time).await
+    issue_code(auth, &request, &user.id, session.auth_time).await
 }
 
 /// The pending request `request_id`, if it exists, is unexpired and belongs
@@ -453,7 +458,7 @@ pub async fn consent<S: Storage>(
             audit::Outcome::Success,
         )
         .user(session.user_id.as_str())
-        .client(client.id.0.as_str())
+        .client(client.id.as_str())
         .detail(scope.to_string()),
     );
     issue_code(auth, &request, &session.user_id, session.auth_time)
@@ -484,7 +489,7 @@ async fn store_pending<S: Storage>(
 async fn issue_code<S: Storage>(
     auth: &Authority<S>,
     request: &AuthorizationRequest,
-    user_id: &str,
+    user_id: &UserId,
     auth_time: UnixTime,
 ) -> Result<AuthorizeOutcome> {
     let now = auth.clock.now();
@@ -493,7 +498,7 @@ async fn issue_code<S: Storage>(
         .insert_code(&StoredCode {
             hash: SecretHash::of(&code),
             client_id: request.client_id.clone(),
-            user_id: user_id.to_owned(),
+            user_id: user_id.clone(),
             redirect_uri: request.redirect_uri.clone(),
             code_challenge: request.code_challenge.clone(),
             scope: request.scope()?,

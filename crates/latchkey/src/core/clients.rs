@@ -11,9 +11,14 @@ use super::generation::{Freshness, Generation};
 use super::scope::Scope;
 use super::secret::{self, Secret, SecretHash};
 
-/// A client identifier. Public: it appears in URLs and tokens.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ClientId(pub String);
+/// A client identifier. Public: it appears in URLs and tokens. A distinct
+/// type so that a client id cannot be passed where a user id is meant (both
+/// are UUID strings); `as_str` and `Display` give the text.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
+pub struct ClientId(String);
 
 impl fmt::Display for ClientId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -21,9 +26,33 @@ impl fmt::Display for ClientId {
     }
 }
 
+impl From<&str> for ClientId {
+    fn from(id: &str) -> Self {
+        ClientId(id.to_owned())
+    }
+}
+
+impl From<String> for ClientId {
+    fn from(id: String) -> Self {
+        ClientId(id)
+    }
+}
+
 impl ClientId {
+    /// An id as presented or stored. Not validated: an unknown id simply
+    /// finds no client.
+    pub fn new(id: impl Into<String>) -> Self {
+        ClientId(id.into())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// Compares in constant time (client ids are not secret, but comparing
+    /// them so costs nothing and removes a question).
+    pub fn matches(&self, other: &ClientId) -> bool {
+        secret::constant_time_eq(&self.0, &other.0)
     }
 }
 
@@ -210,7 +239,7 @@ impl NewClient {
             (Some(SecretHash::of(&secret)), Some(Secret::new(secret)))
         };
         let client = Client {
-            id: ClientId(uuid::Uuid::new_v4().to_string()),
+            id: ClientId::new(uuid::Uuid::new_v4().to_string()),
             name: self.name,
             secret_hash,
             first_party: self.first_party,
@@ -246,13 +275,13 @@ pub trait ClientStore: Send + Sync {
     /// Inserts a new client; its id is fresh.
     fn insert_client(&self, client: &Client) -> impl Future<Output = Result<()>> + Send;
     /// The client with this id, if any.
-    fn get_client(&self, id: &str) -> impl Future<Output = Result<Option<Client>>> + Send;
+    fn get_client(&self, id: &ClientId) -> impl Future<Output = Result<Option<Client>>> + Send;
     /// All clients, oldest first.
     fn list_clients(&self) -> impl Future<Output = Result<Vec<Client>>> + Send;
     /// Deletes a client and, through the schema, everything issued to it, and
     /// bumps the clients generation in the same transaction. Returns whether it
     /// existed.
-    fn delete_client(&self, id: &str) -> impl Future<Output = Result<bool>> + Send;
+    fn delete_client(&self, id: &ClientId) -> impl Future<Output = Result<bool>> + Send;
     /// A counter that every change or removal of a client increases; caches
     /// compare it to know whether what they hold may be stale.
     fn clients_generation(&self) -> impl Future<Output = Result<i64>> + Send;
@@ -262,15 +291,15 @@ pub trait ClientStore: Send + Sync {
 #[derive(Debug, Clone)]
 pub enum ClientCredentials {
     /// `client_secret_basic`.
-    Basic { client_id: String, secret: Secret },
+    Basic { client_id: ClientId, secret: Secret },
     /// `client_secret_post`.
-    Post { client_id: String, secret: Secret },
+    Post { client_id: ClientId, secret: Secret },
     /// `none`: a public client names itself.
-    None { client_id: String },
+    None { client_id: ClientId },
 }
 
 impl ClientCredentials {
-    pub fn client_id(&self) -> &str {
+    pub fn client_id(&self) -> &ClientId {
         match self {
             ClientCredentials::Basic { client_id, .. }
             | ClientCredentials::Post { client_id, .. }
@@ -338,7 +367,7 @@ pub fn check_credentials(
 /// cached, so guessing ids cannot grow it; it is emptied when it outgrows
 /// `MAX_ENTRIES`.
 pub struct ClientCache {
-    entries: RwLock<HashMap<String, Arc<Client>>>,
+    entries: RwLock<HashMap<ClientId, Arc<Client>>>,
     generation: Generation,
 }
 
@@ -353,7 +382,11 @@ impl ClientCache {
     }
 
     /// The client with this id, from memory when the cache is known fresh.
-    pub async fn get<S: ClientStore>(&self, store: &S, id: &str) -> Result<Option<Arc<Client>>> {
+    pub async fn get<S: ClientStore>(
+        &self,
+        store: &S,
+        id: &ClientId,
+    ) -> Result<Option<Arc<Client>>> {
         let freshness = match self.generation.check(|| store.clients_generation()).await {
             Ok(f) => f,
             // The database is unreachable, but the cache was valid when it
@@ -388,23 +421,23 @@ impl ClientCache {
         if entries.len() >= Self::MAX_ENTRIES {
             entries.clear();
         }
-        entries.insert(id.to_owned(), client.clone());
+        entries.insert(id.clone(), client.clone());
         Ok(Some(client))
     }
 
     /// Forgets one client (this process just changed it).
-    pub fn forget(&self, id: &str) {
+    pub fn forget(&self, id: &ClientId) {
         self.write().remove(id);
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<Client>>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<ClientId, Arc<Client>>> {
         // A poisoned lock means a panic mid-insert; the map is still valid.
         self.entries
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<Client>>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<ClientId, Arc<Client>>> {
         self.entries
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -447,7 +480,7 @@ mod tests {
     fn secret_check() {
         let (c, s) = confidential();
         let c = Arc::new(c);
-        let id = c.id.0.clone();
+        let id = c.id.clone();
         let ok = ClientCredentials::Basic {
             client_id: id.clone(),
             secret: s.clone(),

@@ -15,18 +15,20 @@ use std::future::Future;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use super::clients::ClientId;
 use super::clock::UnixTime;
 use super::error::Result;
 use super::refresh::NewFamily;
 use super::scope::Scope;
 use super::secret::{self, SecretHash};
+use super::users::UserId;
 
 /// A code as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredCode {
     pub hash: SecretHash,
-    pub client_id: String,
-    pub user_id: String,
+    pub client_id: ClientId,
+    pub user_id: UserId,
     pub redirect_uri: String,
     /// The S256 `code_challenge`; `None` only for a confidential client when
     /// `require_pkce` is off.

@@ -50,7 +50,7 @@
 use std::future::Future;
 use std::net::IpAddr;
 
-use super::clients::{self, ClientCredentials, GrantType};
+use super::clients::{self, ClientCredentials, ClientId, GrantType};
 use super::clock::UnixTime;
 use super::codes::Issued;
 use super::decision::Decision;
@@ -61,6 +61,7 @@ use super::scope::Scope;
 use super::secret::{self, Secret, SecretHash, ServerKey};
 use super::sessions::BrowserSession;
 use super::tokens;
+use super::users::UserId;
 use super::{Authority, Storage, discovery::paths};
 
 /// The characters of a user code: RFC 8628 §6.1's example alphabet, the
@@ -125,7 +126,7 @@ pub struct StoredDevice {
     pub hash: SecretHash,
     /// HMAC of the normalized user code.
     pub user_code_hash: String,
-    pub client_id: String,
+    pub client_id: ClientId,
     pub scope: Scope,
     pub audience: Vec<String>,
     pub created_at: UnixTime,
@@ -133,7 +134,7 @@ pub struct StoredDevice {
     pub interval_seconds: i64,
     pub last_polled_at: Option<UnixTime>,
     pub status: DeviceStatus,
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     pub auth_time: Option<UnixTime>,
 }
 
@@ -179,7 +180,7 @@ pub trait DeviceStore: Send + Sync {
     ) -> impl Future<Output = Result<bool>> + Send;
     /// Denies every authorization the user approved that no device has
     /// redeemed yet (`user revoke-sessions`, `user disable`); returns how many.
-    fn deny_user_devices(&self, user_id: &str) -> impl Future<Output = Result<u64>> + Send;
+    fn deny_user_devices(&self, user_id: &UserId) -> impl Future<Output = Result<u64>> + Send;
     /// Deletes authorizations that expired before `before`; returns how many.
     fn purge_devices(&self, before: UnixTime) -> impl Future<Output = Result<u64>> + Send;
 }
@@ -189,7 +190,7 @@ pub trait DeviceStore: Send + Sync {
 pub struct DeviceDecision<'a> {
     pub decision: Decision,
     /// Who answered.
-    pub user_id: &'a str,
+    pub user_id: &'a UserId,
     /// When they last typed their password: the `auth_time` of the tokens
     /// an approval leads to.
     pub auth_time: UnixTime,
@@ -302,7 +303,7 @@ pub async fn authorize<S: Storage>(
         let stored = StoredDevice {
             hash: SecretHash::of(device_code.expose()),
             user_code_hash: user_code.stored_hash(&auth.server_key),
-            client_id: client.id.0.clone(),
+            client_id: client.id.clone(),
             scope: scope.clone(),
             audience: audience.clone(),
             created_at: now,

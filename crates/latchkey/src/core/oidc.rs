@@ -3,10 +3,12 @@
 
 use latchkey_proto::{Audience, IdTokenClaims};
 
+use super::clients::ClientId;
 use super::error::{Error, Result};
 use super::keys::JwtType;
 use super::revocation;
 use super::scope::{self, Scope};
+use super::users::UserId;
 use super::{Authority, Storage};
 
 /// `/v1/userinfo` (OIDC Core §5.3): verifies the access token (signature,
@@ -28,13 +30,13 @@ pub async fn userinfo<S: Storage>(
     }
     let user = auth
         .store
-        .get_user(&claims.sub)
+        .get_user(&UserId::new(claims.sub.as_str()))
         .await?
         .filter(|u| !u.disabled)
         .ok_or_else(|| Error::InvalidToken("the token's user no longer exists".into()))?;
     let scope = Scope::parse(&claims.scope)?;
     let mut out = serde_json::Map::new();
-    out.insert("sub".into(), user.id.0.clone().into());
+    out.insert("sub".into(), user.id.to_string().into());
     if scope.contains(scope::PROFILE)
         && let Some(name) = &user.name
     {
@@ -94,7 +96,11 @@ pub async fn logout_target<S: Storage>(
     let (Some(uri), Some(client_id)) = (post_logout_redirect_uri, client_id) else {
         return Ok(LogoutTarget::Page);
     };
-    let Some(client) = auth.clients.get(&auth.store, &client_id).await? else {
+    let Some(client) = auth
+        .clients
+        .get(&auth.store, &ClientId::new(client_id))
+        .await?
+    else {
         return Ok(LogoutTarget::Page);
     };
     if !client.post_logout_redirect_uris.iter().any(|r| r == uri) {

@@ -21,6 +21,7 @@ use super::keys::JwtType;
 use super::params::Params;
 use super::refresh::family;
 use super::secret::{self, SecretHash};
+use super::users::UserId;
 use super::{Authority, Storage};
 
 /// The `token_type` of an introspected refresh token. (An access token's is
@@ -111,7 +112,7 @@ async fn revoke_access_token<S: Storage>(
     ) else {
         return Ok(());
     };
-    if !secret::constant_time_eq(&claims.client_id, &client.id.0) {
+    if !secret::constant_time_eq(&claims.client_id, client.id.as_str()) {
         return Ok(());
     }
     deny_list::deny(auth, &claims.jti, claims.exp).await?;
@@ -119,10 +120,10 @@ async fn revoke_access_token<S: Storage>(
     let mut event = AuditEvent::new(
         auth.clock.now(),
         audit::Kind::Revoke,
-        format!("client:{}", client.id.0),
+        format!("client:{}", client.id),
         Outcome::Success,
     )
-    .client(client.id.0.as_str())
+    .client(client.id.as_str())
     .detail(format!("access token {}", claims.jti));
     if claims.sub != claims.client_id {
         event = event.user(claims.sub.as_str());
@@ -159,7 +160,11 @@ pub async fn introspect<S: Storage>(
         // `roles` marks a user's token; `sub` is then a user id.
         let username = match (&claims.email, &claims.roles) {
             (Some(email), _) => Some(email.clone()),
-            (None, Some(_)) => auth.store.get_user(&claims.sub).await?.map(|u| u.email),
+            (None, Some(_)) => auth
+                .store
+                .get_user(&UserId::new(claims.sub.as_str()))
+                .await?
+                .map(|u| u.email),
             (None, None) => None,
         };
         return Ok(IntrospectionResponse {
@@ -188,22 +193,19 @@ pub async fn introspect<S: Storage>(
     else {
         return Ok(inactive);
     };
-    if !found.is_live(now)
-        || found.owner.disabled
-        || !secret::constant_time_eq(&found.family.client_id, &client.id.0)
-    {
+    if !found.is_live(now) || found.owner.disabled || !found.family.client_id.matches(&client.id) {
         return Ok(inactive);
     }
     Ok(IntrospectionResponse {
         active: true,
         scope: Some(found.family.scope.to_string()),
-        client_id: Some(found.family.client_id),
+        client_id: Some(found.family.client_id.to_string()),
         username: Some(found.owner.email),
         token_type: Some(REFRESH_TOKEN_TYPE.to_owned()),
         exp: Some(found.record.expires_at),
         iat: Some(found.record.issued_at),
         nbf: None,
-        sub: Some(found.family.user_id),
+        sub: Some(found.family.user_id.to_string()),
         aud: None,
         iss: Some(auth.settings.issuer.clone()),
         jti: None,

@@ -13,12 +13,13 @@ use super::clock::UnixTime;
 use super::error::Result;
 use super::secret::{self, Secret, SecretHash};
 use super::settings::Settings;
+use super::users::UserId;
 
 /// A session as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrowserSession {
     pub id_hash: SecretHash,
-    pub user_id: String,
+    pub user_id: UserId,
     /// When the user last proved who they are with a password (OIDC
     /// `auth_time`).
     pub auth_time: UnixTime,
@@ -51,7 +52,7 @@ pub trait SessionStore: Send + Sync {
     ) -> impl Future<Output = Result<()>> + Send;
     fn delete_session(&self, id_hash: &SecretHash) -> impl Future<Output = Result<bool>> + Send;
     /// Ends every session of a user; returns how many.
-    fn delete_user_sessions(&self, user_id: &str) -> impl Future<Output = Result<u64>> + Send;
+    fn delete_user_sessions(&self, user_id: &UserId) -> impl Future<Output = Result<u64>> + Send;
     /// Deletes expired sessions; returns how many.
     fn purge_sessions(&self, now: UnixTime) -> impl Future<Output = Result<u64>> + Send;
 }
@@ -60,13 +61,13 @@ pub trait SessionStore: Send + Sync {
 /// to the browser and the row to store.
 pub fn start(
     settings: &Settings,
-    user_id: &str,
+    user_id: &UserId,
     now: UnixTime,
 ) -> Result<(Secret, BrowserSession)> {
     let id = Secret::new(secret::random_token()?);
     let session = BrowserSession {
         id_hash: SecretHash::of(id.expose()),
-        user_id: user_id.to_owned(),
+        user_id: user_id.clone(),
         auth_time: now,
         created_at: now,
         idle_expires_at: (now + settings.session_idle_ttl_seconds)

@@ -23,6 +23,7 @@ use super::refresh::family;
 use super::scope::Scope;
 use super::secret::Secret;
 use super::tokens::IssuedTokens;
+use super::users::UserId;
 use super::{Authority, Storage};
 
 /// The same answer for every failure, so that nobody learns which usernames
@@ -95,7 +96,7 @@ pub async fn check_password<S: Storage>(
             // the username (people type passwords there).
             let mut failed = event(audit::Kind::Signin, "anonymous".into(), Outcome::Failure);
             if let Some(u) = user {
-                failed = failed.user(u.id.0.as_str());
+                failed = failed.user(u.id.as_str());
             }
             auth.audit.record(failed);
             return Err(bad_credentials());
@@ -104,14 +105,14 @@ pub async fn check_password<S: Storage>(
     auth.audit.record(
         event(
             audit::Kind::Signin,
-            format!("user:{}", user.id.0),
+            format!("user:{}", user.id),
             Outcome::Success,
         )
-        .user(user.id.0.as_str()),
+        .user(user.id.as_str()),
     );
     limiter.succeeded(&auth.store, &admission).await?;
     if verdict == Verified::YesRehash {
-        rehash(auth, &user.id.0, password).await;
+        rehash(auth, &user.id, password).await;
     }
     Ok(user)
 }
@@ -119,7 +120,7 @@ pub async fn check_password<S: Storage>(
 /// Stores a hash with the configured parameters after a sign-in verified an
 /// older, weaker one. A failure here costs the user nothing: the old hash
 /// still works, and the next sign-in tries again.
-async fn rehash<S: Storage>(auth: &Authority<S>, user_id: &str, password: &Secret) {
+async fn rehash<S: Storage>(auth: &Authority<S>, user_id: &UserId, password: &Secret) {
     let result = async {
         let hash = auth.passwords.hash(password).await?;
         auth.store
@@ -128,8 +129,8 @@ async fn rehash<S: Storage>(auth: &Authority<S>, user_id: &str, password: &Secre
     }
     .await;
     match result {
-        Ok(_) => tracing::info!(user_id, "password rehashed with the configured parameters"),
-        Err(e) => tracing::warn!(user_id, error = %e, "rehashing a password failed"),
+        Ok(_) => tracing::info!(%user_id, "password rehashed with the configured parameters"),
+        Err(e) => tracing::warn!(%user_id, error = %e, "rehashing a password failed"),
     }
 }
 

@@ -18,7 +18,7 @@ use super::refresh::{FamilyOrigin, NewFamily};
 use super::scope::{self, Scope};
 use super::secret::{self, Secret, ServerKey};
 use super::settings::Settings;
-use super::users::User;
+use super::users::{User, UserId};
 use super::{Authority, Storage};
 
 /// Who an access token speaks for.
@@ -28,7 +28,7 @@ pub enum Subject {
     Client,
     /// A user, with the claims SPEC §4 puts in the token.
     User {
-        id: String,
+        id: UserId,
         roles: Vec<String>,
         email: Option<String>,
         auth_time: Option<UnixTime>,
@@ -113,16 +113,16 @@ pub fn mint_access_token(
     audience: Vec<String>,
 ) -> Result<(String, AccessTokenClaims)> {
     let (sub, roles, email, auth_time) = match subject {
-        Subject::Client => (client.id.0.clone(), None, None, None),
+        Subject::Client => (client.id.to_string(), None, None, None),
         Subject::User {
             id,
             roles,
             email,
             auth_time,
         } => (
-            id.clone(),
+            id.to_string(),
             Some(roles.clone()),
-            // SPEC §4: `email` only when the email scope was granted.
+            // `email` only when the email scope was granted.
             email
                 .clone()
                 .filter(|_| scope.contains(super::scope::EMAIL)),
@@ -137,7 +137,7 @@ pub fn mint_access_token(
         iat: now,
         nbf: None,
         jti: uuid::Uuid::new_v4().to_string(),
-        client_id: client.id.0.clone(),
+        client_id: client.id.to_string(),
         scope: scope.to_string(),
         auth_time,
         roles,
@@ -174,8 +174,8 @@ pub fn mint_id_token(
         .ok_or_else(|| Error::internal("no current signing key"))?;
     let claims = IdTokenClaims {
         iss: settings.issuer.clone(),
-        sub: user.id.0.clone(),
-        aud: Audience::One(client.id.0.clone()),
+        sub: user.id.to_string(),
+        aud: Audience::One(client.id.to_string()),
         exp: now + settings.id_token_ttl_seconds,
         iat: now,
         auth_time: Some(spec.auth_time),
@@ -256,7 +256,7 @@ pub fn prepare_user_tokens<S: Storage>(
 ) -> Result<PreparedTokens> {
     let now = auth.clock.now();
     let subject = Subject::User {
-        id: grant.user.id.0.clone(),
+        id: grant.user.id.clone(),
         roles: grant.user.roles.clone(),
         email: Some(grant.user.email.clone()),
         auth_time: Some(grant.auth_time),
@@ -292,7 +292,7 @@ pub fn prepare_user_tokens<S: Storage>(
             &auth.server_key,
             FamilySpec {
                 client: grant.client,
-                user_id: &grant.user.id.0,
+                user_id: &grant.user.id,
                 scope: grant.scope.clone(),
                 auth_time: Some(grant.auth_time),
                 origin: grant.origin,

@@ -175,7 +175,7 @@ fn fixture() -> Fixture {
         use base64::Engine as _;
         let basic = base64::engine::general_purpose::STANDARD.encode(format!(
             "{}:{}",
-            client.id.0,
+            client.id,
             secret.unwrap().expose()
         ));
         (db, app, basic)

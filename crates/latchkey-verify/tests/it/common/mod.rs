@@ -243,7 +243,7 @@ impl Latchkey {
         let (client, secret) = new.build(self.now()).unwrap();
         self.app.store.insert_client(&client).await.unwrap();
         TestClient {
-            id: client.id.0.clone(),
+            id: client.id.to_string(),
             secret: secret.unwrap().expose().to_owned(),
         }
     }

@@ -44,7 +44,7 @@ pub async fn issue<S: Storage>(
         .find_code(&hash)
         .await?
         .ok_or_else(|| bad("unknown authorization code"))?;
-    if stored.client_id != client.id.0 {
+    if stored.client_id != client.id {
         return Err(bad("the code was issued to another client"));
     }
     if stored.used_at.is_some() {

@@ -33,7 +33,7 @@ pub async fn issue<S: Storage>(
     let stored = auth.store.find_device(&hash).await?.ok_or_else(unknown)?;
     // Another client's code is as good as unknown: it says nothing about the
     // code's state.
-    if stored.client_id != client.id.0 {
+    if stored.client_id != client.id {
         return Err(unknown());
     }
     if stored.status == DeviceStatus::Redeemed {

@@ -64,7 +64,7 @@ pub async fn issue<S: Storage>(
         request.username,
         &request.password,
         request.client_addr,
-        Some(client.id.0.as_str()),
+        Some(client.id.as_str()),
     )
     .await?;
 

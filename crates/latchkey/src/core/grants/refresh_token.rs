@@ -89,7 +89,7 @@ pub async fn rotate<S: Storage>(
     let fetched;
     let client: &Client = match req.presenter {
         Presenter::Client(c) => {
-            if !secret::constant_time_eq(&found.family.client_id, &c.id.0) {
+            if !found.family.client_id.matches(&c.id) {
                 return Err(invalid_refresh());
             }
             c

@@ -8,6 +8,7 @@ use crate::core::scope::Scope;
 use crate::core::secret::{self, Secret, SecretHash, ServerKey};
 use crate::core::settings::Settings;
 use crate::core::tokens::IssuedRefreshToken;
+use crate::core::users::UserId;
 use crate::core::{Authority, Storage};
 
 use super::{FamilyOrigin, MAX_TOKEN_LEN, NewFamily, RefreshFamily, RefreshTokenRecord};
@@ -16,7 +17,7 @@ use super::{FamilyOrigin, MAX_TOKEN_LEN, NewFamily, RefreshFamily, RefreshTokenR
 #[derive(Debug, Clone)]
 pub struct FamilySpec<'a> {
     pub client: &'a Client,
-    pub user_id: &'a str,
+    pub user_id: &'a UserId,
     /// The scope granted.
     pub scope: Scope,
     pub auth_time: Option<UnixTime>,
@@ -44,8 +45,8 @@ pub fn start(
     let token = Secret::new(secret::random_token()?);
     let family = RefreshFamily {
         id: uuid::Uuid::new_v4().to_string(),
-        client_id: client.id.0.clone(),
-        user_id: user_id.to_owned(),
+        client_id: client.id.clone(),
+        user_id: user_id.clone(),
         scope,
         auth_time,
         origin: Some(origin),
@@ -88,7 +89,7 @@ pub async fn revoke_by_token<S: Storage>(
     else {
         return Ok(false);
     };
-    if client.is_some_and(|c| !secret::constant_time_eq(&c.id.0, &found.family.client_id)) {
+    if client.is_some_and(|c| !c.id.matches(&found.family.client_id)) {
         return Ok(false);
     }
     let revoked = auth

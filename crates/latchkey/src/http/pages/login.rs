@@ -166,7 +166,7 @@ async fn post_inner(
     )
     .await?;
     let now = app.clock.now();
-    let (id, session) = sessions::start(&app.settings, &user.id.0, now)?;
+    let (id, session) = sessions::start(&app.settings, &user.id, now)?;
     app.store.insert_session(&session).await?;
 
     let mut resp = match pending {

@@ -57,7 +57,7 @@ impl TestServer {
         .build(hash, self.now())
         .unwrap();
         app.store.insert_user(&user).await.unwrap();
-        user.id.0
+        user.id.to_string()
     }
 
     /// `POST /v1/signin` with HTTP Basic and a JSON body.

@@ -245,7 +245,7 @@ impl TestServer {
         let (client, secret) = new.build(self.now()).unwrap();
         self.server.app.store.insert_client(&client).await.unwrap();
         TestClient {
-            id: client.id.0.clone(),
+            id: client.id.to_string(),
             secret: secret.map(|s| s.expose().to_owned()),
         }
     }

@@ -287,9 +287,8 @@ pub fn prepare_user_tokens<S: Storage>(
         _ => None,
     };
     let (family, refresh_token) = if grant.client.allows_grant(GrantType::RefreshToken) {
-        let (family, issued) = family::start(
+        let (family, token) = family::start(
             &auth.settings,
-            &auth.server_key,
             FamilySpec {
                 client: grant.client,
                 user_id: &grant.user.id,
@@ -299,6 +298,8 @@ pub fn prepare_user_tokens<S: Storage>(
             },
             now,
         )?;
+        let expires_in = family.first_token.expires_at - now;
+        let issued = IssuedRefreshToken::new(&auth.server_key, grant.client, token, expires_in);
         (Some(family), Some(issued))
     } else {
         (None, None)

@@ -5,9 +5,8 @@ use crate::core::clients::Client;
 use crate::core::clock::UnixTime;
 use crate::core::error::Result;
 use crate::core::scope::Scope;
-use crate::core::secret::{self, Secret, SecretHash, ServerKey};
+use crate::core::secret::{self, Secret, SecretHash};
 use crate::core::settings::Settings;
-use crate::core::tokens::IssuedRefreshToken;
 use crate::core::users::UserId;
 use crate::core::{Authority, Storage};
 
@@ -24,17 +23,17 @@ pub struct FamilySpec<'a> {
     pub origin: FamilyOrigin,
 }
 
-/// Starts a family: a fresh random token, its record, and the family record.
-/// Pure: nothing is stored. The caller stores [`NewFamily`] — alone with
-/// `RefreshTokenStore::insert_family`, or inside its own transaction with
-/// `store::RefreshTx::insert_family` (so that, say, redeeming a code and
-/// issuing its tokens is one transaction).
+/// Starts a family: a fresh random token and the records to store, the
+/// family and the token's hash. Pure: nothing is stored. The caller stores
+/// [`NewFamily`] — alone with `RefreshTokenStore::insert_family`, or inside
+/// its own transaction with `store::RefreshTx::insert_family` (so that, say,
+/// redeeming a code and issuing its tokens is one transaction) — and hands
+/// the token out (`tokens::IssuedRefreshToken`).
 pub fn start(
     settings: &Settings,
-    server_key: &ServerKey,
     spec: FamilySpec<'_>,
     now: UnixTime,
-) -> Result<(NewFamily, IssuedRefreshToken)> {
+) -> Result<(NewFamily, Secret)> {
     let FamilySpec {
         client,
         user_id,
@@ -60,13 +59,12 @@ pub fn start(
         issued_at: now,
         expires_at: (now + settings.refresh_token_idle_ttl_seconds).min(family.expires_at),
     };
-    let issued = IssuedRefreshToken::new(server_key, client, token, first_token.expires_at - now);
     Ok((
         NewFamily {
             family,
             first_token,
         },
-        issued,
+        token,
     ))
 }
 

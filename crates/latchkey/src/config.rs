@@ -7,8 +7,9 @@
 //! read).
 //!
 //! Every setting `some_name` in the file is the variable `LATCHKEY_SOME_NAME`.
-//! The table of settings in README.md is generated from the same names; keep
-//! the two together.
+//! docs/configuration.md is generated from the doc comments of
+//! `core::settings::Settings` (tests/it/docs.rs fails when it is out of
+//! date), so a field's `///` comment is its user documentation.
 
 use std::path::Path;
 

@@ -55,7 +55,7 @@ use super::params::Params;
 use super::prompt::Prompt;
 use super::scope::{self, Scope};
 use super::secret::{self, Secret, SecretHash};
-use super::sessions::BrowserSession;
+use super::sessions::Session;
 use super::tokens;
 use super::users::UserId;
 use super::{Authority, Storage};
@@ -101,7 +101,7 @@ impl AuthorizationRequest {
 
     /// Whether this request waits for `session`'s consent (see
     /// `consent_session`).
-    pub fn awaits_consent_of(&self, session: &BrowserSession) -> bool {
+    pub fn awaits_consent_of(&self, session: &Session) -> bool {
         self.consent_session
             .as_deref()
             .is_some_and(|h| secret::constant_time_eq(h, session.id_hash.as_str()))
@@ -159,7 +159,7 @@ pub async fn authorize<S: Storage>(
     auth: &Authority<S>,
     params: &Params,
     browser: &str,
-    session: Option<&BrowserSession>,
+    session: Option<&Session>,
 ) -> Result<AuthorizeOutcome> {
     let client_id = params.get("client_id");
     let redirect_uri = params.get("redirect_uri");
@@ -300,7 +300,7 @@ async fn decide<S: Storage>(
     auth: &Authority<S>,
     request: AuthorizationRequest,
     browser: &str,
-    session: Option<&BrowserSession>,
+    session: Option<&Session>,
     login: Login,
 ) -> Result<AuthorizeOutcome> {
     let now = auth.clock.now();
@@ -389,7 +389,7 @@ pub async fn resume<S: Storage>(
     auth: &Authority<S>,
     request_id: &str,
     browser: &str,
-    session: &BrowserSession,
+    session: &Session,
 ) -> Result<Option<AuthorizeOutcome>> {
     let Some(request) = load_pending(auth, request_id, Some(browser)).await? else {
         return Ok(None);
@@ -408,14 +408,69 @@ pub async fn resume<S: Storage>(
         .map(Some)
 }
 
-/// The consent page's decision for `request_id`.
+/// What the consent page shows.
+#[derive(Debug)]
+pub enum ConsentPrompt {
+    /// The question: may this client have these scopes (in plain words)?
+    Ask {
+        client_name: String,
+        user_email: String,
+        scopes: Vec<String>,
+    },
+    /// The request is not waiting for this session's consent (it still
+    /// waits for its login, or the browser has no session or another
+    /// one): the login page for the request.
+    SignIn,
+    /// The request is unknown, expired, used, or another browser's.
+    Expired,
+}
+
+/// What the consent page for `request_id` shows to the browser that sent
+/// `browser` (its `latchkey_browser` cookie), signed in as `session`.
+pub async fn consent_prompt<S: Storage>(
+    auth: &Authority<S>,
+    request_id: &str,
+    browser: Option<&str>,
+    session: Option<&Session>,
+) -> Result<ConsentPrompt> {
+    let Some(request) = load_pending(auth, request_id, browser).await? else {
+        return Ok(ConsentPrompt::Expired);
+    };
+    let Some(session) = session else {
+        return Ok(ConsentPrompt::SignIn);
+    };
+    if !request.awaits_consent_of(session) {
+        return Ok(ConsentPrompt::SignIn);
+    }
+    let Some(user) = auth.store.get_user(&session.user_id).await? else {
+        return Ok(ConsentPrompt::SignIn);
+    };
+    let Some(client) = client_for(auth, &request).await? else {
+        return Ok(ConsentPrompt::Expired);
+    };
+    Ok(ConsentPrompt::Ask {
+        client_name: client.name.clone(),
+        user_email: user.email,
+        scopes: describe_scope(&request.scope()?),
+    })
+}
+
+/// The consent page's decision for `request_id`, from the browser `browser`
+/// (whose form's CSRF token the caller has checked). `None`: the request is
+/// gone (expired, decided meanwhile, or not this session's); without a
+/// session, the login page for the request.
 pub async fn consent<S: Storage>(
     auth: &Authority<S>,
     request_id: &str,
     browser: &str,
-    session: &BrowserSession,
+    session: Option<&Session>,
     decision: Decision,
 ) -> Result<Option<AuthorizeOutcome>> {
+    let Some(session) = session else {
+        return Ok(Some(AuthorizeOutcome::LoginRequired {
+            request_id: Secret::new(request_id),
+        }));
+    };
     let Some(request) = load_pending(auth, request_id, Some(browser)).await? else {
         return Ok(None);
     };

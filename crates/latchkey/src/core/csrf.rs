@@ -18,7 +18,7 @@
 
 use super::error::{Error, Result};
 use super::secret::{self, Secret, ServerKey};
-use super::sessions::BrowserSession;
+use super::sessions::Session;
 
 /// HMAC purpose of the forms' tokens.
 const FORM_PURPOSE: &str = "page-csrf";
@@ -34,7 +34,7 @@ pub enum FormScope<'a> {
     /// The `/device` page, for the session that loaded it: a confirmation
     /// page left open by one user cannot approve a device for another who
     /// signed in since in the same browser.
-    DevicePage(&'a BrowserSession),
+    DevicePage(&'a Session),
 }
 
 impl FormScope<'_> {
@@ -119,8 +119,8 @@ mod tests {
     use super::*;
     use crate::core::secret::SecretHash;
 
-    fn session(id: &str) -> BrowserSession {
-        BrowserSession {
+    fn session(id: &str) -> Session {
+        Session {
             id_hash: SecretHash::of(id),
             user_id: crate::core::users::UserId::new("u"),
             auth_time: 0,

@@ -59,7 +59,7 @@ use super::params::Params;
 use super::ratelimit::{self, AttemptCount, AttemptCounterStore};
 use super::scope::Scope;
 use super::secret::{self, Secret, SecretHash, ServerKey};
-use super::sessions::BrowserSession;
+use super::sessions::Session;
 use super::tokens;
 use super::users::UserId;
 use super::{Authority, Storage, discovery::paths};
@@ -355,7 +355,7 @@ pub struct PendingDevice {
 pub async fn lookup<S: Storage>(
     auth: &Authority<S>,
     typed: &str,
-    session: &BrowserSession,
+    session: &Session,
     client_addr: Option<IpAddr>,
 ) -> Result<Option<PendingDevice>> {
     let now = auth.clock.now();
@@ -388,7 +388,7 @@ pub async fn lookup<S: Storage>(
 pub async fn decide<S: Storage>(
     auth: &Authority<S>,
     pending: &PendingDevice,
-    session: &BrowserSession,
+    session: &Session,
     decision: Decision,
 ) -> Result<bool> {
     let recorded = DeviceDecision {
@@ -418,7 +418,7 @@ pub struct UserCodeLimiter {
 }
 
 impl UserCodeLimiter {
-    pub fn new<S>(auth: &Authority<S>, session: &BrowserSession, addr: Option<IpAddr>) -> Self {
+    pub fn new<S>(auth: &Authority<S>, session: &Session, addr: Option<IpAddr>) -> Self {
         let key = |what: String| auth.server_key.mac_token(LIMIT_PURPOSE, what.as_bytes());
         let settings = &auth.settings;
         let mut keys = vec![(
@@ -469,6 +469,83 @@ impl UserCodeLimiter {
         }
         Ok(())
     }
+}
+
+/// The `/device` page of a signed-in user: who they are (its "Signed in
+/// as" line) and where their submission stands.
+#[derive(Debug)]
+pub struct DevicePage {
+    pub user_email: String,
+    pub step: DeviceStep,
+}
+
+/// Where a user on the `/device` page stands.
+#[derive(Debug)]
+pub enum DeviceStep {
+    /// Nothing submitted yet: the code-entry form.
+    Enter,
+    /// The typed code is not one of ours, or no longer pending: the entry
+    /// form again, with an error.
+    UnknownCode,
+    /// The code names this pending authorization: ask the user.
+    Confirm(Box<PendingDevice>),
+    /// The user allowed the device; its next poll gets tokens.
+    Allowed { client_name: String },
+    /// The user denied it.
+    Denied,
+    /// It stopped being pending between the confirmation page and the
+    /// decision (expired, or decided in another tab).
+    NoLongerPending,
+}
+
+/// Step (C) seen from the page: a signed-in user opens `/device`.
+pub async fn open<S: Storage>(auth: &Authority<S>, session: &Session) -> Result<DevicePage> {
+    Ok(DevicePage {
+        user_email: user_email(auth, session).await?,
+        step: DeviceStep::Enter,
+    })
+}
+
+/// Step (D): a signed-in user submits a code, with the decision or
+/// without (then the confirmation page asks for it). Every code is charged
+/// to the limits before it is looked up ([`lookup`]).
+pub async fn submit<S: Storage>(
+    auth: &Authority<S>,
+    session: &Session,
+    typed: &str,
+    decision: Option<Decision>,
+    client_addr: Option<IpAddr>,
+) -> Result<DevicePage> {
+    let user_email = user_email(auth, session).await?;
+    let step = match lookup(auth, typed, session, client_addr).await? {
+        None => DeviceStep::UnknownCode,
+        Some(pending) => match decision {
+            None => DeviceStep::Confirm(Box::new(pending)),
+            Some(decision) => {
+                if !decide(auth, &pending, session, decision).await? {
+                    DeviceStep::NoLongerPending
+                } else {
+                    match decision {
+                        Decision::Allow => DeviceStep::Allowed {
+                            client_name: pending.client_name,
+                        },
+                        Decision::Deny => DeviceStep::Denied,
+                    }
+                }
+            }
+        },
+    };
+    Ok(DevicePage { user_email, step })
+}
+
+/// The signed-in user's email, for the page (empty if the user is gone).
+async fn user_email<S: Storage>(auth: &Authority<S>, session: &Session) -> Result<String> {
+    Ok(auth
+        .store
+        .get_user(&session.user_id)
+        .await?
+        .map(|u| u.email)
+        .unwrap_or_default())
 }
 
 #[cfg(test)]

@@ -82,6 +82,7 @@ pub fn metadata(settings: &Settings, algs: &[SigningAlg]) -> ProviderMetadata {
             "name",
             "nonce",
             "at_hash",
+            "amr",
         ]),
         ..ProviderMetadata::default()
     }

@@ -18,8 +18,10 @@ pub mod discovery;
 pub mod error;
 pub mod generation;
 pub mod grants;
+pub mod health;
 pub mod housekeeping;
 pub mod keys;
+pub mod login;
 pub mod oidc;
 pub mod outbox;
 pub mod params;
@@ -58,6 +60,7 @@ pub trait Storage:
     + consent::ConsentStore
     + device::DeviceStore
     + outbox::OutboxStore
+    + health::HealthStore
     + Clone
     + Send
     + Sync
@@ -80,6 +83,7 @@ impl<T> Storage for T where
         + consent::ConsentStore
         + device::DeviceStore
         + outbox::OutboxStore
+        + health::HealthStore
         + Clone
         + Send
         + Sync

@@ -6,8 +6,10 @@ use latchkey_proto::{Audience, IdTokenClaims};
 use super::clients::ClientId;
 use super::error::{Error, Result};
 use super::keys::JwtType;
+use super::params::Params;
 use super::revocation;
 use super::scope::{self, Scope};
+use super::sessions;
 use super::users::UserId;
 use super::{Authority, Storage};
 
@@ -56,6 +58,26 @@ pub enum LogoutTarget {
     Redirect(String),
     /// Show the "signed out" page.
     Page,
+}
+
+/// RP-Initiated Logout 1.0 (`/v1/oauth/logout`): ends the browser session
+/// the `latchkey_session` cookie names, then picks where the browser goes
+/// ([`logout_target`]) from the request's `id_token_hint`, `client_id`,
+/// `post_logout_redirect_uri` and `state`.
+pub async fn logout<S: Storage>(
+    auth: &Authority<S>,
+    session_cookie: Option<&str>,
+    params: &Params,
+) -> Result<LogoutTarget> {
+    sessions::end(auth, session_cookie).await?;
+    logout_target(
+        auth,
+        params.get("id_token_hint"),
+        params.get("client_id"),
+        params.get("post_logout_redirect_uri"),
+        params.get("state"),
+    )
+    .await
 }
 
 /// Picks where RP-Initiated Logout 1.0 §2/§3 lets us send the browser: a

@@ -33,18 +33,27 @@ pub struct Settings {
     pub default_audience: Option<String>,
     /// Algorithm of newly generated signing keys: RS256, ES256 or EdDSA.
     pub signing_alg: SigningAlg,
+    /// Lifetime of access tokens (`expires_in`), seconds.
     pub access_token_ttl_seconds: i64,
+    /// Lifetime of ID tokens, seconds.
     pub id_token_ttl_seconds: i64,
+    /// A refresh token unused this long expires (7 days); each rotation
+    /// starts a new idle period, capped by the absolute lifetime.
     pub refresh_token_idle_ttl_seconds: i64,
+    /// A refresh-token family ends this long after its sign-in, however
+    /// often it was rotated (30 days).
     pub refresh_token_absolute_ttl_seconds: i64,
     /// How long a rotated refresh token may be presented again and get the same
     /// successor, for clients that race themselves (two tabs, a retry after a
     /// lost response). 0 = never: any repeat revokes the family.
     pub refresh_reuse_grace_seconds: i64,
+    /// Lifetime of authorization codes, seconds (RFC 6749 §4.1.2 recommends
+    /// at most 10 minutes; 60 s is enough for any client).
     pub authorization_code_ttl_seconds: i64,
     /// How often each process re-reads the signing keys (to see rotations made
     /// by another process).
     pub key_refresh_seconds: u64,
+    /// Size of the database connection pool of each process.
     pub database_max_connections: u32,
     /// How long a request waits for a database connection before answering 503.
     pub database_acquire_timeout_seconds: u64,

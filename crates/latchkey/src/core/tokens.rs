@@ -152,6 +152,9 @@ pub fn mint_access_token(
 pub struct IdTokenSpec<'a> {
     pub auth_time: UnixTime,
     pub nonce: Option<&'a str>,
+    /// The authentication methods (`amr`, RFC 8176), when the grant knows
+    /// them; empty leaves the claim out.
+    pub amr: &'a [&'a str],
     /// The access token issued with it, for `at_hash`.
     pub access_token: &'a str,
 }
@@ -181,6 +184,7 @@ pub fn mint_id_token(
         auth_time: Some(spec.auth_time),
         nonce: spec.nonce.map(str::to_owned),
         at_hash: Some(at_hash(alg, spec.access_token)),
+        amr: (!spec.amr.is_empty()).then(|| spec.amr.iter().map(|m| (*m).to_owned()).collect()),
         azp: None,
         sid: None,
         email: None,
@@ -223,12 +227,19 @@ pub struct UserGrant<'a> {
     pub oidc: Option<OidcRequest<'a>>,
 }
 
-/// What an OpenID Connect request asked of its ID token.
+/// What an OpenID Connect request asked of its ID token, and how the user
+/// authenticated.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct OidcRequest<'a> {
     /// The `nonce` of the authentication request, returned unchanged.
     pub nonce: Option<&'a str>,
+    /// The `amr` claim (RFC 8176 §2); empty leaves it out.
+    pub amr: &'a [&'a str],
 }
+
+/// The `amr` value of a password sign-in (RFC 8176 §2: "Password-based
+/// authentication").
+pub const AMR_PASSWORD: &str = "pwd";
 
 /// Tokens minted for a user, with the family to store if a refresh token is
 /// among them.
@@ -281,6 +292,7 @@ pub fn prepare_user_tokens<S: Storage>(
             IdTokenSpec {
                 auth_time: grant.auth_time,
                 nonce: oidc.nonce,
+                amr: oidc.amr,
                 access_token: &access_token,
             },
         )?),

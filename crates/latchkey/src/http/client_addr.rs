@@ -1,4 +1,4 @@
-//! The client's network address, for the sign-in limits (SPEC §5).
+//! The client's network address, for the sign-in limits.
 //!
 //! It is the TCP peer that the serve loop records as `ConnectInfo`, unless
 //! that peer is one of the configured `trusted_proxies`: then it is the

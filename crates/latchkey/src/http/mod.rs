@@ -1,18 +1,23 @@
 //! The HTTP layer: an axum router over the domain core. Handlers extract, call
-//! `core`, and map the result; OAuth decisions live in `core`.
+//! `core`, and map the result; OAuth decisions live in `core`, and nothing
+//! here touches the store.
 //!
-//! **Invariant:** only this module knows status codes and headers, and only
-//! `http::error` maps a domain error to them.
+//! **Invariant:** only `http::error` chooses status codes (`.ci/invariants.sh`
+//! checks it, with a short allow-list), and every wire error string comes from
+//! `core::Error::code`.
 
 mod authorize;
 mod body;
+mod browser;
 mod client_addr;
 mod client_auth;
 mod cookies;
 mod device;
 mod discovery;
 pub mod error;
+mod headers;
 mod health;
+mod html;
 mod limits;
 pub mod metrics;
 mod oidc;
@@ -27,7 +32,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{Request, StatusCode};
+use axum::http::Request;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -40,13 +45,10 @@ use crate::core::Authority;
 use crate::core::discovery::paths;
 use crate::core::error::Error;
 use crate::store::Store;
-use error::ApiError;
+use error::{ApiError, Refusal};
 
 /// The state every handler shares.
 pub type AppState = Arc<Authority<Store>>;
-
-/// Every POST body is refused over this size, with 413 (SPEC §3).
-pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// Every route template, for the `route` label of the request metrics.
 pub const ROUTES: &[&str] = &[
@@ -109,7 +111,7 @@ pub fn router(app: AppState) -> Router {
         .route("/metrics", get(metrics::metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             timeout,
             limits::deadline,
@@ -145,22 +147,9 @@ pub fn router(app: AppState) -> Router {
 }
 
 async fn not_found() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        axum::Json(
-            serde_json::json!({"error": "not_found", "error_description": "no such endpoint"}),
-        ),
-    )
-        .into_response()
+    Refusal::NoSuchEndpoint.into_response()
 }
 
 async fn method_not_allowed() -> Response {
-    (
-        StatusCode::METHOD_NOT_ALLOWED,
-        axum::Json(serde_json::json!({
-            "error": "invalid_request",
-            "error_description": "method not allowed on this endpoint"
-        })),
-    )
-        .into_response()
+    Refusal::MethodNotAllowed.into_response()
 }

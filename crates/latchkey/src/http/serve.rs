@@ -33,6 +33,14 @@ pub async fn serve(
     builder
         .http1()
         .timer(TokioTimer::new())
+        // A client that sends its request and closes its end (a load tester
+        // stopping, a browser navigating away) still has that request
+        // carried out to the end: without this, hyper drops the handler the
+        // moment it reads the end of the stream, at whatever await it
+        // stands. A sign-in must be checked and counted as what it was
+        // (docs/signin-limits.md), not cut short at a point the client
+        // chose. The answer then goes nowhere.
+        .half_close(true)
         .header_read_timeout(Duration::from_secs(10))
         .max_buf_size(MAX_HEAD_BYTES.max(8192))
         .max_headers(MAX_HEADERS);

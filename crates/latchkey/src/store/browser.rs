@@ -17,7 +17,7 @@ use crate::core::error::{Error, Result};
 use crate::core::refresh::FamilyOrigin;
 use crate::core::scope::Scope;
 use crate::core::secret::SecretHash;
-use crate::core::sessions::{BrowserSession, SessionStore};
+use crate::core::sessions::{Session, SessionStore};
 use crate::core::users::UserId;
 
 use super::deny_list::DenyListTx;
@@ -35,7 +35,7 @@ struct SessionRow {
 }
 
 impl SessionStore for Store {
-    async fn insert_session(&self, s: &BrowserSession) -> Result<()> {
+    async fn insert_session(&self, s: &Session) -> Result<()> {
         on_pool!(self, pool => sqlx::query(
             "INSERT INTO browser_sessions \
              (id_hash, user_id, auth_time, created_at, idle_expires_at, expires_at) \
@@ -54,7 +54,7 @@ impl SessionStore for Store {
         Ok(())
     }
 
-    async fn find_session(&self, id_hash: &SecretHash) -> Result<Option<BrowserSession>> {
+    async fn find_session(&self, id_hash: &SecretHash) -> Result<Option<Session>> {
         let row: Option<SessionRow> = on_pool!(self, pool => sqlx::query_as(
             "SELECT id_hash, user_id, auth_time, created_at, idle_expires_at, expires_at \
              FROM browser_sessions WHERE id_hash = $1",
@@ -63,7 +63,7 @@ impl SessionStore for Store {
         .fetch_optional(pool)
         .await)
         .map_err(db_err)?;
-        Ok(row.map(|r| BrowserSession {
+        Ok(row.map(|r| Session {
             id_hash: SecretHash::from_stored(r.id_hash),
             user_id: UserId::new(r.user_id),
             auth_time: r.auth_time,

@@ -175,8 +175,13 @@ both_backends! {
             }));
         }
 
-        // Step 3: kill -9 in the middle of it all.
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        // Step 3: kill -9 in the middle of it all, once there is enough of
+        // it (a condition, not a guess at how long a slow machine needs).
+        crate::common::wait_until("enough load before the crash", Duration::from_secs(60), || async {
+            let l = ledger.lock().unwrap();
+            l.rotations > 10 && l.signins > 0
+        })
+        .await;
         server.kill9();
         for w in workers {
             tokio::time::timeout(Duration::from_secs(15), w).await.expect("workers stop").unwrap();

@@ -96,6 +96,7 @@ pub async fn issue<S: Storage>(
             origin: FamilyOrigin::Code(hash.clone()),
             oidc: Some(OidcRequest {
                 nonce: stored.nonce.as_deref(),
+                amr: &[],
             }),
         },
     )?;

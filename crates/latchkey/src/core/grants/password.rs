@@ -15,7 +15,7 @@ use crate::core::refresh::FamilyOrigin;
 use crate::core::scope::Scope;
 use crate::core::secret::Secret;
 use crate::core::signin;
-use crate::core::tokens::{self, IssuedTokens, UserGrant};
+use crate::core::tokens::{self, IssuedTokens, OidcRequest, UserGrant};
 use crate::core::{Authority, Storage};
 
 /// A password sign-in request.
@@ -78,7 +78,12 @@ pub async fn issue<S: Storage>(
             audience,
             auth_time: now,
             origin: FamilyOrigin::Password,
-            oidc: None,
+            // With `openid`, an ID token as the code flow's, without a nonce
+            // (none was sent) and with `amr: ["pwd"]` (RFC 8176 §2).
+            oidc: Some(OidcRequest {
+                nonce: None,
+                amr: &[tokens::AMR_PASSWORD],
+            }),
         },
     )?;
     if let Some(family) = &prepared.family {

@@ -16,6 +16,7 @@ pub mod deny_list;
 pub mod device;
 pub mod discovery;
 pub mod error;
+pub mod first_party;
 pub mod generation;
 pub mod grants;
 pub mod health;

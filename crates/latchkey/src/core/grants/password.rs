@@ -1,6 +1,6 @@
 //! The resource owner password credentials grant (RFC 6749 §4.3), for
 //! first-party clients. `POST /v1/signin` is this grant by another door
-//! (`core::signin::signin`), so both answer alike, limits included.
+//! (`core::first_party::signin`), so both answer alike, limits included.
 //!
 //! "The authorization server MUST [...] protect the endpoint against brute
 //! force attacks" (RFC 6749 §4.3.2): the password is checked by

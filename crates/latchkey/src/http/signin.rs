@@ -28,7 +28,7 @@ pub async fn signin(
     let (app, params) = (&app, &params);
     client_auth::respond(&headers, params, |creds| async move {
         let tokens = first_party::signin(app, &creds, params, client_addr).await?;
-        Ok(token_response(tokens, &app.settings))
+        Ok(token_response(tokens, app.settings()))
     })
     .await
 }
@@ -41,7 +41,7 @@ pub async fn refresh(
 ) -> Response {
     let browser = browser_credentials(&headers);
     match first_party::refresh_with_cookie(&app, &browser, &params).await {
-        Ok(tokens) => token_response(tokens, &app.settings),
+        Ok(tokens) => token_response(tokens, app.settings()),
         Err(e) => ApiError::from(e).into_response(),
     }
 }
@@ -59,7 +59,7 @@ pub async fn signout(
         Ok(()) => {
             let mut resp = StatusCode::NO_CONTENT.into_response();
             no_store(resp.headers_mut());
-            cookies::clear_refresh(&app.settings).apply(resp.headers_mut());
+            cookies::clear_refresh(app.settings()).apply(resp.headers_mut());
             resp
         }
         Err(e) => ApiError::from(e)

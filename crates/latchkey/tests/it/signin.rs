@@ -111,7 +111,7 @@ both_backends! {
         let srv = TestServer::start(&db).await;
         let app = srv.client(first_party(TokenDelivery::Body)).await;
         let erin = srv.user("erin@example.com", &[]).await;
-        srv.server.app.store.set_user_disabled(&erin.as_str().into(), true, srv.now()).await.unwrap();
+        srv.server.app.store().set_user_disabled(&erin.as_str().into(), true, srv.now()).await.unwrap();
         let refused = srv.signin(&app, "erin@example.com", PASSWORD, None).await;
         let body = expect_error(refused, 400, "invalid_grant").await;
         let wrong = srv.signin(&app, "nobody@example.com", PASSWORD, None).await;
@@ -319,10 +319,10 @@ both_backends! {
         let hash = weak.hash(&latchkey::core::secret::Secret::new(PASSWORD)).await.unwrap();
         let user = latchkey::core::users::NewUser { email: "mia@example.com".into(), ..Default::default() }
             .build(hash.clone(), srv.now()).unwrap();
-        srv.server.app.store.insert_user(&user).await.unwrap();
+        srv.server.app.store().insert_user(&user).await.unwrap();
 
         srv.signed_in(&app, "mia@example.com").await;
-        let stored = srv.server.app.store.get_user(&user.id).await.unwrap().unwrap().password_hash;
+        let stored = srv.server.app.store().get_user(&user.id).await.unwrap().unwrap().password_hash;
         assert_ne!(stored, hash);
         assert!(stored.starts_with("$argon2id$v=19$m=19456,t=3,p=1$"), "{stored}");
         // And the new hash works.

@@ -8,11 +8,12 @@ use serde::Serialize;
 
 use super::{open_store, output};
 use crate::config::Settings;
+use crate::core::accounts;
 use crate::core::audit::Kind;
 use crate::core::clock::{Clock as _, SystemClock};
 use crate::core::password::PasswordHasher;
 use crate::core::secret::Secret;
-use crate::core::users::{self, NewUser, User, UserId, UserStore as _};
+use crate::core::users::{NewUser, User, UserId, UserStore as _};
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
@@ -150,7 +151,7 @@ pub async fn run(settings: Settings, cmd: UserCommand) -> anyhow::Result<ExitCod
         }
         UserCommand::Disable(a) => {
             let user = find(&store, &a.id).await?;
-            let revoked = users::disable(&store, &user.id, SystemClock.now())
+            let revoked = accounts::disable(&store, &user.id, SystemClock.now())
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no user {:?}", a.id))?;
             super::audit_cli(&store, Kind::UserDisable, |e| {
@@ -186,7 +187,7 @@ pub async fn run(settings: Settings, cmd: UserCommand) -> anyhow::Result<ExitCod
         }
         UserCommand::RevokeSessions(a) => {
             let user = find(&store, &a.id).await?;
-            let revoked = users::revoke_sessions(&store, &user.id, SystemClock.now()).await?;
+            let revoked = accounts::revoke_sessions(&store, &user.id, SystemClock.now()).await?;
             super::audit_cli(&store, Kind::UserRevokeSessions, |e| {
                 e.user(user.id.as_str()).detail(format!(
                     "{} refresh-token families revoked",

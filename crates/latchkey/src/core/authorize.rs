@@ -44,11 +44,12 @@ use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
+use super::Authority;
 use super::audit::{self, AuditEvent};
-use super::clients::{Client, ClientId, GrantType};
+use super::clients::{Client, ClientId, ClientStore, GrantType};
 use super::clock::UnixTime;
-use super::codes::{self, StoredCode};
-use super::consent;
+use super::codes::{self, CodeStore, StoredCode};
+use super::consent::{self, ConsentStore};
 use super::decision::Decision;
 use super::error::{Error, Result};
 use super::params::Params;
@@ -58,7 +59,7 @@ use super::secret::{self, Secret, SecretHash};
 use super::sessions::Session;
 use super::tokens;
 use super::users::UserId;
-use super::{Authority, Storage};
+use super::users::UserStore;
 
 /// How long a request may wait for the login and consent pages.
 pub const PENDING_TTL_SECONDS: i64 = 600;
@@ -123,6 +124,17 @@ pub enum AuthorizeOutcome {
     ConsentRequired { request_id: Secret },
 }
 
+/// The stores the authorization endpoint and its pages use between them.
+pub trait AuthorizeStores:
+    ClientStore + UserStore + ConsentStore + PendingRequestStore + CodeStore
+{
+}
+
+impl<T> AuthorizeStores for T where
+    T: ClientStore + UserStore + ConsentStore + PendingRequestStore + CodeStore
+{
+}
+
 /// A request waiting for a page, as stored.
 #[derive(Debug, Clone)]
 pub struct PendingRequest {
@@ -155,7 +167,7 @@ pub trait PendingRequestStore: Send + Sync {
 /// `browser` is the `latchkey_browser` cookie the response will carry (the
 /// caller creates one if the request had none); `session` the live session
 /// of the browser, if any.
-pub async fn authorize<S: Storage>(
+pub async fn authorize<S: AuthorizeStores>(
     auth: &Authority<S>,
     params: &Params,
     browser: &str,
@@ -202,7 +214,7 @@ pub async fn authorize<S: Storage>(
 }
 
 /// Checks everything but the client and `redirect_uri`.
-fn validate<S: Storage>(
+fn validate<S>(
     auth: &Authority<S>,
     client: &Client,
     redirect_uri: &str,
@@ -296,7 +308,7 @@ enum Login {
 }
 
 /// Decides, for a validated request, between login, consent and a code.
-async fn decide<S: Storage>(
+async fn decide<S: AuthorizeStores>(
     auth: &Authority<S>,
     request: AuthorizationRequest,
     browser: &str,
@@ -364,7 +376,7 @@ async fn decide<S: Storage>(
 
 /// The pending request `request_id`, if it exists, is unexpired and belongs
 /// to this browser.
-pub async fn load_pending<S: Storage>(
+pub async fn load_pending<S: PendingRequestStore>(
     auth: &Authority<S>,
     request_id: &str,
     browser: Option<&str>,
@@ -385,7 +397,7 @@ pub async fn load_pending<S: Storage>(
 }
 
 /// After the login page: the user signed in for `request_id` just now.
-pub async fn resume<S: Storage>(
+pub async fn resume<S: AuthorizeStores>(
     auth: &Authority<S>,
     request_id: &str,
     browser: &str,
@@ -427,7 +439,7 @@ pub enum ConsentPrompt {
 
 /// What the consent page for `request_id` shows to the browser that sent
 /// `browser` (its `latchkey_browser` cookie), signed in as `session`.
-pub async fn consent_prompt<S: Storage>(
+pub async fn consent_prompt<S: AuthorizeStores>(
     auth: &Authority<S>,
     request_id: &str,
     browser: Option<&str>,
@@ -459,7 +471,7 @@ pub async fn consent_prompt<S: Storage>(
 /// (whose form's CSRF token the caller has checked). `None`: the request is
 /// gone (expired, decided meanwhile, or not this session's); without a
 /// session, the login page for the request.
-pub async fn consent<S: Storage>(
+pub async fn consent<S: AuthorizeStores>(
     auth: &Authority<S>,
     request_id: &str,
     browser: &str,
@@ -522,7 +534,7 @@ pub async fn consent<S: Storage>(
 }
 
 /// Stores the request for the next page; returns its id.
-async fn store_pending<S: Storage>(
+async fn store_pending<S: PendingRequestStore>(
     auth: &Authority<S>,
     request: AuthorizationRequest,
     browser: &str,
@@ -541,7 +553,7 @@ async fn store_pending<S: Storage>(
 }
 
 /// Step (C): stores a code for the user and redirects with it.
-async fn issue_code<S: Storage>(
+async fn issue_code<S: CodeStore>(
     auth: &Authority<S>,
     request: &AuthorizationRequest,
     user_id: &UserId,
@@ -574,7 +586,7 @@ async fn issue_code<S: Storage>(
     )))
 }
 
-fn finish_with_error<S: Storage>(
+fn finish_with_error<S>(
     auth: &Authority<S>,
     request: &AuthorizationRequest,
     error: Error,
@@ -647,7 +659,7 @@ pub fn describe_scope(scope: &Scope) -> Vec<String> {
 }
 
 /// Fetches a client for the pages (its name).
-pub async fn client_for<S: Storage>(
+pub async fn client_for<S: ClientStore>(
     auth: &Authority<S>,
     request: &AuthorizationRequest,
 ) -> Result<Option<std::sync::Arc<Client>>> {

@@ -7,21 +7,24 @@
 
 use std::net::IpAddr;
 
+use super::Authority;
+use super::clients::ClientStore;
 use super::clients::{self, ClientCredentials};
 use super::csrf;
 use super::error::{Error, Result};
 use super::grants::password::{self, PasswordSignin};
 use super::grants::refresh_token::{self, Presenter, RefreshRequest};
 use super::params::Params;
+use super::refresh::RefreshTokenStore;
 use super::refresh::family;
 use super::scope::Scope;
 use super::secret::Secret;
+use super::signin::PasswordStores;
 use super::tokens::IssuedTokens;
-use super::{Authority, Storage};
 
 /// `POST /v1/signin`: authenticates the client (HTTP Basic, or a public
 /// client's `client_id` in the body), then signs the user in.
-pub async fn signin<S: Storage>(
+pub async fn signin<S: ClientStore + PasswordStores + RefreshTokenStore>(
     auth: &Authority<S>,
     creds: &ClientCredentials,
     params: &Params,
@@ -45,7 +48,7 @@ pub struct BrowserCredentials<'a> {
 /// double-submit check. No client authentication: the token is bound to its
 /// client, which must be registered for cookie delivery. An optional `scope`
 /// narrows the new access token, as at the token endpoint.
-pub async fn refresh_with_cookie<S: Storage>(
+pub async fn refresh_with_cookie<S: ClientStore + RefreshTokenStore>(
     auth: &Authority<S>,
     browser: &BrowserCredentials<'_>,
     params: &Params,
@@ -78,7 +81,7 @@ pub async fn refresh_with_cookie<S: Storage>(
 /// as `refresh_token` in the body, by an authenticated client (`creds`), or
 /// as the cookie, with the double-submit check. Signing out without either
 /// succeeds (there is nothing to end); the caller clears the cookies.
-pub async fn signout<S: Storage>(
+pub async fn signout<S: ClientStore + RefreshTokenStore>(
     auth: &Authority<S>,
     browser: &BrowserCredentials<'_>,
     creds: Result<ClientCredentials>,

@@ -4,6 +4,7 @@
 //! reached through the traits defined here (one per concept), implemented by
 //! `crate::store` for SQLite and PostgreSQL.
 
+pub mod accounts;
 pub mod audit;
 pub mod authorize;
 pub mod clients;

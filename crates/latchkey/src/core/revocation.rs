@@ -13,16 +13,20 @@
 
 use latchkey_proto::{AccessTokenClaims, IntrospectionResponse};
 
+use super::Authority;
 use super::audit::{self, AuditEvent, Outcome};
+use super::clients::ClientStore;
 use super::clients::{self, Client, ClientCredentials};
 use super::deny_list;
+use super::deny_list::DenyListStore;
 use super::error::{Error, Result};
 use super::keys::JwtType;
 use super::params::Params;
+use super::refresh::RefreshTokenStore;
 use super::refresh::family;
 use super::secret::{self, SecretHash};
 use super::users::UserId;
-use super::{Authority, Storage};
+use super::users::UserStore;
 
 /// The `token_type` of an introspected refresh token. (An access token's is
 /// `Bearer`, its RFC 6749 §7.1 type.)
@@ -30,7 +34,7 @@ pub const REFRESH_TOKEN_TYPE: &str = "refresh_token";
 
 /// `POST /v1/oauth/revoke` (RFC 7009 §2): authenticates the client, then
 /// revokes `token` if it may.
-pub async fn revocation_request<S: Storage>(
+pub async fn revocation_request<S: ClientStore + RefreshTokenStore + DenyListStore>(
     auth: &Authority<S>,
     creds: &ClientCredentials,
     params: &Params,
@@ -42,7 +46,9 @@ pub async fn revocation_request<S: Storage>(
 
 /// `POST /v1/oauth/introspect` (RFC 7662 §2): authenticates the client, then
 /// introspects `token`.
-pub async fn introspection_request<S: Storage>(
+pub async fn introspection_request<
+    S: ClientStore + RefreshTokenStore + DenyListStore + UserStore,
+>(
     auth: &Authority<S>,
     creds: &ClientCredentials,
     params: &Params,
@@ -61,7 +67,7 @@ fn looks_like_jwt(token: &str) -> bool {
 /// published key, `typ: at+jwt`, `iss`, expiry by the injected clock with no
 /// leeway, and the deny list. Never fetches `jku`/`x5u` (see
 /// `KeySet::verify`). Every failure is `invalid_token`.
-pub async fn verify_access_token<S: Storage>(
+pub async fn verify_access_token<S: DenyListStore>(
     auth: &Authority<S>,
     token: &str,
 ) -> Result<AccessTokenClaims> {
@@ -85,7 +91,11 @@ pub async fn verify_access_token<S: Storage>(
 /// validation fails, the request is refused" — silently here, as §2.2 answers
 /// 200 for invalid tokens, so that nobody learns whether someone else's token
 /// exists.
-pub async fn revoke<S: Storage>(auth: &Authority<S>, client: &Client, token: &str) -> Result<()> {
+pub async fn revoke<S: RefreshTokenStore + DenyListStore>(
+    auth: &Authority<S>,
+    client: &Client,
+    token: &str,
+) -> Result<()> {
     if looks_like_jwt(token) {
         revoke_access_token(auth, client, token).await
     } else {
@@ -95,7 +105,7 @@ pub async fn revoke<S: Storage>(auth: &Authority<S>, client: &Client, token: &st
     }
 }
 
-async fn revoke_access_token<S: Storage>(
+async fn revoke_access_token<S: DenyListStore>(
     auth: &Authority<S>,
     client: &Client,
     token: &str,
@@ -140,7 +150,7 @@ async fn revoke_access_token<S: Storage>(
 /// resource server introspects tokens issued to others); a refresh token only
 /// for the client it was issued to, since nobody else should ever hold one.
 /// Anything else is `{"active": false}`, with no reason given.
-pub async fn introspect<S: Storage>(
+pub async fn introspect<S: RefreshTokenStore + DenyListStore + UserStore>(
     auth: &Authority<S>,
     client: &Client,
     token: &str,

@@ -9,12 +9,12 @@
 
 use std::future::Future;
 
+use super::Authority;
 use super::clock::UnixTime;
 use super::error::Result;
 use super::secret::{self, Secret, SecretHash};
 use super::settings::Settings;
 use super::users::UserId;
-use super::{Authority, Storage};
 
 /// A session as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,7 +80,7 @@ const MAX_ID_LEN: usize = 128;
 /// The live session a cookie names, if any. Pushes its idle expiry forward
 /// when at least a minute has passed since the last push, so that a busy
 /// session costs a write per minute, not per request.
-pub async fn current<S: Storage>(
+pub async fn current<S: SessionStore>(
     auth: &Authority<S>,
     cookie: Option<&str>,
 ) -> Result<Option<Session>> {
@@ -105,7 +105,7 @@ pub async fn current<S: Storage>(
 
 /// Ends the session a cookie names (logout, and before a login replaces
 /// it), live or not. Unknown ids are fine.
-pub async fn end<S: Storage>(auth: &Authority<S>, cookie: Option<&str>) -> Result<()> {
+pub async fn end<S: SessionStore>(auth: &Authority<S>, cookie: Option<&str>) -> Result<()> {
     if let Some(cookie) = cookie.filter(|c| !c.is_empty() && c.len() <= MAX_ID_LEN) {
         auth.store.delete_session(&SecretHash::of(cookie)).await?;
     }

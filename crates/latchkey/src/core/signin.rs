@@ -11,14 +11,22 @@
 
 use std::net::IpAddr;
 
+use super::Authority;
 use super::audit::{self, AuditEvent, AuditLog, Outcome};
 use super::clock::SharedClock;
 use super::error::{Error, Result};
 use super::password::{PasswordHasher, Verified};
+use super::ratelimit::AttemptCounterStore;
 use super::ratelimit::{HASH_START_DEADLINE, LimitKeys, Outcome as RateOutcome, SigninLimiter};
 use super::secret::Secret;
+use super::users::UserStore;
 use super::users::{User, UserId};
-use super::{Authority, Storage};
+
+/// The stores a password check uses. It runs in a task of its own (see
+/// [`check_password`]), which owns a clone of the store.
+pub trait PasswordStores: UserStore + AttemptCounterStore + Clone + 'static {}
+
+impl<T: UserStore + AttemptCounterStore + Clone + 'static> PasswordStores for T {}
 
 /// The same answer for every failure, so that nobody learns which usernames
 /// exist, or which accounts are disabled.
@@ -34,7 +42,7 @@ fn bad_credentials() -> Error {
 /// The check runs in a task of its own, so that a request whose client hangs
 /// up (dropping this future) is still checked to the end and counted as what
 /// it was: a slot taken is always given back, a wrong password always counts.
-pub async fn check_password<S: Storage>(
+pub async fn check_password<S: PasswordStores>(
     auth: &Authority<S>,
     username: &str,
     password: &Secret,
@@ -73,7 +81,7 @@ struct PasswordCheck<S> {
     client_id: Option<String>,
 }
 
-impl<S: Storage> PasswordCheck<S> {
+impl<S: PasswordStores> PasswordCheck<S> {
     async fn run(self) -> Result<User> {
         let admission = match self
             .limiter

@@ -8,6 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use latchkey_proto::{AccessTokenClaims, Audience, IdTokenClaims};
 
+use super::Authority;
 use super::clients::{Client, GrantType, TokenDelivery};
 use super::clock::UnixTime;
 use super::csrf;
@@ -19,7 +20,6 @@ use super::scope::{self, Scope};
 use super::secret::{self, Secret, ServerKey};
 use super::settings::Settings;
 use super::users::{User, UserId};
-use super::{Authority, Storage};
 
 /// Who an access token speaks for.
 #[derive(Debug, Clone)]
@@ -261,10 +261,7 @@ pub struct PreparedTokens {
 /// it starts; and, for an OpenID Connect request that was granted `openid`,
 /// the ID token bound to that access token (`at_hash`). Pure: the caller
 /// stores the family (see [`family::start`]).
-pub fn prepare_user_tokens<S: Storage>(
-    auth: &Authority<S>,
-    grant: UserGrant<'_>,
-) -> Result<PreparedTokens> {
+pub fn prepare_user_tokens<S>(auth: &Authority<S>, grant: UserGrant<'_>) -> Result<PreparedTokens> {
     let now = auth.clock.now();
     let subject = Subject::User {
         id: grant.user.id.clone(),

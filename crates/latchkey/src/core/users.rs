@@ -131,49 +131,6 @@ pub trait UserStore: Send + Sync {
     ) -> impl Future<Output = Result<bool>> + Send;
 }
 
-/// What `user disable` and `user revoke-sessions` did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Revoked {
-    /// Refresh-token families revoked.
-    pub refresh_families: u64,
-    /// Browser sessions ended.
-    pub browser_sessions: u64,
-}
-
-/// Disables a user and revokes everything the user holds (SPEC §1): every
-/// refresh-token family and browser session. Sign-ins are refused from now on. Returns `None` if
-/// there is no such user.
-pub async fn disable<S: super::Storage>(
-    store: &S,
-    id: &UserId,
-    now: UnixTime,
-) -> Result<Option<Revoked>> {
-    // Disable first: a sign-in racing with this cannot then start a family
-    // that outlives the revocation below.
-    if !store.set_user_disabled(id, true, now).await? {
-        return Ok(None);
-    }
-    revoke_sessions(store, id, now).await.map(Some)
-}
-
-/// Revokes every refresh-token family of a user, ends every browser session,
-/// and denies the device authorizations the user approved that no device has
-/// redeemed yet (else a device could still get a fresh family after this);
-/// everywhere. The user stays enabled and may sign in again.
-pub async fn revoke_sessions<S: super::Storage>(
-    store: &S,
-    id: &UserId,
-    now: UnixTime,
-) -> Result<Revoked> {
-    let refresh_families = store.revoke_user_families(id, now).await?;
-    let browser_sessions = store.delete_user_sessions(id).await?;
-    store.deny_user_devices(id).await?;
-    Ok(Revoked {
-        refresh_families,
-        browser_sessions,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

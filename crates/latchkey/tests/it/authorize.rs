@@ -428,7 +428,7 @@ both_backends! {
         let b2 = Browser::new(&srv);
         b2.authorize_through(&code_params(&client.id, &challenge, "openid"), EMAIL).await;
         assert!(b2.authorize(&none).await.redirect_param("code").is_some());
-        let revoked = latchkey::core::users::revoke_sessions(srv.server.app.store(), &user_id.as_str().into(), srv.now()).await.unwrap();
+        let revoked = latchkey::core::accounts::revoke_sessions(srv.server.app.store(), &user_id.as_str().into(), srv.now()).await.unwrap();
         assert_eq!(revoked.browser_sessions, 1);
         assert_eq!(b2.authorize(&none).await.redirect_param("error").as_deref(), Some("login_required"));
     }

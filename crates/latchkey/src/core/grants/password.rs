@@ -8,15 +8,17 @@
 
 use std::net::IpAddr;
 
+use crate::core::Authority;
 use crate::core::clients::{Client, GrantType};
 use crate::core::error::Result;
 use crate::core::params::Params;
 use crate::core::refresh::FamilyOrigin;
+use crate::core::refresh::RefreshTokenStore;
 use crate::core::scope::Scope;
 use crate::core::secret::Secret;
 use crate::core::signin;
+use crate::core::signin::PasswordStores;
 use crate::core::tokens::{self, IssuedTokens, OidcRequest, UserGrant};
-use crate::core::{Authority, Storage};
 
 /// A password sign-in request.
 #[derive(Debug)]
@@ -45,7 +47,7 @@ impl<'a> PasswordSignin<'a> {
 }
 
 /// Signs a user in with a password on behalf of an authenticated `client`.
-pub async fn issue<S: Storage>(
+pub async fn issue<S: PasswordStores + RefreshTokenStore>(
     auth: &Authority<S>,
     client: &Client,
     request: PasswordSignin<'_>,

@@ -1,5 +1,6 @@
 //! Starting a family and revoking one.
 
+use crate::core::Authority;
 use crate::core::audit::{self, AuditEvent, Outcome};
 use crate::core::clients::Client;
 use crate::core::clock::UnixTime;
@@ -8,9 +9,10 @@ use crate::core::scope::Scope;
 use crate::core::secret::{self, Secret, SecretHash};
 use crate::core::settings::Settings;
 use crate::core::users::UserId;
-use crate::core::{Authority, Storage};
 
-use super::{FamilyOrigin, MAX_TOKEN_LEN, NewFamily, RefreshFamily, RefreshTokenRecord};
+use super::{
+    FamilyOrigin, MAX_TOKEN_LEN, NewFamily, RefreshFamily, RefreshTokenRecord, RefreshTokenStore,
+};
 
 /// What a new family is for.
 #[derive(Debug, Clone)]
@@ -72,7 +74,7 @@ pub fn start(
 /// `client` is given, was issued to that client. Returns whether a family was
 /// revoked. Unknown tokens and other clients' tokens change nothing (RFC 7009
 /// §2.2: "invalid tokens do not cause an error response").
-pub async fn revoke_by_token<S: Storage>(
+pub async fn revoke_by_token<S: RefreshTokenStore>(
     auth: &Authority<S>,
     client: Option<&Client>,
     token: &str,

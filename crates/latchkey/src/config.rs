@@ -4,7 +4,8 @@
 //! What the settings are, their types and defaults, is
 //! [`crate::core::settings`]; this module reads them and checks their
 //! ranges (values of a closed set are checked by their types as they are
-//! read).
+//! read), naming every bad setting rather than the first
+//! (`latchkey config check`).
 //!
 //! Every setting `some_name` in the file is the variable `LATCHKEY_SOME_NAME`.
 //! docs/configuration.md is generated from the doc comments of
@@ -13,17 +14,72 @@
 
 use std::path::Path;
 
+use serde::Serialize;
+
 pub use crate::core::settings::{LogFormat, Settings, TrustedProxies};
 
 /// Values given on the command line, which win over everything else.
 pub type Overrides = Vec<(&'static str, String)>;
 
+/// A bad setting and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SettingError {
+    /// The setting's name, as in the file (or `config` for the file itself).
+    pub setting: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for SettingError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.setting, self.message)
+    }
+}
+
+/// Every bad setting, one per line, for an error message.
+fn describe(errors: &[SettingError]) -> anyhow::Error {
+    let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    anyhow::anyhow!("{}", lines.join("\n"))
+}
+
+/// Collects the settings' problems, so that a check names every bad setting
+/// and not only the first.
+#[derive(Default)]
+struct Problems(Vec<SettingError>);
+
+impl Problems {
+    fn add(&mut self, setting: &str, message: impl Into<String>) {
+        self.0.push(SettingError {
+            setting: setting.to_owned(),
+            message: message.into(),
+        });
+    }
+}
+
 impl Settings {
     /// Loads the file (if any), then the environment, then `overrides`.
     pub fn load(file: Option<&Path>, overrides: Overrides) -> anyhow::Result<Settings> {
+        Settings::load_checked(file, overrides).map_err(|errors| describe(&errors))
+    }
+
+    /// [`Settings::load`], naming every bad setting rather than the first:
+    /// unknown names in the file, values of the wrong type, and values that
+    /// [`Settings::checked`] refuses (`latchkey config check`).
+    pub fn load_checked(
+        file: Option<&Path>,
+        overrides: Overrides,
+    ) -> Result<Settings, Vec<SettingError>> {
+        let mut problems = Problems::default();
+        let config_error = |e: &dyn std::fmt::Display| {
+            vec![SettingError {
+                setting: "config".to_owned(),
+                message: e.to_string(),
+            }]
+        };
         let mut builder = config::Config::builder();
         if let Some(path) = file {
-            check_file_keys(path)?;
+            for key in unknown_file_keys(path).map_err(|e| config_error(&e))? {
+                problems.add(&key, format!("{}: unknown setting", path.display()));
+            }
             builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml));
         }
         builder = builder.add_source(
@@ -32,26 +88,60 @@ impl Settings {
                 .try_parsing(true),
         );
         for (key, value) in overrides {
-            builder = builder.set_override(key, value)?;
+            builder = builder
+                .set_override(key, value)
+                .map_err(|e| config_error(&e))?;
         }
-        let settings: Settings = builder.build()?.try_deserialize()?;
-        settings.validated()
+        let merged = builder.build().map_err(|e| config_error(&e))?;
+        let settings = match merged.clone().try_deserialize::<Settings>() {
+            Ok(settings) => settings,
+            // Find each value of the wrong type, and go on with the defaults
+            // in their place so that the other values are checked too.
+            Err(_) => well_typed(&merged, &mut problems).map_err(|e| config_error(&e))?,
+        };
+        match settings.checked() {
+            Ok(settings) if problems.0.is_empty() => Ok(settings),
+            Ok(_) => Err(problems.0),
+            Err(more) => {
+                problems.0.extend(more);
+                Err(problems.0)
+            }
+        }
     }
 
     /// Normalizes and checks values that would otherwise fail later, at the first
     /// request.
-    pub fn validated(mut self) -> anyhow::Result<Settings> {
+    pub fn validated(self) -> anyhow::Result<Settings> {
+        self.checked().map_err(|errors| describe(&errors))
+    }
+
+    /// [`Settings::validated`], naming every bad setting.
+    pub fn checked(mut self) -> Result<Settings, Vec<SettingError>> {
+        let mut problems = Problems::default();
         while self.issuer.ends_with('/') {
             self.issuer.pop();
         }
-        let issuer = url::Url::parse(&self.issuer)
-            .map_err(|e| anyhow::anyhow!("issuer {:?} is not a URL: {e}", self.issuer))?;
-        if !matches!(issuer.scheme(), "http" | "https")
-            || issuer.query().is_some()
-            || issuer.fragment().is_some()
+        match url::Url::parse(&self.issuer) {
+            Err(e) => problems.add("issuer", format!("{:?} is not a URL: {e}", self.issuer)),
+            Ok(issuer)
+                if !matches!(issuer.scheme(), "http" | "https")
+                    || issuer.query().is_some()
+                    || issuer.fragment().is_some() =>
+            {
+                problems.add(
+                    "issuer",
+                    "must be an http(s) URL without query or fragment (OIDC Discovery §3)",
+                )
+            }
+            Ok(_) => {}
+        }
+        if !(self.database_url.starts_with("sqlite:")
+            || self.database_url.starts_with("postgres:")
+            || self.database_url.starts_with("postgresql:"))
         {
-            anyhow::bail!(
-                "issuer must be an http(s) URL without query or fragment (OIDC Discovery §3)"
+            problems.add(
+                "database_url",
+                "must start with sqlite:, postgres: or postgresql:",
             );
         }
         for (name, v) in [
@@ -82,64 +172,189 @@ impl Settings {
                 "device_poll_interval_seconds",
                 self.device_poll_interval_seconds,
             ),
+            (
+                "signin_failure_window_seconds",
+                self.signin_failure_window_seconds,
+            ),
         ] {
             if v <= 0 {
-                anyhow::bail!("{name} must be positive");
+                problems.add(name, "must be positive");
             }
         }
         if self.refresh_reuse_grace_seconds < 0 {
-            anyhow::bail!("refresh_reuse_grace_seconds must not be negative");
+            problems.add("refresh_reuse_grace_seconds", "must not be negative");
         }
-        if self.password_hash_memory_kib < crate::core::password::MIN_MEMORY_KIB
-            || self.password_hash_iterations < crate::core::password::MIN_ITERATIONS
-            || self.password_hash_parallelism == 0
-        {
-            anyhow::bail!(
-                "Argon2id parameters below OWASP's minimum (m=19456 KiB, t=2, p=1) are refused"
-            );
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log_level) {
+            problems.add("log_level", format!("is not a tracing filter: {e}"));
         }
-        if self.audit_retention_days == 0 {
-            anyhow::bail!("audit_retention_days must be positive");
+        let argon2 = "is below OWASP's minimum for Argon2id (m=19456 KiB, t=2, p=1)";
+        if self.password_hash_memory_kib < crate::core::password::MIN_MEMORY_KIB {
+            problems.add("password_hash_memory_kib", argon2);
         }
-        if self.database_acquire_timeout_seconds == 0 {
-            anyhow::bail!("database_acquire_timeout_seconds must be positive");
+        if self.password_hash_iterations < crate::core::password::MIN_ITERATIONS {
+            problems.add("password_hash_iterations", argon2);
         }
-        if self.key_refresh_seconds == 0 {
-            anyhow::bail!("key_refresh_seconds must be positive");
+        if self.password_hash_parallelism == 0 {
+            problems.add("password_hash_parallelism", argon2);
         }
-        if self.outbox_poll_interval_ms == 0 {
-            anyhow::bail!("outbox_poll_interval_ms must be positive");
+        for (name, v) in [
+            ("audit_retention_days", u64::from(self.audit_retention_days)),
+            (
+                "database_acquire_timeout_seconds",
+                self.database_acquire_timeout_seconds,
+            ),
+            ("key_refresh_seconds", self.key_refresh_seconds),
+            ("outbox_poll_interval_ms", self.outbox_poll_interval_ms),
+            (
+                "signin_max_failures_per_username",
+                u64::from(self.signin_max_failures_per_username),
+            ),
+            (
+                "signin_max_failures_per_address",
+                u64::from(self.signin_max_failures_per_address),
+            ),
+            (
+                "device_user_code_max_failures",
+                u64::from(self.device_user_code_max_failures),
+            ),
+            (
+                "device_user_code_max_failures_per_address",
+                u64::from(self.device_user_code_max_failures_per_address),
+            ),
+        ] {
+            if v == 0 {
+                problems.add(name, "must be positive");
+            }
         }
-        if self.signin_max_failures_per_username == 0
-            || self.signin_max_failures_per_address == 0
-            || self.device_user_code_max_failures == 0
-            || self.device_user_code_max_failures_per_address == 0
-            || self.signin_failure_window_seconds <= 0
-        {
-            anyhow::bail!(
-                "signin_max_failures_per_username, signin_max_failures_per_address, \
-                 device_user_code_max_failures, device_user_code_max_failures_per_address \
-                 and signin_failure_window_seconds must be positive"
-            );
+        // An empty variable (LATCHKEY_TLS_CERT_FILE=) means unset.
+        self.tls_cert_file = self.tls_cert_file.take().filter(|f| !f.trim().is_empty());
+        self.tls_key_file = self.tls_key_file.take().filter(|f| !f.trim().is_empty());
+        match (&self.tls_cert_file, &self.tls_key_file) {
+            (Some(_), None) => problems.add(
+                "tls_key_file",
+                "must be set with tls_cert_file (HTTPS needs both)",
+            ),
+            (None, Some(_)) => problems.add(
+                "tls_cert_file",
+                "must be set with tls_key_file (HTTPS needs both)",
+            ),
+            _ => {}
         }
-        Ok(self)
+        if problems.0.is_empty() {
+            Ok(self)
+        } else {
+            Err(problems.0)
+        }
     }
 }
 
-/// Refuses a file with a key latchkey does not know: a typo in a setting name
-/// would otherwise be silently ignored.
-fn check_file_keys(path: &Path) -> anyhow::Result<()> {
+/// The names in the file that latchkey does not know: a typo in a setting
+/// name would otherwise be silently ignored.
+fn unknown_file_keys(path: &Path) -> anyhow::Result<Vec<String>> {
     let known = serde_json::to_value(Settings::default())?;
     let file = config::Config::builder()
         .add_source(config::File::from(path).format(config::FileFormat::Toml))
         .build()?;
     let table: std::collections::HashMap<String, config::Value> = file.try_deserialize()?;
-    for key in table.keys() {
-        if known.get(key).is_none() {
-            anyhow::bail!("{}: unknown setting {key:?}", path.display());
+    let mut unknown: Vec<String> = table
+        .into_keys()
+        .filter(|key| known.get(key).is_none())
+        .collect();
+    unknown.sort();
+    Ok(unknown)
+}
+
+/// The settings from `merged` with every value that does not deserialize
+/// into its setting's type reported and replaced by the default, each
+/// value tried alone so that one bad value does not hide another.
+fn well_typed(merged: &config::Config, problems: &mut Problems) -> anyhow::Result<Settings> {
+    let known = serde_json::to_value(Settings::default())?;
+    let names = known
+        .as_object()
+        .map(|o| o.keys().cloned().collect::<Vec<_>>())
+        .unwrap_or_default();
+    let mut good = config::Config::builder();
+    for name in names {
+        let Ok(value) = merged.get::<config::Value>(&name) else {
+            continue;
+        };
+        let alone = config::Config::builder()
+            .set_override(name.as_str(), value.clone())?
+            .build()?
+            .try_deserialize::<Settings>();
+        match alone {
+            Ok(_) => good = good.set_override(name.as_str(), value)?,
+            Err(e) => problems.add(&name, plain_config_error(&e, &name)),
         }
     }
-    Ok(())
+    Ok(good.build()?.try_deserialize()?)
+}
+
+/// `config`'s message without the trailing "for key `name`", which the
+/// report already says.
+fn plain_config_error(e: &config::ConfigError, name: &str) -> String {
+    let text = e.to_string();
+    let suffix = format!(" for key `{name}`");
+    text.strip_suffix(&suffix).unwrap_or(&text).to_owned()
+}
+
+/// What `latchkey config check` prints: every setting, with secrets masked.
+///
+/// Masked: any string setting whose name says it holds a secret (`secret`,
+/// `password`, `token`, or `key` other than a file or directory path), and
+/// the password of any URL (`postgres://user:****@host/db`, a `password=`
+/// query parameter too). Numbers and booleans are never secret.
+pub fn masked(settings: &Settings) -> serde_json::Map<String, serde_json::Value> {
+    let Ok(serde_json::Value::Object(mut all)) = serde_json::to_value(settings) else {
+        return serde_json::Map::new();
+    };
+    for (name, value) in all.iter_mut() {
+        let serde_json::Value::String(text) = value else {
+            continue;
+        };
+        let secret_name = ["secret", "password", "token", "key"]
+            .iter()
+            .any(|w| name.contains(w))
+            && !name.ends_with("_file")
+            && !name.ends_with("_dir");
+        if secret_name && !text.is_empty() {
+            *text = MASK.to_owned();
+        } else if let Some(url) = mask_url(text) {
+            *text = url;
+        }
+    }
+    all
+}
+
+const MASK: &str = "****";
+
+/// `text` with its URL password masked, if it is a URL with one.
+fn mask_url(text: &str) -> Option<String> {
+    let mut url = url::Url::parse(text).ok()?;
+    let mut changed = false;
+    if url.password().is_some() {
+        url.set_password(Some(MASK)).ok()?;
+        changed = true;
+    }
+    if url
+        .query_pairs()
+        .any(|(k, _)| k.eq_ignore_ascii_case("password"))
+    {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if k.eq_ignore_ascii_case("password") {
+                    MASK.to_owned()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+        changed = true;
+    }
+    changed.then(|| url.to_string())
 }
 
 #[cfg(test)]
@@ -181,5 +396,81 @@ mod tests {
         assert_eq!(s.access_token_ttl_seconds, 60);
         std::fs::write(&path, "acess_token_ttl_seconds = 60\n").unwrap();
         assert!(Settings::load(Some(&path), vec![]).is_err());
+    }
+
+    #[test]
+    fn every_bad_setting_is_reported_not_only_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("latchkey.toml");
+        std::fs::write(
+            &path,
+            "id_token_ttl_seconds = \"long\"\nkey_refresh_seconds = -5\n\
+             log_format = \"xml\"\naudit_retention_days = 0\nbogus = 1\n",
+        )
+        .unwrap();
+        let errors =
+            Settings::load_checked(Some(&path), vec![("issuer", "nope".into())]).unwrap_err();
+        let mut named: Vec<&str> = errors.iter().map(|e| e.setting.as_str()).collect();
+        named.sort();
+        assert_eq!(
+            named,
+            [
+                "audit_retention_days",
+                "bogus",
+                "id_token_ttl_seconds",
+                "issuer",
+                "key_refresh_seconds",
+                "log_format",
+            ],
+            "{errors:?}"
+        );
+        let message = Settings::load(Some(&path), vec![]).unwrap_err().to_string();
+        assert!(
+            message.contains("log_format") && message.contains("text or json"),
+            "{message}"
+        );
+        assert!(
+            message.contains("audit_retention_days: must be positive"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn tls_files_go_together_and_empty_means_unset() {
+        let one = Settings {
+            tls_cert_file: Some("/c.pem".into()),
+            ..Settings::default()
+        };
+        let errors = one.checked().unwrap_err();
+        assert_eq!(errors[0].setting, "tls_key_file");
+        let empty = Settings {
+            tls_cert_file: Some(String::new()),
+            tls_key_file: Some(" ".into()),
+            ..Settings::default()
+        };
+        let s = empty.checked().unwrap();
+        assert_eq!((s.tls_cert_file, s.tls_key_file), (None, None));
+    }
+
+    #[test]
+    fn secrets_are_masked_and_nothing_else() {
+        let s = Settings {
+            database_url: "postgres://lk:hunter2@db:5432/lk?sslmode=require".into(),
+            trusted_proxies: "10.0.0.1".parse().unwrap(),
+            tls_key_file: Some("/etc/latchkey/key.pem".into()),
+            ..Settings::default()
+        };
+        let m = masked(&s);
+        assert_eq!(
+            m["database_url"],
+            "postgres://lk:****@db:5432/lk?sslmode=require"
+        );
+        assert_eq!(m["tls_key_file"], "/etc/latchkey/key.pem");
+        assert_eq!(m["password_hash_memory_kib"], 19456);
+        assert_eq!(m["trusted_proxies"], "10.0.0.1");
+        assert_eq!(m["issuer"], "http://127.0.0.1:8080");
+        let url = mask_url("postgres://db/lk?user=lk&password=hunter2").unwrap();
+        assert!(!url.contains("hunter2") && url.contains("user=lk"), "{url}");
+        assert_eq!(mask_url("sqlite://latchkey.db"), None);
     }
 }

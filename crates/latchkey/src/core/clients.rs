@@ -137,6 +137,10 @@ pub struct Client {
     /// The audiences (RFC 8707 resources) this client may ask tokens for.
     pub audiences: Vec<String>,
     pub token_delivery: TokenDelivery,
+    /// The web origins (`scheme://host[:port]`, normalised by
+    /// [`normalize_origin`]) whose browser code may read this
+    /// client's answers across origins (CORS; docs/cors-and-tls.md).
+    pub allowed_origins: Vec<String>,
     pub created_at: UnixTime,
 }
 
@@ -180,6 +184,8 @@ pub struct NewClient {
     pub scopes: Option<Scope>,
     pub audiences: Vec<String>,
     pub token_delivery: TokenDelivery,
+    /// Origins as given; [`NewClient::build`] validates and normalises them.
+    pub allowed_origins: Vec<String>,
 }
 
 /// The scopes a client that signs people in gets when none are given.
@@ -205,6 +211,13 @@ impl NewClient {
         {
             validate_redirect_uri(uri)?;
         }
+        let mut allowed_origins = self
+            .allowed_origins
+            .iter()
+            .map(|o| normalize_origin(o))
+            .collect::<Result<Vec<_>>>()?;
+        allowed_origins.sort();
+        allowed_origins.dedup();
         let grant_types = if self.grant_types.is_empty() {
             if self.public || !self.redirect_uris.is_empty() {
                 vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
@@ -249,10 +262,61 @@ impl NewClient {
             scopes,
             audiences: self.audiences,
             token_delivery: self.token_delivery,
+            allowed_origins,
             created_at: now,
         };
         Ok((client, secret))
     }
+}
+
+/// Validates an origin given at registration (`allowed_origins`, for CORS:
+/// `core::origins`) and returns its normal form:
+/// lowercase scheme and host, an IDN host in punycode, the port omitted when
+/// it is the scheme's default (`https://a.example:443` is
+/// `https://a.example`), as browsers serialize it (RFC 6454 §6.2).
+///
+/// Refused: anything with a path (even a lone trailing `/`), query,
+/// fragment or user info; wildcards; the opaque origin `null` (any sandboxed
+/// iframe or `data:` page sends it, so allowing it would allow everyone);
+/// and schemes other than `http` and `https`.
+pub fn normalize_origin(input: &str) -> Result<String> {
+    let bad = |why: &str| Error::invalid_request(format!("allowed origin {input:?} {why}"));
+    let trimmed = input.trim();
+    if trimmed.contains('*') {
+        return Err(bad(
+            "contains a wildcard; register each origin (scheme://host[:port]) exactly",
+        ));
+    }
+    if trimmed.eq_ignore_ascii_case("null") {
+        return Err(bad(
+            "is the opaque origin, which any sandboxed page can send: it cannot be allowed",
+        ));
+    }
+    let url = url::Url::parse(trimmed).map_err(|e| {
+        bad(&format!(
+            "is not an origin of the form scheme://host[:port]: {e}"
+        ))
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("must use http or https"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("must not contain user info"));
+    }
+    if url.path() != "/"
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || trimmed.ends_with('/')
+    {
+        return Err(bad(
+            "must be scheme://host[:port] alone: no path (not even a trailing /), query or fragment",
+        ));
+    }
+    let origin = url.origin();
+    if !origin.is_tuple() {
+        return Err(bad("is not a tuple origin"));
+    }
+    Ok(origin.ascii_serialization())
 }
 
 /// A redirect URI must be absolute and carry no fragment (RFC 6749 §3.1.2).
@@ -272,7 +336,9 @@ fn validate_redirect_uri(uri: &str) -> Result<()> {
 
 /// Storage of clients.
 pub trait ClientStore: Send + Sync {
-    /// Inserts a new client; its id is fresh.
+    /// Inserts a new client; its id is fresh. Bumps the clients generation in
+    /// the same transaction, so that every process's
+    /// [`super::origins::OriginIndex`] sees the new client's origins.
     fn insert_client(&self, client: &Client) -> impl Future<Output = Result<()>> + Send;
     /// The client with this id, if any.
     fn get_client(&self, id: &ClientId) -> impl Future<Output = Result<Option<Client>>> + Send;
@@ -282,7 +348,8 @@ pub trait ClientStore: Send + Sync {
     /// bumps the clients generation in the same transaction. Returns whether it
     /// existed.
     fn delete_client(&self, id: &ClientId) -> impl Future<Output = Result<bool>> + Send;
-    /// A counter that every change or removal of a client increases; caches
+    /// A counter that every insertion, change or removal of a client
+    /// increases; caches
     /// compare it to know whether what they hold may be stale.
     fn clients_generation(&self) -> impl Future<Output = Result<i64>> + Send;
 }
@@ -320,7 +387,11 @@ pub async fn authenticate<S: ClientStore>(
     creds: &ClientCredentials,
 ) -> Result<Arc<Client>> {
     let client = cache.get(store, creds.client_id()).await?;
-    check_credentials(client, creds)
+    let client = check_credentials(client, creds)?;
+    // The request now acts for this client, whatever the flow decides next:
+    // its app may read the answer across origins (core::origins).
+    super::origins::note_acting_client(client.id.as_str());
+    Ok(client)
 }
 
 /// The pure part of [`authenticate`].
@@ -503,6 +574,33 @@ mod tests {
             check_credentials(None, &ok).unwrap_err().code(),
             "invalid_client"
         );
+    }
+
+    #[test]
+    fn allowed_origins_are_normalised_and_deduplicated() {
+        let (c, _) = NewClient {
+            name: "spa".into(),
+            public: true,
+            redirect_uris: vec!["https://app.example.com/cb".into()],
+            allowed_origins: vec![
+                "https://App.example.com:443".into(),
+                "https://app.example.com".into(),
+                "http://localhost:5173".into(),
+            ],
+            ..Default::default()
+        }
+        .build(0)
+        .unwrap();
+        assert_eq!(
+            c.allowed_origins,
+            ["http://localhost:5173", "https://app.example.com"]
+        );
+        let bad = NewClient {
+            name: "spa".into(),
+            allowed_origins: vec!["https://app.example.com/".into()],
+            ..Default::default()
+        };
+        assert_eq!(bad.build(0).unwrap_err().code(), "invalid_request");
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub mod housekeeping;
 pub mod keys;
 pub mod login;
 pub mod oidc;
+pub mod origins;
 pub mod outbox;
 pub mod params;
 pub mod password;
@@ -118,6 +119,9 @@ pub struct Authority<S> {
     /// Wakes this process's outbox worker after a flow committed a message
     /// (see [`outbox`]).
     outbox: outbox::Signal,
+    /// Which clients registered which browser origins, mirrored in memory
+    /// for CORS (see [`origins::OriginIndex`]).
+    origins: origins::OriginIndex,
 }
 
 impl<S> Authority<S> {
@@ -200,6 +204,7 @@ impl<S: Storage> Authority<S> {
             audit: audit::AuditLog::spawn(store.clone()),
             denied: deny_list::DenyListCache::new(settings_revalidate_ms),
             outbox: outbox::Signal::default(),
+            origins: origins::OriginIndex::new(settings_revalidate_ms),
         };
         auth.init_keys().await?;
         Ok(auth)

@@ -29,6 +29,9 @@ pub async fn userinfo<S: DenyListStore + UserStore>(
 ) -> Result<serde_json::Value> {
     let token = token.ok_or_else(|| Error::InvalidToken("no access token".into()))?;
     let claims = revocation::verify_access_token(auth, token).await?;
+    // The request acts for the client the token was issued to
+    // (core::origins): its app may read the answer across origins.
+    super::origins::note_acting_client(&claims.client_id);
     if !claims.has_scope(scope::OPENID) {
         return Err(Error::InsufficientScope(
             "the access token was not granted the openid scope".into(),

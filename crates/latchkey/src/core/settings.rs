@@ -124,6 +124,15 @@ pub struct Settings {
     /// 20⁸ possible codes, 100 guesses per window stay negligible.
     pub device_user_code_max_failures_per_address: u32,
 
+    // --- HTTPS (docs/cors-and-tls.md) ---
+    /// PEM file with the server's certificate, then its intermediates. With
+    /// `tls_key_file`, `serve` speaks HTTPS (TLS 1.2 and 1.3, HTTP/2 by
+    /// ALPN) and SIGHUP reloads both files. Unset: plain HTTP, for a
+    /// TLS-ending proxy in front.
+    pub tls_cert_file: Option<String>,
+    /// PEM file with the certificate's private key (PKCS#8, PKCS#1 or SEC1).
+    pub tls_key_file: Option<String>,
+
     // --- Outbox (durable e-mails and notifications) ---
     /// How often each process's outbox worker looks for messages due for
     /// delivery, in milliseconds (a message committed by the same process is
@@ -172,6 +181,8 @@ impl Default for Settings {
             device_poll_interval_seconds: 5,
             device_user_code_max_failures: 5,
             device_user_code_max_failures_per_address: 100,
+            tls_cert_file: None,
+            tls_key_file: None,
             outbox_poll_interval_ms: 1000,
         }
     }

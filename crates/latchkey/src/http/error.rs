@@ -242,6 +242,11 @@ fn rendered<V: View>(status: StatusCode, view: &V) -> Response {
     resp
 }
 
+/// 204 with no body (CORS preflights; the CORS layer adds its headers).
+pub fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
+
 /// A `303 See Other` to `location` (after a form post the browser follows
 /// it with a GET), with the page headers.
 pub fn see_other(location: &str) -> Response {

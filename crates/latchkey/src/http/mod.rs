@@ -12,6 +12,7 @@ mod browser;
 mod client_addr;
 mod client_auth;
 mod cookies;
+mod cors;
 mod device;
 mod discovery;
 pub mod error;
@@ -25,6 +26,7 @@ pub mod pages;
 mod revocation;
 mod serve;
 mod signin;
+pub mod tls;
 mod token;
 
 use std::sync::Arc;
@@ -39,7 +41,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-pub use serve::serve;
+pub use serve::{serve, serve_with};
 
 use crate::core::Authority;
 use crate::core::discovery::paths;
@@ -121,6 +123,12 @@ pub fn router(app: AppState) -> Router {
             // gets a JSON error and the process keeps serving.
             ApiError::from(Error::internal("a handler panicked")).into_response()
         }))
+        // Outside the handlers, whose logic it stays out of; inside the
+        // metrics, so that preflights are counted too.
+        .layer(axum::middleware::from_fn_with_state(
+            cors::Cors::new(app.clone()),
+            cors::layer,
+        ))
         // Outside the panic and timeout layers, so that their answers are
         // counted too; inside the trace span, so its logs carry the request id.
         .layer(axum::middleware::from_fn(metrics::track))

@@ -97,6 +97,8 @@ pub async fn rotate<S: RefreshTokenStore + ClientStore>(
             c
         }
         Presenter::Cookie => {
+            // The request acts for the cookie's client (core::origins).
+            crate::core::origins::note_acting_client(found.family.client_id.as_str());
             fetched = auth
                 .clients
                 .get(&auth.store, &found.family.client_id)

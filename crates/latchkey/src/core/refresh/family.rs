@@ -92,6 +92,10 @@ pub async fn revoke_by_token<S: RefreshTokenStore>(
     if client.is_some_and(|c| !c.id.matches(&found.family.client_id)) {
         return Ok(false);
     }
+    if client.is_none() {
+        // A cookie sign-out acts for the cookie's client (core::origins).
+        crate::core::origins::note_acting_client(found.family.client_id.as_str());
+    }
     let revoked = auth
         .store
         .revoke_family(&found.family.id, auth.clock.now())

@@ -14,6 +14,7 @@ use latchkey::store::Store;
 use sqlx::Connection as _;
 
 pub mod browser;
+pub mod chromium;
 pub mod first_party;
 pub mod process;
 pub mod proxy;

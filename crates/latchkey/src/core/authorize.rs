@@ -1,4 +1,4 @@
-//! The authorization endpoint (RFC 6749 §4.1.1, OIDC Core §3.1.2, SPEC §6):
+//! The authorization endpoint (RFC 6749 §4.1.1, OIDC Core §3.1.2):
 //! validating a request, deciding whether the browser must sign in or
 //! consent, and issuing the code.
 //!

@@ -56,7 +56,8 @@ impl ClientId {
     }
 }
 
-/// The grant types a client may be registered for (SPEC §1).
+/// The grant types a client may be registered for (`client create
+/// --grant-type`; docs/endpoints.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GrantType {
     AuthorizationCode,
@@ -91,7 +92,7 @@ impl GrantType {
     }
 }
 
-/// How a client receives its refresh token (SPEC §5).
+/// How a client receives its refresh token (docs/first-party-apps.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TokenDelivery {
     /// In the JSON body, as RFC 6749 says.

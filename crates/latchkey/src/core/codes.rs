@@ -1,4 +1,4 @@
-//! Authorization codes (RFC 6749 §4.1.2, SPEC §4): opaque, single use,
+//! Authorization codes (RFC 6749 §4.1.2): opaque, single use,
 //! `authorization_code_ttl_seconds` (60 s), bound to the client, the
 //! `redirect_uri`, the PKCE challenge, the nonce, the scope, the user and
 //! `auth_time`. Only the code's SHA-256 is stored.

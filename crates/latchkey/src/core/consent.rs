@@ -1,4 +1,4 @@
-//! Remembered consents (SPEC §6): once a user allowed a client some scopes,
+//! Remembered consents (docs/browser-flows.md): once a user allowed a client some scopes,
 //! later requests for those scopes (or fewer) skip the consent page.
 //! First-party clients never show it.
 

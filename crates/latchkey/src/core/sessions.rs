@@ -1,4 +1,4 @@
-//! Browser sessions (SPEC §6): who is signed in to latchkey itself, so that
+//! Browser sessions (docs/browser-flows.md): who is signed in to latchkey itself, so that
 //! the next authorization request of the same browser needs no password.
 //!
 //! The `latchkey_session` cookie holds 256 random bits; the database keeps

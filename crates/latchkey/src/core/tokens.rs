@@ -26,7 +26,8 @@ use super::users::{User, UserId};
 pub enum Subject {
     /// The client itself (`client_credentials`): `sub` is the client id.
     Client,
-    /// A user, with the claims SPEC §4 puts in the token.
+    /// A user, with `roles`, `email` (under the `email` scope) and
+    /// `auth_time`.
     User {
         id: UserId,
         roles: Vec<String>,
@@ -45,7 +46,8 @@ pub struct IssuedTokens {
     pub id_token: Option<String>,
 }
 
-/// A refresh token on its way to the client, and how it travels (SPEC §5).
+/// A refresh token on its way to the client, and how it travels (the JSON
+/// body, or the `latchkey_refresh` cookie; docs/first-party-apps.md).
 #[derive(Debug, Clone)]
 pub struct IssuedRefreshToken {
     pub token: Secret,

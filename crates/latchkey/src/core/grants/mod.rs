@@ -44,7 +44,7 @@ pub enum Grant {
         scope: Option<Scope>,
         resources: Vec<String>,
     },
-    /// RFC 6749 §4.3 (SPEC §5).
+    /// RFC 6749 §4.3, for first-party clients.
     Password {
         username: String,
         password: Secret,
@@ -60,7 +60,7 @@ pub enum Grant {
     },
     /// RFC 8628 §3.4.
     DeviceCode { device_code: Secret },
-    /// RFC 6749 §6 (SPEC §4).
+    /// RFC 6749 §6, with rotation (RFC 9700 §4.14.2).
     RefreshToken {
         refresh_token: Secret,
         scope: Option<Scope>,

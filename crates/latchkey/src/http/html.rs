@@ -21,7 +21,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use minijinja::Environment;
 use serde::Serialize;
-use sha2::{Digest as _, Sha256};
 
 /// The stylesheet, inlined into every page.
 pub const STYLE: &str = include_str!("pages/templates/style.css");
@@ -84,7 +83,7 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
 });
 
 static CSP: LazyLock<String> = LazyLock::new(|| {
-    let hash = STANDARD.encode(Sha256::digest(STYLE.as_bytes()));
+    let hash = STANDARD.encode(crate::core::secret::sha256(STYLE.as_bytes()));
     format!(
         "default-src 'none'; style-src 'sha256-{hash}'; img-src 'self' data:; \
          base-uri 'none'; frame-ancestors 'none'"

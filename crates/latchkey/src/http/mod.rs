@@ -77,7 +77,7 @@ pub const ROUTES: &[&str] = &[
 
 /// The whole application: every route and every cross-cutting layer.
 pub fn router(app: AppState) -> Router {
-    let timeout = Duration::from_secs(app.settings.request_timeout_seconds);
+    let timeout = Duration::from_secs(app.settings().request_timeout_seconds);
     metrics::install();
     Router::new()
         .route(paths::OPENID_CONFIGURATION, get(discovery::metadata))

@@ -66,5 +66,5 @@ async fn logout(app: &AppState, browser: &Browser, params: &Params) -> Response 
         ),
         Err(e) => return PageError(e).into_response(),
     };
-    (cookies::clear_session(&app.settings), answer).into_response()
+    (cookies::clear_session(app.settings()), answer).into_response()
 }

@@ -11,6 +11,7 @@
 
 use std::future::Future;
 
+use crate::core::clients::ClientId;
 use crate::core::clock::UnixTime;
 use crate::core::error::Result;
 use crate::core::refresh::{
@@ -19,6 +20,7 @@ use crate::core::refresh::{
 };
 use crate::core::scope::Scope;
 use crate::core::secret::SecretHash;
+use crate::core::users::UserId;
 
 use super::{Backend, Store, db_err, in_tx, on_pool, purge_in_batches, text_to_list};
 
@@ -88,8 +90,8 @@ macro_rules! impl_refresh_tx {
                 let f = &new.family;
                 sqlx::query(INSERT_FAMILY)
                     .bind(&f.id)
-                    .bind(&f.client_id)
-                    .bind(&f.user_id)
+                    .bind(f.client_id.as_str())
+                    .bind(f.user_id.as_str())
                     .bind(f.scope.to_string())
                     .bind(f.auth_time)
                     .bind(f.origin.as_ref().map(FamilyOrigin::to_stored))
@@ -176,8 +178,8 @@ impl FoundRow {
             successor_hash: self.successor_hash.map(SecretHash::from_stored),
             family: RefreshFamily {
                 id: self.family_id,
-                client_id: self.client_id,
-                user_id: self.user_id,
+                client_id: ClientId::new(self.client_id),
+                user_id: UserId::new(self.user_id),
                 scope: Scope::parse(&self.scope)?,
                 auth_time: self.auth_time,
                 origin: self
@@ -353,12 +355,12 @@ impl RefreshTokenStore for Store {
         Ok(n > 0)
     }
 
-    async fn revoke_user_families(&self, user_id: &str, now: UnixTime) -> Result<u64> {
+    async fn revoke_user_families(&self, user_id: &UserId, now: UnixTime) -> Result<u64> {
         on_pool!(self, pool => sqlx::query(
             "UPDATE refresh_families SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
         )
         .bind(now)
-        .bind(user_id)
+        .bind(user_id.as_str())
         .execute(pool)
         .await
         .map(|r| r.rows_affected()))

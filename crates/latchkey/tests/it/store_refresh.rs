@@ -34,7 +34,7 @@ async fn owner(store: &Store) -> (String, String) {
     .build("h".into(), 0)
     .unwrap();
     store.insert_user(&user).await.unwrap();
-    (client.id.0, user.id.0)
+    (client.id.to_string(), user.id.to_string())
 }
 
 fn family(id: &str, client: &str, user: &str, token: &str, now: i64) -> NewFamily {
@@ -149,7 +149,7 @@ both_backends! {
         assert!(!store.find_refresh_token(&h("b0")).await.unwrap().unwrap().is_live(1020));
 
         // By user: only what is still live.
-        assert_eq!(store.revoke_user_families(&user, 1030).await.unwrap(), 1);
+        assert_eq!(store.revoke_user_families(&user.as_str().into(), 1030).await.unwrap(), 1);
         assert!(!store.find_refresh_token(&h("c0")).await.unwrap().unwrap().is_live(1030));
     }
 }

@@ -19,11 +19,13 @@ mod outbox;
 mod ratelimit;
 mod refresh;
 mod revocation;
+mod rotation;
 mod secrets;
 mod users;
 
 pub use outbox::OutboxTx;
 pub use refresh::RefreshTx;
+pub use rotation::RotationItem;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -59,6 +61,8 @@ pub struct Store {
     /// steps of milliseconds, which would otherwise set the tail latency of
     /// every refresh. Never nest two `in_tx!` on one store.
     pub(crate) sqlite_write_gate: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// This process's refresh-rotation queue (group commit, `store::rotation`).
+    pub(crate) rotations: rotation::GroupCommit,
 }
 
 /// Runs `$body` with `$pool` bound to the concrete pool of the backend. The body
@@ -185,6 +189,18 @@ pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
 }
 
 impl Store {
+    /// Wraps a pool and starts this process's rotation workers (on the
+    /// current tokio runtime).
+    fn new(backend: Backend) -> Store {
+        let sqlite_write_gate = std::sync::Arc::<tokio::sync::Mutex<()>>::default();
+        let rotations = rotation::GroupCommit::start(&backend, sqlite_write_gate.clone());
+        Store {
+            backend,
+            sqlite_write_gate,
+            rotations,
+        }
+    }
+
     /// Connects to the database the URL names: `sqlite:` or `postgres:`.
     pub async fn connect(settings: &Settings) -> anyhow::Result<Store> {
         let url = settings.database_url.as_str();
@@ -213,10 +229,7 @@ impl Store {
                 .acquire_timeout(acquire)
                 .connect_with(opts)
                 .await?;
-            Ok(Store {
-                backend: Backend::Sqlite(pool),
-                sqlite_write_gate: Default::default(),
-            })
+            Ok(Store::new(Backend::Sqlite(pool)))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let mut opts = PgConnectOptions::from_str(url)?.application_name("latchkey");
             if settings.database_statement_timeout_seconds > 0 {
@@ -247,10 +260,7 @@ impl Store {
                 })
                 .connect_with(opts)
                 .await?;
-            Ok(Store {
-                backend: Backend::Postgres(pool),
-                sqlite_write_gate: Default::default(),
-            })
+            Ok(Store::new(Backend::Postgres(pool)))
         } else {
             anyhow::bail!("database_url must start with sqlite: or postgres:, got {url:?}")
         }

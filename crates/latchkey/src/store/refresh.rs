@@ -1,13 +1,15 @@
 //! Refresh tokens and their families on both backends (see `core::refresh`).
 //!
-//! Rotation is one transaction of two statements: a conditional `UPDATE …
-//! WHERE used_at IS NULL` that claims the presented token, then the `INSERT` of
-//! its successor. SQLite runs it under `BEGIN IMMEDIATE` (one writer at a
-//! time); on PostgreSQL a concurrent `UPDATE` of the same row waits for the
-//! first transaction and then re-evaluates its `WHERE` on the committed row,
-//! where `used_at` is no longer null, and matches nothing. Either way at most
-//! one caller claims a token, and a crash before the commit leaves the token
-//! unused and no successor: never two live successors.
+//! Rotation lives in `store::rotation` (group commit): a conditional `UPDATE
+//! … WHERE used_at IS NULL` that claims the presented token, then the
+//! `INSERT` of its successor, in one transaction shared with the rotations
+//! waiting at the same moment. SQLite runs it under `BEGIN IMMEDIATE` (one
+//! writer at a time); on PostgreSQL a concurrent `UPDATE` of the same row
+//! waits for the first transaction and then re-evaluates its `WHERE` on the
+//! committed row, where `used_at` is no longer null, and matches nothing.
+//! Either way at most one caller claims a token, and a crash before the
+//! commit leaves the token unused and no successor: never two live
+//! successors.
 
 use std::future::Future;
 
@@ -19,7 +21,8 @@ use crate::core::refresh::{
 use crate::core::scope::Scope;
 use crate::core::secret::SecretHash;
 
-use super::{Backend, Store, db_err, in_tx, on_pool, purge_in_batches, text_to_list};
+use super::rotation::RotationItem;
+use super::{Store, db_err, in_tx, on_pool, purge_in_batches, text_to_list};
 
 const INSERT_FAMILY: &str = "INSERT INTO refresh_families \
      (id, client_id, user_id, scope, auth_time, origin, created_at, expires_at, revoked_at) \
@@ -230,69 +233,16 @@ const FIND: &str = "SELECT t.hash, t.family_id, t.issued_at, t.expires_at, t.use
      JOIN users u ON u.id = f.user_id \
      WHERE t.hash = $1";
 
-/// Claims a token for rotation: only if unused, unexpired, and in a live
-/// family. `$1` is now, `$2` the successor's hash, `$3` the presented token's
-/// hash, `$4` the successor's expiry.
-macro_rules! claim {
-    () => {
-        "UPDATE refresh_tokens SET used_at = $1, successor_hash = $2 \
-         WHERE hash = $3 AND used_at IS NULL AND expires_at > $1 \
-         AND EXISTS (SELECT 1 FROM refresh_families f \
-                     WHERE f.id = refresh_tokens.family_id \
-                     AND f.revoked_at IS NULL AND f.expires_at > $1)"
-    };
-}
-
-/// Rotation on PostgreSQL: the claim, and the successor inserted into the
-/// claimed token's family, as one statement.
-const ROTATE_PG: &str = concat!(
-    "WITH claimed AS (",
-    claim!(),
-    " RETURNING family_id) \
-     INSERT INTO refresh_tokens (hash, family_id, issued_at, expires_at, used_at, successor_hash) \
-     SELECT $2, family_id, $1, $4, NULL, NULL FROM claimed"
-);
-
-/// Rotation on SQLite, a whole transaction in one text: the claim; the
-/// successor, inserted only if the claim changed a row (`changes()` counts the
-/// most recent `INSERT`/`UPDATE`/`DELETE`); then `SELECT changes()`, which is
-/// 1 if the successor was inserted. (Summing rows affected would not do:
-/// SQLite reports the last DML's count for `BEGIN` and `COMMIT` too.) If
-/// anything stops it half-way (an error, or the request being dropped), the
-/// connection is closed rather than reused ([`CloseUnlessDone`]), and closing
-/// rolls the open transaction back.
-const ROTATE_SQLITE: &str = concat!(
-    "BEGIN IMMEDIATE; ",
-    claim!(),
-    "; INSERT INTO refresh_tokens (hash, family_id, issued_at, expires_at, used_at, successor_hash) \
-     SELECT $2, family_id, $1, $4, NULL, NULL FROM refresh_tokens WHERE hash = $3 AND changes() = 1; \
-     SELECT changes(); \
-     COMMIT"
-);
-
-/// A pooled SQLite connection that goes back to the pool only if `done` was
-/// called; otherwise (an error, or the future dropped mid-way) it is closed,
-/// which rolls back a transaction its statements left open.
-struct CloseUnlessDone(Option<sqlx::pool::PoolConnection<sqlx::Sqlite>>);
-
-impl CloseUnlessDone {
-    fn done(mut self) {
-        // Dropping the connection here returns it to the pool.
-        drop(self.0.take());
+impl Store {
+    /// Runs `items` as the rotation workers run a batch — one transaction
+    /// for all of them, each item answered as if it had been alone — and
+    /// returns one answer per item, in order. The request path goes through
+    /// the queue instead (`rotate_refresh_token`); this is the same step
+    /// without the queue, so that the conformance tests can choose what
+    /// shares a batch.
+    pub async fn rotate_refresh_tokens(&self, items: &[RotationItem]) -> Vec<Result<bool>> {
+        super::rotation::rotate_batch(&self.backend, &self.sqlite_write_gate, items).await
     }
-}
-
-impl Drop for CloseUnlessDone {
-    fn drop(&mut self) {
-        if let Some(conn) = self.0.as_mut() {
-            conn.close_on_drop();
-        }
-    }
-}
-
-fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
-    e.as_database_error()
-        .is_some_and(|d| d.is_foreign_key_violation())
 }
 
 impl RefreshTokenStore for Store {
@@ -317,52 +267,15 @@ impl RefreshTokenStore for Store {
         successor: &RefreshTokenRecord,
         now: UnixTime,
     ) -> Result<bool> {
-        let r: Result<bool, sqlx::Error> = match &self.backend {
-            // One statement: a data-modifying CTE claims the token and the
-            // INSERT takes its family from what the claim returned; nothing
-            // claimed, nothing inserted. One round trip, atomic on its own.
-            Backend::Postgres(pool) => sqlx::query(ROTATE_PG)
-                .bind(now)
-                .bind(successor.hash.as_str())
-                .bind(used.as_str())
-                .bind(successor.expires_at)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected() == 1),
-            // SQLite has no DML in CTEs: the whole transaction (BEGIN
-            // IMMEDIATE, claim, insert, COMMIT) travels to the connection's
-            // thread as one call, instead of one call per statement.
-            Backend::Sqlite(pool) => {
-                async {
-                    // The connection first, then the turn: waiting for a
-                    // connection while holding the turn stalls every writer.
-                    let mut conn = CloseUnlessDone(Some(pool.acquire().await?));
-                    let _turn = self.sqlite_write_gate.lock().await;
-                    let inserted: Vec<i64> = match conn.0.as_mut() {
-                        Some(c) => {
-                            sqlx::query_scalar(ROTATE_SQLITE)
-                                .bind(now)
-                                .bind(successor.hash.as_str())
-                                .bind(used.as_str())
-                                .bind(successor.expires_at)
-                                .fetch_all(&mut **c)
-                                .await?
-                        }
-                        None => Vec::new(),
-                    };
-                    conn.done();
-                    Ok(inserted == [1])
-                }
-                .await
-            }
-        };
-        match r {
-            Ok(done) => Ok(done),
-            // The family was purged between the claim's check and the insert
-            // (it had just been revoked or expired): nothing was rotated.
-            Err(e) if is_foreign_key_violation(&e) => Ok(false),
-            Err(e) => Err(db_err(e)),
-        }
+        // Group commit: this rotation shares a transaction with the others
+        // waiting at this moment (`store::rotation`).
+        self.rotations
+            .rotate(RotationItem {
+                used: used.clone(),
+                successor: successor.clone(),
+                now,
+            })
+            .await
     }
 
     async fn revoke_family(&self, family_id: &str, now: UnixTime) -> Result<bool> {

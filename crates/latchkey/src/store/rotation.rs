@@ -239,10 +239,7 @@ pub(crate) async fn rotate_batch(
     // The first item for a token carries it; later ones for the same token
     // lost the race to it and are answered `false` after the commit.
     let mut seen = HashSet::new();
-    let lead: Vec<bool> = items
-        .iter()
-        .map(|i| seen.insert(i.used.as_str()))
-        .collect();
+    let lead: Vec<bool> = items.iter().map(|i| seen.insert(i.used.as_str())).collect();
     let leaders: Vec<&RotationItem> = items
         .iter()
         .zip(&lead)

@@ -116,10 +116,20 @@ async fn families_with_two_live_tokens(db: &TestDb) -> i64 {
 
 /// `sum` and `count` of the rotation batch-size summary in `/metrics`.
 async fn batch_sizes(http: &reqwest::Client, url: &str) -> (f64, f64) {
-    let text = http.get(format!("{url}/metrics")).send().await.unwrap().text().await.unwrap();
+    let text = http
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let value = |name: &str| {
         text.lines()
-            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse::<f64>().ok()))
+            .find_map(|l| {
+                l.strip_prefix(name)
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+            })
             .unwrap_or(0.0)
     };
     (

@@ -15,6 +15,7 @@ mod browser;
 mod bulk;
 mod clients;
 mod device;
+mod group;
 mod keys;
 mod outbox;
 mod ratelimit;
@@ -65,6 +66,8 @@ pub struct Store {
     pub(crate) sqlite_write_gate: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// This process's refresh-rotation queue (group commit, `store::rotation`).
     pub(crate) rotations: rotation::GroupCommit,
+    /// This process's queue of refresh-token reads (`store::refresh`).
+    pub(crate) finds: refresh::FindGroup,
 }
 
 /// Runs `$body` with `$pool` bound to the concrete pool of the backend. The body
@@ -226,10 +229,12 @@ impl Store {
     fn new(backend: Backend) -> Store {
         let sqlite_write_gate = std::sync::Arc::<tokio::sync::Mutex<()>>::default();
         let rotations = rotation::GroupCommit::start(&backend, sqlite_write_gate.clone());
+        let finds = refresh::start_find_group(&backend);
         Store {
             backend,
             sqlite_write_gate,
             rotations,
+            finds,
         }
     }
 

@@ -11,18 +11,20 @@
 //! commit leaves the token unused and no successor: never two live
 //! successors.
 
+use std::collections::HashMap;
 use std::future::Future;
 
 use crate::core::clock::UnixTime;
-use crate::core::error::Result;
+use crate::core::error::{Error, Result};
 use crate::core::refresh::{
     NewFamily, RefreshFamily, RefreshTokenRecord, RefreshTokenStore, StoredRefreshToken, TokenOwner,
 };
 use crate::core::scope::Scope;
 use crate::core::secret::SecretHash;
 
+use super::group::Group;
 use super::rotation::RotationItem;
-use super::{Store, db_err, in_tx, on_pool, purge_in_batches, text_to_list};
+use super::{Backend, Store, db_err, in_tx, on_pool, purge_in_batches, text_to_list};
 
 const INSERT_FAMILY: &str = "INSERT INTO refresh_families \
      (id, client_id, user_id, scope, auth_time, origin, created_at, expires_at, revoked_at) \
@@ -172,7 +174,7 @@ macro_rules! impl_refresh_tx {
 impl_refresh_tx!(sqlx::SqliteConnection);
 impl_refresh_tx!(sqlx::PgConnection);
 
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, Clone)]
 struct FoundRow {
     hash: String,
     family_id: String,
@@ -224,14 +226,134 @@ impl FoundRow {
     }
 }
 
-const FIND: &str = "SELECT t.hash, t.family_id, t.issued_at, t.expires_at, t.used_at, \
-     t.successor_hash, f.client_id, f.user_id, f.scope, f.auth_time, f.origin, \
-     f.created_at AS family_created_at, f.expires_at AS family_expires_at, f.revoked_at, \
-     u.email, u.roles, u.disabled \
-     FROM refresh_tokens t \
+macro_rules! found_columns {
+    () => {
+        "SELECT t.hash, t.family_id, t.issued_at, t.expires_at, t.used_at, \
+         t.successor_hash, f.client_id, f.user_id, f.scope, f.auth_time, f.origin, \
+         f.created_at AS family_created_at, f.expires_at AS family_expires_at, f.revoked_at, \
+         u.email, u.roles, u.disabled "
+    };
+}
+
+const FIND: &str = concat!(
+    found_columns!(),
+    "FROM refresh_tokens t \
      JOIN refresh_families f ON f.id = t.family_id \
      JOIN users u ON u.id = f.user_id \
-     WHERE t.hash = $1";
+     WHERE t.hash = $1"
+);
+
+/// Several tokens in one query on SQLite: `$1` is a JSON array of hashes;
+/// the batch is the outer loop (`CROSS JOIN`), one primary-key probe each.
+const FIND_MANY_SQLITE: &str = concat!(
+    found_columns!(),
+    "FROM json_each($1) AS b CROSS JOIN refresh_tokens t ON t.hash = b.value \
+     JOIN refresh_families f ON f.id = t.family_id \
+     JOIN users u ON u.id = f.user_id"
+);
+
+/// Several tokens in one query on PostgreSQL.
+const FIND_MANY_PG: &str = concat!(
+    found_columns!(),
+    "FROM refresh_tokens t \
+     JOIN refresh_families f ON f.id = t.family_id \
+     JOIN users u ON u.id = f.user_id \
+     WHERE t.hash = ANY($1)"
+);
+
+/// The reads of a refresh request, grouped as rotations are: the finds
+/// waiting at one moment share one query, so one hop to a SQLite
+/// connection's thread (or one PostgreSQL round trip) instead of one each.
+/// Reads take no lock, so two workers run batches side by side.
+pub(crate) type FindGroup = Group<SecretHash, Result<Option<StoredRefreshToken>>>;
+
+/// Up to this many finds share a query.
+const MAX_FIND_BATCH: usize = 64;
+
+pub(crate) fn start_find_group(backend: &Backend) -> FindGroup {
+    let backend = backend.clone();
+    Group::start(2, MAX_FIND_BATCH, move |hashes: Vec<SecretHash>| {
+        let backend = backend.clone();
+        async move { find_batch(&backend, &hashes).await }
+    })
+}
+
+async fn find_one(backend: &Backend, hash: &SecretHash) -> Result<Option<StoredRefreshToken>> {
+    let row: Option<FoundRow> = match backend {
+        Backend::Sqlite(pool) => {
+            sqlx::query_as(FIND)
+                .bind(hash.as_str())
+                .fetch_optional(pool)
+                .await
+        }
+        Backend::Postgres(pool) => {
+            sqlx::query_as(FIND)
+                .bind(hash.as_str())
+                .fetch_optional(pool)
+                .await
+        }
+    }
+    .map_err(db_err)?;
+    row.map(FoundRow::into_found).transpose()
+}
+
+/// One answer per hash, in order.
+async fn find_batch(
+    backend: &Backend,
+    hashes: &[SecretHash],
+) -> Vec<Result<Option<StoredRefreshToken>>> {
+    if hashes.len() == 1 {
+        let mut out = Vec::with_capacity(1);
+        for h in hashes {
+            out.push(find_one(backend, h).await);
+        }
+        return out;
+    }
+    let rows: Result<Vec<FoundRow>, sqlx::Error> = match backend {
+        Backend::Sqlite(pool) => {
+            let json =
+                serde_json::Value::from(hashes.iter().map(|h| h.as_str()).collect::<Vec<_>>())
+                    .to_string();
+            sqlx::query_as(FIND_MANY_SQLITE)
+                .bind(json)
+                .fetch_all(pool)
+                .await
+        }
+        Backend::Postgres(pool) => {
+            let list: Vec<&str> = hashes.iter().map(|h| h.as_str()).collect();
+            sqlx::query_as(FIND_MANY_PG)
+                .bind(list)
+                .fetch_all(pool)
+                .await
+        }
+    };
+    match rows {
+        Ok(rows) => {
+            let mut by_hash: HashMap<String, FoundRow> =
+                rows.into_iter().map(|r| (r.hash.clone(), r)).collect();
+            // A hash asked twice gets the row twice.
+            let mut out = Vec::with_capacity(hashes.len());
+            for (i, h) in hashes.iter().enumerate() {
+                let again = hashes[i + 1..].iter().any(|later| later == h);
+                let row = if again {
+                    by_hash.get(h.as_str()).cloned()
+                } else {
+                    by_hash.remove(h.as_str())
+                };
+                out.push(row.map(FoundRow::into_found).transpose());
+            }
+            out
+        }
+        Err(_) => {
+            // Each alone: its own answer, its own error.
+            let mut out = Vec::with_capacity(hashes.len());
+            for h in hashes {
+                out.push(find_one(backend, h).await);
+            }
+            out
+        }
+    }
+}
 
 impl Store {
     /// Runs `items` as the rotation workers run a batch — one transaction
@@ -253,12 +375,11 @@ impl RefreshTokenStore for Store {
     }
 
     async fn find_refresh_token(&self, hash: &SecretHash) -> Result<Option<StoredRefreshToken>> {
-        let row: Option<FoundRow> = on_pool!(self, pool => sqlx::query_as(FIND)
-            .bind(hash.as_str())
-            .fetch_optional(pool)
-            .await)
-        .map_err(db_err)?;
-        row.map(FoundRow::into_found).transpose()
+        self.finds.call(hash.clone()).await.unwrap_or_else(|| {
+            Err(Error::TemporarilyUnavailable(
+                "the store is shutting down".into(),
+            ))
+        })
     }
 
     async fn rotate_refresh_token(

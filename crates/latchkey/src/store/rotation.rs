@@ -34,13 +34,14 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use sqlx::{PgPool, SqlitePool};
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::Mutex;
 
 use crate::core::clock::UnixTime;
 use crate::core::error::{Error, Result};
 use crate::core::refresh::RefreshTokenRecord;
 use crate::core::secret::SecretHash;
 
+use super::group::Group;
 use super::{Backend, db_err};
 
 /// The most rotations one transaction carries. Past a few dozen a larger
@@ -142,22 +143,11 @@ pub struct RotationItem {
     pub now: UnixTime,
 }
 
-struct Request {
-    item: RotationItem,
-    reply: oneshot::Sender<Result<bool>>,
-}
-
 /// This process's rotation queue. Cheap to clone; the workers stop when the
 /// last clone is dropped.
 #[derive(Debug, Clone)]
 pub(crate) struct GroupCommit {
-    queue: mpsc::UnboundedSender<Request>,
-}
-
-impl std::fmt::Debug for Request {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Request")
-    }
+    group: Group<RotationItem, Result<bool>>,
 }
 
 impl GroupCommit {
@@ -165,63 +155,25 @@ impl GroupCommit {
     /// one writer anyway), two on PostgreSQL (one batch can travel while the
     /// next one is gathered and sent).
     pub(crate) fn start(backend: &Backend, gate: Arc<Mutex<()>>) -> GroupCommit {
-        let (queue, rx) = mpsc::unbounded_channel();
-        let rx = Arc::new(Mutex::new(rx));
         let workers = match backend {
             Backend::Sqlite(_) => 1,
             Backend::Postgres(_) => 2,
         };
-        for _ in 0..workers {
-            tokio::spawn(worker(backend.clone(), gate.clone(), rx.clone()));
-        }
-        GroupCommit { queue }
+        let backend = backend.clone();
+        let group = Group::start(workers, MAX_BATCH, move |items: Vec<RotationItem>| {
+            let (backend, gate) = (backend.clone(), gate.clone());
+            async move { rotate_batch(&backend, &gate, &items).await }
+        });
+        GroupCommit { group }
     }
 
     /// Queues one rotation and waits for the commit of its batch.
     pub(crate) async fn rotate(&self, item: RotationItem) -> Result<bool> {
-        let (reply, answer) = oneshot::channel();
-        self.queue
-            .send(Request { item, reply })
-            .map_err(|_| Error::TemporarilyUnavailable("the store is shutting down".into()))?;
-        answer
-            .await
-            .map_err(|_| Error::internal("the rotation worker stopped"))?
-    }
-}
-
-async fn worker(
-    backend: Backend,
-    gate: Arc<Mutex<()>>,
-    queue: Arc<Mutex<mpsc::UnboundedReceiver<Request>>>,
-) {
-    loop {
-        let batch = {
-            let mut rx = queue.lock().await;
-            let Some(first) = rx.recv().await else {
-                return;
-            };
-            let mut batch = vec![first];
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(r) => batch.push(r),
-                    Err(_) => break,
-                }
-            }
-            batch
-        };
-        run(&backend, &gate, batch).await;
-    }
-}
-
-/// Runs one batch and answers each of its requests.
-async fn run(backend: &Backend, gate: &Mutex<()>, batch: Vec<Request>) {
-    let (items, replies): (Vec<RotationItem>, Vec<_>) =
-        batch.into_iter().map(|r| (r.item, r.reply)).unzip();
-    let answers = rotate_batch(backend, gate, &items).await;
-    for (reply, answer) in replies.into_iter().zip(answers) {
-        // The caller may have gone (its client hung up): the rotation
-        // stands all the same, as it would have without group commit.
-        let _ = reply.send(answer);
+        self.group.call(item).await.unwrap_or_else(|| {
+            Err(Error::TemporarilyUnavailable(
+                "the store is shutting down".into(),
+            ))
+        })
     }
 }
 

@@ -64,6 +64,8 @@ pub struct Store {
     /// steps of milliseconds, which would otherwise set the tail latency of
     /// every refresh. Never nest two `in_tx!` on one store.
     pub(crate) sqlite_write_gate: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Where refresh reads and rotations run (`store::rotation::RefreshConn`).
+    pub(crate) refresh_conn: rotation::RefreshConn,
     /// This process's refresh-rotation queue (group commit, `store::rotation`).
     pub(crate) rotations: rotation::GroupCommit,
     /// This process's queue of refresh-token reads (`store::refresh`).
@@ -228,11 +230,13 @@ impl Store {
     /// current tokio runtime).
     fn new(backend: Backend) -> Store {
         let sqlite_write_gate = std::sync::Arc::<tokio::sync::Mutex<()>>::default();
-        let rotations = rotation::GroupCommit::start(&backend, sqlite_write_gate.clone());
-        let finds = refresh::start_find_group(&backend);
+        let refresh_conn = rotation::RefreshConn::new(&backend);
+        let rotations = rotation::GroupCommit::start(&refresh_conn, sqlite_write_gate.clone());
+        let finds = refresh::start_find_group(&refresh_conn);
         Store {
             backend,
             sqlite_write_gate,
+            refresh_conn,
             rotations,
             finds,
         }

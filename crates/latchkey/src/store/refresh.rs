@@ -23,8 +23,8 @@ use crate::core::scope::Scope;
 use crate::core::secret::SecretHash;
 
 use super::group::Group;
-use super::rotation::RotationItem;
-use super::{Backend, Store, db_err, in_tx, on_pool, purge_in_batches, text_to_list};
+use super::rotation::{RefreshConn, RotationItem};
+use super::{Store, db_err, in_tx, on_pool, purge_in_batches, text_to_list};
 
 const INSERT_FAMILY: &str = "INSERT INTO refresh_families \
      (id, client_id, user_id, scope, auth_time, origin, created_at, expires_at, revoked_at) \
@@ -270,23 +270,29 @@ pub(crate) type FindGroup = Group<SecretHash, Result<Option<StoredRefreshToken>>
 /// Up to this many finds share a query.
 const MAX_FIND_BATCH: usize = 64;
 
-pub(crate) fn start_find_group(backend: &Backend) -> FindGroup {
-    let backend = backend.clone();
+pub(crate) fn start_find_group(conn: &RefreshConn) -> FindGroup {
+    let backend = conn.clone();
     Group::start(2, MAX_FIND_BATCH, move |hashes: Vec<SecretHash>| {
         let backend = backend.clone();
         async move { find_batch(&backend, &hashes).await }
     })
 }
 
-async fn find_one(backend: &Backend, hash: &SecretHash) -> Result<Option<StoredRefreshToken>> {
+async fn find_one(backend: &RefreshConn, hash: &SecretHash) -> Result<Option<StoredRefreshToken>> {
     let row: Option<FoundRow> = match backend {
-        Backend::Sqlite(pool) => {
-            sqlx::query_as(FIND)
-                .bind(hash.as_str())
-                .fetch_optional(pool)
-                .await
+        RefreshConn::Sqlite(lane) => {
+            async {
+                let mut conn = lane.lock().await?;
+                let row = sqlx::query_as(FIND)
+                    .bind(hash.as_str())
+                    .fetch_optional(conn.conn()?)
+                    .await?;
+                conn.done();
+                Ok(row)
+            }
+            .await
         }
-        Backend::Postgres(pool) => {
+        RefreshConn::Postgres(pool) => {
             sqlx::query_as(FIND)
                 .bind(hash.as_str())
                 .fetch_optional(pool)
@@ -299,7 +305,7 @@ async fn find_one(backend: &Backend, hash: &SecretHash) -> Result<Option<StoredR
 
 /// One answer per hash, in order.
 async fn find_batch(
-    backend: &Backend,
+    backend: &RefreshConn,
     hashes: &[SecretHash],
 ) -> Vec<Result<Option<StoredRefreshToken>>> {
     if hashes.len() == 1 {
@@ -310,16 +316,22 @@ async fn find_batch(
         return out;
     }
     let rows: Result<Vec<FoundRow>, sqlx::Error> = match backend {
-        Backend::Sqlite(pool) => {
+        RefreshConn::Sqlite(lane) => {
             let json =
                 serde_json::Value::from(hashes.iter().map(|h| h.as_str()).collect::<Vec<_>>())
                     .to_string();
-            sqlx::query_as(FIND_MANY_SQLITE)
-                .bind(json)
-                .fetch_all(pool)
-                .await
+            async {
+                let mut conn = lane.lock().await?;
+                let rows = sqlx::query_as(FIND_MANY_SQLITE)
+                    .bind(json)
+                    .fetch_all(conn.conn()?)
+                    .await?;
+                conn.done();
+                Ok(rows)
+            }
+            .await
         }
-        Backend::Postgres(pool) => {
+        RefreshConn::Postgres(pool) => {
             let list: Vec<&str> = hashes.iter().map(|h| h.as_str()).collect();
             sqlx::query_as(FIND_MANY_PG)
                 .bind(list)
@@ -363,7 +375,7 @@ impl Store {
     /// without the queue, so that the conformance tests can choose what
     /// shares a batch.
     pub async fn rotate_refresh_tokens(&self, items: &[RotationItem]) -> Vec<Result<bool>> {
-        super::rotation::rotate_batch(&self.backend, &self.sqlite_write_gate, items).await
+        super::rotation::rotate_batch(&self.refresh_conn, &self.sqlite_write_gate, items).await
     }
 }
 

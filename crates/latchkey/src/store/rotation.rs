@@ -154,12 +154,12 @@ impl GroupCommit {
     /// Starts the workers on the current tokio runtime: one on SQLite (it has
     /// one writer anyway), two on PostgreSQL (one batch can travel while the
     /// next one is gathered and sent).
-    pub(crate) fn start(backend: &Backend, gate: Arc<Mutex<()>>) -> GroupCommit {
-        let workers = match backend {
-            Backend::Sqlite(_) => 1,
-            Backend::Postgres(_) => 2,
+    pub(crate) fn start(conn: &RefreshConn, gate: Arc<Mutex<()>>) -> GroupCommit {
+        let workers = match conn {
+            RefreshConn::Sqlite(_) => 1,
+            RefreshConn::Postgres(_) => 2,
         };
-        let backend = backend.clone();
+        let backend = conn.clone();
         let group = Group::start(workers, MAX_BATCH, move |items: Vec<RotationItem>| {
             let (backend, gate) = (backend.clone(), gate.clone());
             async move { rotate_batch(&backend, &gate, &items).await }
@@ -182,7 +182,7 @@ impl GroupCommit {
 /// its successor stored). What an item is told does not depend on its
 /// batch-mates; see the module's documentation.
 pub(crate) async fn rotate_batch(
-    backend: &Backend,
+    backend: &RefreshConn,
     gate: &Mutex<()>,
     items: &[RotationItem],
 ) -> Vec<Result<bool>> {
@@ -237,7 +237,7 @@ pub(crate) async fn rotate_batch(
 
 /// One rotation in a transaction of its own.
 pub(crate) async fn rotate_one(
-    backend: &Backend,
+    backend: &RefreshConn,
     gate: &Mutex<()>,
     item: &RotationItem,
 ) -> Result<bool> {
@@ -245,7 +245,7 @@ pub(crate) async fn rotate_one(
         // One statement: a data-modifying CTE claims the token and the
         // INSERT takes its family from what the claim returned; nothing
         // claimed, nothing inserted. One round trip, atomic on its own.
-        Backend::Postgres(pool) => sqlx::query(ROTATE_PG)
+        RefreshConn::Postgres(pool) => sqlx::query(ROTATE_PG)
             .bind(item.now)
             .bind(item.successor.hash.as_str())
             .bind(item.used.as_str())
@@ -256,9 +256,9 @@ pub(crate) async fn rotate_one(
         // SQLite has no DML in CTEs: the whole transaction (BEGIN
         // IMMEDIATE, claim, insert, COMMIT) travels to the connection's
         // thread as one call, instead of one call per statement.
-        Backend::Sqlite(pool) => {
+        RefreshConn::Sqlite(lane) => {
             async {
-                let (mut conn, _turn) = sqlite_turn(pool, gate).await?;
+                let (mut conn, _turn) = lane.turn(gate).await?;
                 let inserted: Vec<i64> = sqlx::query_scalar(ROTATE_SQLITE)
                     .bind(item.now)
                     .bind(item.successor.hash.as_str())
@@ -285,13 +285,13 @@ pub(crate) async fn rotate_one(
 /// Returns the presented hashes that were claimed; an error means nothing
 /// was (the transaction rolled back).
 pub(crate) async fn rotate_many(
-    backend: &Backend,
+    backend: &RefreshConn,
     gate: &Mutex<()>,
     items: &[&RotationItem],
 ) -> Result<HashSet<String>, sqlx::Error> {
     let claimed: Vec<String> = match backend {
-        Backend::Postgres(pool) => rotate_many_pg(pool, items).await?,
-        Backend::Sqlite(pool) => {
+        RefreshConn::Postgres(pool) => rotate_many_pg(pool, items).await?,
+        RefreshConn::Sqlite(lane) => {
             let json = serde_json::Value::Array(
                 items
                     .iter()
@@ -306,7 +306,7 @@ pub(crate) async fn rotate_many(
                     .collect(),
             )
             .to_string();
-            let (mut conn, _turn) = sqlite_turn(pool, gate).await?;
+            let (mut conn, _turn) = lane.turn(gate).await?;
             let claimed = sqlx::query_scalar(ROTATE_BATCH_SQLITE)
                 .bind(json)
                 .fetch_all(conn.conn()?)
@@ -335,40 +335,86 @@ async fn rotate_many_pg(
         .await
 }
 
-/// A pooled SQLite connection and this process's write turn
-/// ([`super::Store::sqlite_write_gate`]). The connection first, then the
-/// turn: waiting for a connection while holding the turn stalls every writer.
-async fn sqlite_turn<'g>(
-    pool: &SqlitePool,
-    gate: &'g Mutex<()>,
-) -> Result<(CloseUnlessDone, tokio::sync::MutexGuard<'g, ()>), sqlx::Error> {
-    let conn = CloseUnlessDone(Some(pool.acquire().await?));
-    Ok((conn, gate.lock().await))
+/// The connections refresh reads and rotations run on. On SQLite that is one
+/// connection of its own (outside the pool), shared by the find and the
+/// rotation workers: a SQLite connection discards its page cache whenever
+/// another connection has written, so with reads on one pooled connection
+/// and writes on another every read started cold and re-read its pages from
+/// the file (`pread` was 7 % of the server's CPU under refresh load). On one
+/// connection the writer's own commits keep its cache valid.
+#[derive(Debug, Clone)]
+pub(crate) enum RefreshConn {
+    Sqlite(Arc<Lane>),
+    Postgres(PgPool),
 }
 
-/// A pooled SQLite connection that goes back to the pool only if `done` was
-/// called; otherwise (an error, or the future dropped mid-way) it is closed,
-/// which rolls back a transaction its statements left open.
-struct CloseUnlessDone(Option<sqlx::pool::PoolConnection<sqlx::Sqlite>>);
-
-impl CloseUnlessDone {
-    fn conn(&mut self) -> Result<&mut sqlx::SqliteConnection, sqlx::Error> {
-        match self.0.as_mut() {
-            Some(c) => Ok(&mut **c),
-            None => Err(sqlx::Error::PoolClosed),
+impl RefreshConn {
+    pub(crate) fn new(backend: &Backend) -> RefreshConn {
+        match backend {
+            Backend::Sqlite(pool) => RefreshConn::Sqlite(Arc::new(Lane {
+                pool: pool.clone(),
+                conn: Mutex::new(None),
+            })),
+            Backend::Postgres(pool) => RefreshConn::Postgres(pool.clone()),
         }
     }
+}
 
-    fn done(mut self) {
-        // Dropping the connection here returns it to the pool.
-        drop(self.0.take());
+/// One SQLite connection, opened on first use with the pool's options and
+/// reopened after a failure.
+#[derive(Debug)]
+pub(crate) struct Lane {
+    pool: SqlitePool,
+    conn: Mutex<Option<sqlx::SqliteConnection>>,
+}
+
+impl Lane {
+    /// The connection, for reads.
+    pub(crate) async fn lock(&self) -> Result<LaneGuard<'_>, sqlx::Error> {
+        let mut conn = self.conn.lock().await;
+        if conn.is_none() {
+            let opened = sqlx::ConnectOptions::connect(&*self.pool.connect_options()).await?;
+            *conn = Some(opened);
+        }
+        Ok(LaneGuard { conn, done: false })
+    }
+
+    /// The connection and this process's write turn
+    /// ([`super::Store::sqlite_write_gate`]), for a write. The connection
+    /// first, then the turn: waiting for the connection while holding the
+    /// turn would stall every other writer.
+    async fn turn<'g>(
+        &self,
+        gate: &'g Mutex<()>,
+    ) -> Result<(LaneGuard<'_>, tokio::sync::MutexGuard<'g, ()>), sqlx::Error> {
+        let conn = self.lock().await?;
+        Ok((conn, gate.lock().await))
     }
 }
 
-impl Drop for CloseUnlessDone {
+/// The lane's connection, kept only if `done` is called; otherwise (an
+/// error, or the future dropped mid-way) it is closed, which rolls back a
+/// transaction its statements left open, and the next use opens a new one.
+pub(crate) struct LaneGuard<'a> {
+    conn: tokio::sync::MutexGuard<'a, Option<sqlx::SqliteConnection>>,
+    done: bool,
+}
+
+impl LaneGuard<'_> {
+    pub(crate) fn conn(&mut self) -> Result<&mut sqlx::SqliteConnection, sqlx::Error> {
+        self.conn.as_mut().ok_or(sqlx::Error::PoolClosed)
+    }
+
+    pub(crate) fn done(mut self) {
+        self.done = true;
+    }
+}
+
+impl Drop for LaneGuard<'_> {
     fn drop(&mut self) {
-        if let Some(conn) = self.0.as_mut() {
-            conn.close_on_drop();
+        if !self.done {
+            // Dropping the connection closes it.
+            self.conn.take();
         }
     }
 }

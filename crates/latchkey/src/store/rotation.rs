@@ -376,8 +376,7 @@ impl Lane {
     pub(crate) async fn lock(&self) -> Result<LaneGuard<'_>, sqlx::Error> {
         let mut conn = self.conn.lock().await;
         if conn.is_none() {
-            let mut opened =
-                sqlx::ConnectOptions::connect(&*self.pool.connect_options()).await?;
+            let mut opened = sqlx::ConnectOptions::connect(&*self.pool.connect_options()).await?;
             // Every refresh probes two random index pages (the token's hash,
             // its family); on a large database a bigger cache than the
             // default 2 MiB keeps the upper levels of those indexes and more

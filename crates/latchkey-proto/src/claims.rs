@@ -89,6 +89,10 @@ pub struct IdTokenClaims {
     pub nonce: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at_hash: Option<String>,
+    /// How the user authenticated (OIDC Core §2; values from RFC 8176 §2,
+    /// such as `pwd`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub azp: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -115,9 +115,11 @@ pub struct VerifierConfig {
     /// once per this interval, so that a flood of forged `kid`s cannot turn
     /// into a flood of requests to latchkey. Default 10 s.
     pub refetch_interval: Duration,
-    /// A JWKS older than this is refreshed in the background (the old keys
-    /// keep serving meanwhile), so that a key latchkey stopped publishing is
-    /// eventually forgotten. Default 5 min, latchkey's `Cache-Control`.
+    /// A JWKS older than this (by `clock`, in whole seconds) is refreshed in
+    /// the background (the old keys keep serving meanwhile), so that a key
+    /// latchkey stopped publishing is eventually forgotten. Default 5 min,
+    /// latchkey's `Cache-Control`. (`refetch_interval`, a flood guard, runs
+    /// on the monotonic clock instead, which no clock adjustment can move.)
     pub max_age: Duration,
     /// Timeout of each HTTP request to latchkey. Default 5 s.
     pub http_timeout: Duration,

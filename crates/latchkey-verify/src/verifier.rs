@@ -48,8 +48,10 @@ struct Inner {
 
 struct Cache {
     keys: KeyMap,
-    /// When the keys were fetched; `None` before the first successful fetch.
-    fetched_at: Option<Instant>,
+    /// When the keys were fetched, by the injected clock (so that the age
+    /// that makes them stale is tested without sleeping); `None` before the
+    /// first successful fetch.
+    fetched_at: Option<i64>,
 }
 
 struct Remote {
@@ -279,6 +281,16 @@ impl Inner {
         }
     }
 
+    /// Whether keys fetched at `at` are older than `max_age` (in whole
+    /// seconds of the injected clock). A clock that went backwards makes them
+    /// stale too: a refresh is cheap, and keeping keys until the clock
+    /// catches up would not be.
+    fn is_stale(&self, at: i64) -> bool {
+        let age = self.clock.now().saturating_sub(at);
+        let max_age = i64::try_from(self.max_age.as_secs()).unwrap_or(i64::MAX);
+        age < 0 || age >= max_age
+    }
+
     /// The cache, refetched first if `kid` is unknown and the refetch
     /// interval allows it.
     async fn key_cache(self: &Arc<Self>, kid: &str) -> Arc<Cache> {
@@ -287,10 +299,7 @@ impl Inner {
             return cache;
         };
         if cache.keys.get(kid).is_some() {
-            if cache
-                .fetched_at
-                .is_some_and(|at| at.elapsed() >= self.max_age)
-            {
+            if cache.fetched_at.is_some_and(|at| self.is_stale(at)) {
                 self.schedule_refresh();
             }
             return cache;
@@ -332,7 +341,7 @@ impl Inner {
                 let stale = inner
                     .snapshot()
                     .fetched_at
-                    .is_none_or(|at| at.elapsed() >= inner.max_age);
+                    .is_none_or(|at| inner.is_stale(at));
                 let allowed = state
                     .last_attempt
                     .is_none_or(|at| at.elapsed() >= inner.refetch_interval);
@@ -380,7 +389,7 @@ impl Inner {
         tracing::debug!(keys = count, url = %jwks_uri, "JWKS loaded");
         self.store(Cache {
             keys,
-            fetched_at: Some(Instant::now()),
+            fetched_at: Some(self.clock.now()),
         });
         Ok(count)
     }

@@ -15,11 +15,11 @@ use latchkey::config::Settings;
 use latchkey::core::Authority;
 use latchkey::core::clients::{ClientStore as _, GrantType, NewClient};
 use latchkey::core::clock::{Clock as _, SystemClock};
+use latchkey::core::grants::password::{self, PasswordSignin};
+use latchkey::core::grants::refresh_token::{self, Presenter, RefreshRequest};
 use latchkey::core::password::PasswordHasher;
-use latchkey::core::refresh::{self, Presenter, RefreshRequest};
 use latchkey::core::scope::Scope;
 use latchkey::core::secret::Secret;
-use latchkey::core::signin::{PasswordSignin, password_grant};
 use latchkey::core::users::{NewUser, UserStore as _};
 use latchkey::store::Store;
 
@@ -66,7 +66,7 @@ fn bench_rotation(c: &mut Criterion) {
         (auth, client)
     });
     let first = rt
-        .block_on(password_grant(
+        .block_on(password::issue(
             &auth,
             &client,
             PasswordSignin {
@@ -82,7 +82,7 @@ fn bench_rotation(c: &mut Criterion) {
     c.bench_function("refresh_rotation/sqlite", |b| {
         b.iter(|| {
             let issued = rt
-                .block_on(refresh::refresh(
+                .block_on(refresh_token::rotate(
                     &auth,
                     RefreshRequest {
                         presenter: Presenter::Client(&client),

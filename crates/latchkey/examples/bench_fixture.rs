@@ -25,7 +25,7 @@ use latchkey::config::Settings;
 use latchkey::core::clients::{ClientStore as _, GrantType, NewClient};
 use latchkey::core::clock::{Clock as _, SystemClock};
 use latchkey::core::password::PasswordHasher;
-use latchkey::core::refresh::{RefreshFamily, RefreshTokenRecord, origin};
+use latchkey::core::refresh::{FamilyOrigin, RefreshFamily, RefreshTokenRecord};
 use latchkey::core::scope::Scope;
 use latchkey::core::secret::{Secret, SecretHash};
 use latchkey::core::users::NewUser;
@@ -101,7 +101,7 @@ async fn main() -> anyhow::Result<()> {
                 user_id: user.id.0.clone(),
                 scope: scope.clone(),
                 auth_time: Some(now - 8 * DAY),
-                origin: Some(origin::PASSWORD.to_owned()),
+                origin: Some(FamilyOrigin::Password),
                 created_at: now - 8 * DAY,
                 expires_at: now + 22 * DAY,
                 revoked_at: None,

@@ -13,6 +13,7 @@ use crate::config::Settings;
 use crate::core::Authority;
 use crate::core::clock::SharedClock;
 use crate::core::outbox::{Deliverer, Worker, WorkerConfig};
+use crate::http::tls::Tls;
 use crate::http::{self, AppState};
 use crate::store::Store;
 
@@ -29,6 +30,8 @@ pub async fn build(settings: Settings, clock: SharedClock) -> anyhow::Result<App
 pub struct Server {
     pub addr: SocketAddr,
     pub app: AppState,
+    /// The listener's TLS, when `tls_cert_file` and `tls_key_file` are set.
+    pub tls: Option<Arc<Tls>>,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
     background: JoinHandle<()>,
@@ -38,23 +41,45 @@ pub struct Server {
 impl Server {
     /// Binds `settings.bind` and serves until [`Server::shutdown`] (or the
     /// `shutdown` future of [`run`]).
+    ///
+    /// With `tls_cert_file` and `tls_key_file` it speaks HTTPS, and SIGHUP
+    /// reloads the pair ([`Tls::reload`]); files that do not load stop the
+    /// start here, before anything else, with an error naming them.
     pub async fn start(settings: Settings, clock: SharedClock) -> anyhow::Result<Server> {
+        let tls = match (&settings.tls_cert_file, &settings.tls_key_file) {
+            (Some(cert), Some(key)) => Some(Arc::new(Tls::load(cert.as_ref(), key.as_ref())?)),
+            _ => None,
+        };
         let listener = TcpListener::bind(&settings.bind).await?;
         let app = build(settings, clock).await?;
-        Ok(Server::from_parts(listener, app))
+        let server = Server::from_parts_with_tls(listener, app, tls);
+        reload_on_sighup(server.tls.clone());
+        Ok(server)
     }
 
+    /// A plain-HTTP server on `listener`.
     pub fn from_parts(listener: TcpListener, app: AppState) -> Server {
+        Server::from_parts_with_tls(listener, app, None)
+    }
+
+    /// A server on `listener`, over TLS when `tls` is given.
+    pub fn from_parts_with_tls(
+        listener: TcpListener,
+        app: AppState,
+        tls: Option<Arc<Tls>>,
+    ) -> Server {
         let (stop, mut stopped) = watch::channel(false);
         let addr = listener
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
         let grace = Duration::from_secs(app.settings.shutdown_grace_seconds);
         let router = http::router(app.clone());
+        let acceptor = tls.as_ref().map(|t| t.acceptor());
         let task = tokio::spawn(async move {
-            http::serve(
+            http::serve_with(
                 listener,
                 router,
+                acceptor,
                 async move {
                     let _ = stopped.wait_for(|s| *s).await;
                 },
@@ -67,6 +92,7 @@ impl Server {
         Server {
             addr,
             app,
+            tls,
             stop,
             task,
             background,
@@ -76,7 +102,8 @@ impl Server {
 
     /// The base URL of the listener (not necessarily the issuer).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Stops accepting, drains requests in flight, stops background work.
@@ -99,6 +126,42 @@ impl Server {
     pub fn trigger_shutdown(&self) {
         let _ = self.stop.send(true);
     }
+}
+
+/// On SIGHUP, reloads the TLS certificate and key (a pair that does not load
+/// is logged and the old one kept). Without TLS there is nothing to reload,
+/// and the signal is logged rather than ending the process, as an operator
+/// who sends it expects a reload, not a stop.
+fn reload_on_sighup(tls: Option<Arc<Tls>>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangups = match signal(SignalKind::hangup()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGHUP; certificates will not reload");
+                return;
+            }
+        };
+        tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                match &tls {
+                    None => tracing::info!("SIGHUP received; no TLS configured, nothing to reload"),
+                    Some(tls) => match tls.reload() {
+                        Ok(()) => {
+                            tracing::info!("SIGHUP received; TLS certificate and key reloaded")
+                        }
+                        Err(e) => tracing::error!(
+                            error = format!("{e:#}"),
+                            "SIGHUP received; TLS reload failed, keeping the previous certificate"
+                        ),
+                    },
+                }
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = tls;
 }
 
 /// The periodic work of every process: reloading the key ring (to see a

@@ -273,7 +273,7 @@ both_backends! {
     /// CVE-2022-21449 ("psychic signatures") and other ES256 forgeries, for
     /// a verifier configured for ES256 against a latchkey that signs ES256.
     async fn es256_forgeries_are_refused(db) {
-        let lk = Latchkey::start_with(&db, |s| s.signing_alg = "ES256".into()).await;
+        let lk = Latchkey::start_with(&db, |s| s.signing_alg = latchkey::core::keys::SigningAlg::ES256).await;
         let client = lk.client("read admin").await;
         let real = lk.token(&client, "read").await;
         let kid = crate::common::kid_of(&real);
@@ -292,7 +292,7 @@ both_backends! {
 
 both_backends! {
     async fn eddsa_tokens_verify_when_allowed(db) {
-        let lk = Latchkey::start_with(&db, |s| s.signing_alg = "EdDSA".into()).await;
+        let lk = Latchkey::start_with(&db, |s| s.signing_alg = latchkey::core::keys::SigningAlg::EdDSA).await;
         let client = lk.client("read").await;
         let real = lk.token(&client, "read").await;
         let eddsa = lk.verifier_with(|c| c.algorithms = vec![Algorithm::EdDSA]);

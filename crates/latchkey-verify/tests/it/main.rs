@@ -1,6 +1,7 @@
 //! latchkey-verify's integration tests: one binary, against a real latchkey
 //! started in-process (SQLite always, PostgreSQL when
-//! `LATCHKEY_TEST_POSTGRES_URL` is set).
+//! `LATCHKEY_TEST_POSTGRES_URL` is set; a skipped PostgreSQL variant prints
+//! a `SKIPPED` line, and fails under `LATCHKEY_REQUIRE_POSTGRES=1`).
 
 // Test code: a failed unwrap is a failed test, which is what we want.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use latchkey_verify::{FetchError, JwksSource, Verifier, VerifierConfig, VerifyError};
 
+use latchkey::core::keys::KeyStore as _;
+
 use crate::common::{DISCOVERY_PATH, JWKS_PATH, Latchkey, kid_of};
-use crate::forge::{Attacker, good_claims};
+use crate::forge::{Attacker, Forger, good_claims};
 
 both_backends! {
     async fn a_real_token_is_accepted(db) {
@@ -242,28 +244,69 @@ both_backends! {
 }
 
 both_backends! {
-    /// A JWKS older than `max_age` is refreshed behind the requests' backs:
-    /// they keep being served from the cache meanwhile, and a key latchkey
-    /// no longer publishes is eventually forgotten.
+    /// A JWKS older than `max_age` (by the injected clock: no sleeping) is
+    /// refreshed behind the requests' backs: they keep being served from the
+    /// cache meanwhile, and then a key latchkey no longer publishes is
+    /// forgotten.
     async fn a_stale_jwks_is_refreshed_in_the_background(db) {
         let lk = Latchkey::start(&db).await;
         let client = lk.client("read").await;
-        let token = lk.token(&client, "read").await;
         let verifier = lk.verifier_with(|c| {
-            c.max_age = Duration::ZERO;
+            c.max_age = Duration::from_secs(300);
             c.refetch_interval = Duration::ZERO;
         });
-        verifier.verify(&token).await.unwrap();
+        // A token signed with a key latchkey held, with claims good now.
+        let signed_with = |(kid, key): &(String, Vec<u8>)| Forger {
+            issuer: lk.issuer.clone(),
+            audience: lk.issuer.clone(),
+            now: lk.now(),
+            kid: kid.clone(),
+            real_key_pkcs8: key.clone(),
+            real_token: String::new(),
+            attacker_url: String::new(),
+            claim_overrides: serde_json::Value::Null,
+        }
+        .genuine();
+
+        // Step 1: the verifier caches the JWKS with the first key.
+        let old = lk.current_key().await;
+        verifier.verify(&signed_with(&old)).await.unwrap();
         assert_eq!(lk.hits.get(JWKS_PATH), 1);
-        // Every verification now finds the cache stale and schedules one
-        // refresh; none of them waits for it. Poll until one has happened.
-        for _ in 0..500 {
-            verifier.verify(&token).await.unwrap();
-            if lk.hits.get(JWKS_PATH) >= 2 {
-                return;
+
+        // Step 2: latchkey rotates, and drops the old key from its JWKS (as
+        // it does once every token the key signed has expired).
+        lk.rotate().await;
+        let gone = lk.now() + lk.app.settings.retired_key_lifetime() + 1;
+        assert_eq!(lk.app.store.purge_keys(gone).await.unwrap(), 1);
+        lk.app.reload_keys().await.unwrap();
+        assert!(lk.app.store.list_keys().await.unwrap().iter().all(|k| k.kid != old.0));
+
+        // Step 3: until `max_age` has passed, the cache serves the old key
+        // without asking latchkey.
+        lk.clock.advance(299);
+        verifier.verify(&signed_with(&old)).await.unwrap();
+        assert_eq!(lk.hits.get(JWKS_PATH), 1);
+
+        // Step 4: at `max_age`, a verification is still answered from the
+        // cache, and schedules a refresh without waiting for it.
+        lk.clock.advance(1);
+        verifier.verify(&signed_with(&old)).await.unwrap();
+
+        // Step 5: once the refresh has swapped the cache (polled, bounded),
+        // the old key is forgotten; the new current key (published as next
+        // before it signed) still works.
+        let start = std::time::Instant::now();
+        loop {
+            match verifier.verify(&signed_with(&old)).await {
+                Err(VerifyError::Invalid("unknown signing key")) => break,
+                Ok(_) => {}
+                Err(other) => panic!("refused for another reason: {other:?}"),
             }
+            assert!(start.elapsed() < Duration::from_secs(30), "the old key was never forgotten");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        panic!("no background refresh happened");
+        assert!(lk.hits.get(JWKS_PATH) >= 2, "forgotten through a refetch");
+        verifier.verify(&signed_with(&lk.current_key().await)).await.unwrap();
+        verifier.verify(&lk.token(&client, "read").await).await.unwrap();
     }
 }

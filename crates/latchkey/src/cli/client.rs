@@ -62,6 +62,10 @@ pub struct CreateArgs {
     /// An audience (RFC 8707 resource) the client may request (repeatable).
     #[arg(long = "audience", value_name = "AUD")]
     audiences: Vec<String>,
+    /// A web origin (scheme://host[:port]) whose browser code may read this
+    /// client's answers across origins (CORS; repeatable).
+    #[arg(long = "allowed-origin", value_name = "ORIGIN")]
+    allowed_origins: Vec<String>,
     /// Where the refresh token goes: the JSON body, or an HttpOnly cookie.
     #[arg(long, value_name = "body|cookie", default_value = "body", value_parser = parse_delivery)]
     token_delivery: TokenDelivery,
@@ -97,6 +101,7 @@ pub struct ClientView {
     scope: String,
     audiences: Vec<String>,
     token_delivery: &'static str,
+    allowed_origins: Vec<String>,
     created_at: i64,
 }
 
@@ -113,6 +118,7 @@ impl From<&Client> for ClientView {
             scope: c.scopes.to_string(),
             audiences: c.audiences.clone(),
             token_delivery: c.token_delivery.as_str(),
+            allowed_origins: c.allowed_origins.clone(),
             created_at: c.created_at,
         }
     }
@@ -154,6 +160,7 @@ pub async fn run(settings: Settings, cmd: ClientCommand) -> anyhow::Result<ExitC
                 scopes,
                 audiences: a.audiences,
                 token_delivery: a.token_delivery,
+                allowed_origins: a.allowed_origins,
             };
             let (client, secret) = create(&store, new).await?;
             super::audit_cli(&store, Kind::ClientCreate, |e| {
@@ -210,6 +217,7 @@ pub async fn run(settings: Settings, cmd: ClientCommand) -> anyhow::Result<ExitC
                     ),
                     ("audiences", view.audiences.join(" ")),
                     ("token_delivery", view.token_delivery.to_owned()),
+                    ("allowed_origins", view.allowed_origins.join(" ")),
                 ]);
             }
         }

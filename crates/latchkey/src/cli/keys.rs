@@ -53,7 +53,7 @@ impl From<&StoredKey> for KeyView {
 
 pub async fn run(settings: Settings, cmd: KeysCommand) -> anyhow::Result<ExitCode> {
     let store = open_store(&settings).await?;
-    let alg = settings.signing_alg()?;
+    let alg = settings.signing_alg;
     let now = SystemClock.now();
     match cmd {
         KeysCommand::List(f) => {

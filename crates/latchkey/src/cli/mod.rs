@@ -6,6 +6,7 @@
 
 mod audit;
 mod client;
+mod config;
 mod keys;
 mod output;
 mod serve;
@@ -57,6 +58,9 @@ enum Command {
     /// Read the audit trail.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Check the configuration.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
 }
 
 pub fn main() -> ExitCode {
@@ -88,8 +92,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Some(format) = &cli.log_format {
         overrides.push(("log_format", format.clone()));
     }
-    if let Command::Serve(args) = &cli.command {
-        args.overrides(&mut overrides);
+    match &cli.command {
+        Command::Serve(args) => args.listen.overrides(&mut overrides),
+        // Checks the configuration rather than refusing to start on it.
+        Command::Config(config::ConfigCommand::Check(args)) => {
+            args.listen.overrides(&mut overrides);
+            return config::check(cli.config.as_deref(), overrides, args);
+        }
+        _ => {}
     }
     let settings = Settings::load(cli.config.as_deref(), overrides)?;
     init_logging(&settings, matches!(cli.command, Command::Serve(_)));
@@ -105,6 +115,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys(cmd) => keys::run(settings, cmd).await,
         Command::User(cmd) => user::run(settings, cmd).await,
         Command::Audit(cmd) => audit::run(settings, cmd).await,
+        Command::Config(_) => Ok(ExitCode::SUCCESS),
     }
 }
 
@@ -121,7 +132,7 @@ fn init_logging(settings: &Settings, serving: bool) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    let _ = if settings.log_format == "json" {
+    let _ = if settings.log_format == crate::config::LogFormat::Json {
         builder.json().flatten_event(true).try_init()
     } else {
         builder.try_init()

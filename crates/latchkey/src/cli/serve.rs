@@ -13,18 +13,26 @@ use crate::core::scope::Scope;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    #[command(flatten)]
+    pub listen: ListenArgs,
+    /// On an empty database, create demo clients and print how to use them.
+    #[arg(long)]
+    demo: bool,
+}
+
+/// The flags of `serve` that override settings; `config check` takes them
+/// too, so that it checks what `serve` would run with.
+#[derive(Debug, Args)]
+pub struct ListenArgs {
     /// Address to listen on (overrides `bind`).
     #[arg(long, value_name = "ADDR")]
     bind: Option<String>,
     /// Issuer URL (overrides `issuer`).
     #[arg(long, value_name = "URL")]
     issuer: Option<String>,
-    /// On an empty database, create demo clients and print how to use them.
-    #[arg(long)]
-    demo: bool,
 }
 
-impl ServeArgs {
+impl ListenArgs {
     pub fn overrides(&self, out: &mut Overrides) {
         if let Some(b) = &self.bind {
             out.push(("bind", b.clone()));
@@ -41,6 +49,7 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<ExitCode
     let settings = server.app.settings.clone();
     tracing::info!(
         addr = %server.addr,
+        https = server.tls.is_some(),
         issuer = %settings.issuer,
         database = server.app.store.kind(),
         startup_ms = started.elapsed().as_millis() as u64,

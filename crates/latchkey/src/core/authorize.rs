@@ -49,11 +49,13 @@ use super::clients::{Client, GrantType};
 use super::clock::UnixTime;
 use super::codes::{self, StoredCode};
 use super::consent;
+use super::decision::Decision;
 use super::error::{Error, Result};
 use super::params::Params;
+use super::prompt::Prompt;
 use super::scope::{self, Scope};
-use super::secret::{self, Secret, SecretHash, ServerKey};
-use super::sessions::BrowserSession;
+use super::secret::{self, Secret, SecretHash};
+use super::sessions::Session;
 use super::tokens;
 use super::{Authority, Storage};
 
@@ -64,9 +66,6 @@ pub const PENDING_TTL_SECONDS: i64 = 600;
 const MAX_STATE_LEN: usize = 2048;
 const MAX_NONCE_LEN: usize = 512;
 const MAX_HINT_LEN: usize = 256;
-
-/// HMAC purpose of the CSRF tokens of the HTML forms.
-const CSRF_PURPOSE: &str = "page-csrf";
 
 /// A validated authorization request, as it waits for the pages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,9 +78,10 @@ pub struct AuthorizationRequest {
     pub nonce: Option<String>,
     pub code_challenge: Option<String>,
     pub audience: Vec<String>,
-    pub prompt_none: bool,
-    pub prompt_login: bool,
-    pub prompt_consent: bool,
+    /// The stored row spells it as the flags `prompt_none`,
+    /// `prompt_login`, `prompt_consent` (see [`Prompt`]).
+    #[serde(flatten)]
+    pub prompt: Prompt,
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
     /// Set when the request reaches the consent stage: the hash of the
@@ -100,7 +100,7 @@ impl AuthorizationRequest {
 
     /// Whether this request waits for `session`'s consent (see
     /// `consent_session`).
-    pub fn awaits_consent_of(&self, session: &BrowserSession) -> bool {
+    pub fn awaits_consent_of(&self, session: &Session) -> bool {
         self.consent_session
             .as_deref()
             .is_some_and(|h| secret::constant_time_eq(h, session.id_hash.as_str()))
@@ -149,36 +149,6 @@ pub trait PendingRequestStore: Send + Sync {
     fn purge_pending(&self, now: UnixTime) -> impl Future<Output = Result<u64>> + Send;
 }
 
-/// The CSRF token of a form shown to the browser whose `latchkey_browser`
-/// cookie is `browser`, for the pending request `request_id` (empty for a
-/// form outside a flow): `HMAC(server_key, browser ‖ request_id)`. Another
-/// browser's token does not match.
-pub fn csrf_token(key: &ServerKey, browser: &str, request_id: &str) -> String {
-    key.mac_token(CSRF_PURPOSE, format!("{browser}\n{request_id}").as_bytes())
-}
-
-/// Checks a form's CSRF token, in constant time.
-pub fn check_csrf(
-    key: &ServerKey,
-    browser: Option<&str>,
-    request_id: &str,
-    presented: Option<&str>,
-) -> Result<()> {
-    let ok = match (browser, presented) {
-        (Some(b), Some(p)) => secret::constant_time_eq(&csrf_token(key, b, request_id), p),
-        _ => false,
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::InvalidCsrfToken(
-            "the form's security token is missing or belongs to another browser; \
-             reload the page and try again"
-                .into(),
-        ))
-    }
-}
-
 /// Step (A): validates the request and decides what comes next.
 ///
 /// `browser` is the `latchkey_browser` cookie the response will carry (the
@@ -188,7 +158,7 @@ pub async fn authorize<S: Storage>(
     auth: &Authority<S>,
     params: &Params,
     browser: &str,
-    session: Option<&BrowserSession>,
+    session: Option<&Session>,
 ) -> Result<AuthorizeOutcome> {
     let client_id = params.get("client_id");
     let redirect_uri = params.get("redirect_uri");
@@ -223,7 +193,7 @@ pub async fn authorize<S: Storage>(
         Ok(r) => r,
         Err(e) => return Ok(back(e)),
     };
-    decide(auth, request, browser, session, false).await
+    decide(auth, request, browser, session, Login::Earlier).await
 }
 
 /// Checks everything but the client and `redirect_uri`.
@@ -277,25 +247,7 @@ fn validate<S: Storage>(
         (None, _) => None,
     };
     let audience = tokens::audience(client, params.get_all("resource"), &auth.settings)?;
-    let (mut none, mut login, mut consent) = (false, false, false);
-    for p in params.get("prompt").unwrap_or("").split(' ') {
-        match p {
-            "" | "select_account" => {}
-            "none" => none = true,
-            "login" => login = true,
-            "consent" => consent = true,
-            other => {
-                return Err(Error::invalid_request(format!(
-                    "unsupported prompt value {other:?}"
-                )));
-            }
-        }
-    }
-    if none && (login || consent) {
-        return Err(Error::invalid_request(
-            "prompt=none cannot be combined with other values",
-        ));
-    }
+    let prompt = Prompt::parse(params.get("prompt"))?;
     let max_age = match params.get("max_age") {
         None => None,
         Some(v) => Some(
@@ -317,9 +269,7 @@ fn validate<S: Storage>(
         nonce: nonce.map(str::to_owned),
         code_challenge,
         audience,
-        prompt_none: none,
-        prompt_login: login,
-        prompt_consent: consent,
+        prompt,
         max_age,
         login_hint: params
             .get("login_hint")
@@ -329,15 +279,24 @@ fn validate<S: Storage>(
     })
 }
 
+/// When the session being decided on proved who its user is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Login {
+    /// Before this request (or there is no session): `prompt=login` and
+    /// `max_age` may still ask for the password.
+    Earlier,
+    /// The user has just typed their password for this request, which
+    /// satisfies `prompt=login` and `max_age`.
+    JustNow,
+}
+
 /// Decides, for a validated request, between login, consent and a code.
-/// `fresh_login`: the user has just typed their password for this request,
-/// which satisfies `prompt=login` and `max_age`.
 async fn decide<S: Storage>(
     auth: &Authority<S>,
     request: AuthorizationRequest,
     browser: &str,
-    session: Option<&BrowserSession>,
-    fresh_login: bool,
+    session: Option<&Session>,
+    login: Login,
 ) -> Result<AuthorizeOutcome> {
     let now = auth.clock.now();
     let Some(client) = auth.clients.get(&auth.store, &request.client_id).await? else {
@@ -355,14 +314,14 @@ async fn decide<S: Storage>(
     };
     let must_login = match (session, &user) {
         (Some(s), Some(_)) => {
-            !fresh_login
-                && (request.prompt_login
+            login == Login::Earlier
+                && (request.prompt.forces_login()
                     || request.max_age.is_some_and(|max| now - s.auth_time > max))
         }
         _ => true,
     };
     if must_login {
-        if request.prompt_none {
+        if request.prompt.forbids_pages() {
             return Ok(finish_with_error(
                 auth,
                 &request,
@@ -378,10 +337,10 @@ async fn decide<S: Storage>(
         ));
     };
     let scope = request.scope()?;
-    let consent_needed = (request.prompt_consent && !client.first_party)
+    let consent_needed = (request.prompt.forces_consent() && !client.first_party)
         || consent::needed(&auth.store, &client, &user.id.0, &scope).await?;
     if consent_needed {
-        if request.prompt_none {
+        if request.prompt.forbids_pages() {
             return Ok(finish_with_error(
                 auth,
                 &request,
@@ -425,7 +384,7 @@ pub async fn resume<S: Storage>(
     auth: &Authority<S>,
     request_id: &str,
     browser: &str,
-    session: &BrowserSession,
+    session: &Session,
 ) -> Result<Option<AuthorizeOutcome>> {
     let Some(request) = load_pending(auth, request_id, Some(browser)).await? else {
         return Ok(None);
@@ -439,19 +398,74 @@ pub async fn resume<S: Storage>(
     {
         return Ok(None);
     }
-    decide(auth, request, browser, Some(session), true)
+    decide(auth, request, browser, Some(session), Login::JustNow)
         .await
         .map(Some)
 }
 
-/// The consent page's decision for `request_id`.
+/// What the consent page shows.
+#[derive(Debug)]
+pub enum ConsentPrompt {
+    /// The question: may this client have these scopes (in plain words)?
+    Ask {
+        client_name: String,
+        user_email: String,
+        scopes: Vec<String>,
+    },
+    /// The request is not waiting for this session's consent (it still
+    /// waits for its login, or the browser has no session or another
+    /// one): the login page for the request.
+    SignIn,
+    /// The request is unknown, expired, used, or another browser's.
+    Expired,
+}
+
+/// What the consent page for `request_id` shows to the browser that sent
+/// `browser` (its `latchkey_browser` cookie), signed in as `session`.
+pub async fn consent_prompt<S: Storage>(
+    auth: &Authority<S>,
+    request_id: &str,
+    browser: Option<&str>,
+    session: Option<&Session>,
+) -> Result<ConsentPrompt> {
+    let Some(request) = load_pending(auth, request_id, browser).await? else {
+        return Ok(ConsentPrompt::Expired);
+    };
+    let Some(session) = session else {
+        return Ok(ConsentPrompt::SignIn);
+    };
+    if !request.awaits_consent_of(session) {
+        return Ok(ConsentPrompt::SignIn);
+    }
+    let Some(user) = auth.store.get_user(&session.user_id).await? else {
+        return Ok(ConsentPrompt::SignIn);
+    };
+    let Some(client) = client_for(auth, &request).await? else {
+        return Ok(ConsentPrompt::Expired);
+    };
+    Ok(ConsentPrompt::Ask {
+        client_name: client.name.clone(),
+        user_email: user.email,
+        scopes: describe_scope(&request.scope()?),
+    })
+}
+
+/// The consent page's decision for `request_id`, from the browser `browser`
+/// (whose form's CSRF token the caller has checked). `None`: the request is
+/// gone (expired, decided meanwhile, or not this session's); without a
+/// session, the login page for the request.
 pub async fn consent<S: Storage>(
     auth: &Authority<S>,
     request_id: &str,
     browser: &str,
-    session: &BrowserSession,
-    allow: bool,
+    session: Option<&Session>,
+    decision: Decision,
 ) -> Result<Option<AuthorizeOutcome>> {
+    let Some(session) = session else {
+        return Ok(Some(AuthorizeOutcome::LoginRequired {
+            request_id: Secret::new(request_id),
+        }));
+    };
     let Some(request) = load_pending(auth, request_id, Some(browser)).await? else {
         return Ok(None);
     };
@@ -465,7 +479,7 @@ pub async fn consent<S: Storage>(
     {
         return Ok(None);
     }
-    if !allow {
+    if decision == Decision::Deny {
         return Ok(Some(finish_with_error(
             auth,
             &request,
@@ -667,17 +681,6 @@ mod tests {
         );
         assert!(err.starts_with("https://app.example.com/cb?error=access_denied&"));
         assert!(!err.contains("state="));
-    }
-
-    #[test]
-    fn csrf_tokens_depend_on_browser_and_request() {
-        let key = ServerKey::from_secret("k");
-        let t = csrf_token(&key, "browser-a", "req");
-        assert!(check_csrf(&key, Some("browser-a"), "req", Some(&t)).is_ok());
-        assert!(check_csrf(&key, Some("browser-b"), "req", Some(&t)).is_err());
-        assert!(check_csrf(&key, Some("browser-a"), "other", Some(&t)).is_err());
-        assert!(check_csrf(&key, None, "req", Some(&t)).is_err());
-        assert!(check_csrf(&key, Some("browser-a"), "req", None).is_err());
     }
 
     #[test]

@@ -108,6 +108,10 @@ pub struct Client {
     /// The audiences (RFC 8707 resources) this client may ask tokens for.
     pub audiences: Vec<String>,
     pub token_delivery: TokenDelivery,
+    /// The web origins (`scheme://host[:port]`, normalised by
+    /// [`super::origins::normalize_origin`]) whose browser code may read this
+    /// client's answers across origins (CORS; docs/cors-and-tls.md).
+    pub allowed_origins: Vec<String>,
     pub created_at: UnixTime,
 }
 
@@ -151,6 +155,8 @@ pub struct NewClient {
     pub scopes: Option<Scope>,
     pub audiences: Vec<String>,
     pub token_delivery: TokenDelivery,
+    /// Origins as given; [`NewClient::build`] validates and normalises them.
+    pub allowed_origins: Vec<String>,
 }
 
 /// The scopes a client that signs people in gets when none are given.
@@ -176,6 +182,13 @@ impl NewClient {
         {
             validate_redirect_uri(uri)?;
         }
+        let mut allowed_origins = self
+            .allowed_origins
+            .iter()
+            .map(|o| super::origins::normalize_origin(o))
+            .collect::<Result<Vec<_>>>()?;
+        allowed_origins.sort();
+        allowed_origins.dedup();
         let grant_types = if self.grant_types.is_empty() {
             if self.public || !self.redirect_uris.is_empty() {
                 vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
@@ -220,6 +233,7 @@ impl NewClient {
             scopes,
             audiences: self.audiences,
             token_delivery: self.token_delivery,
+            allowed_origins,
             created_at: now,
         };
         Ok((client, secret))
@@ -243,7 +257,9 @@ fn validate_redirect_uri(uri: &str) -> Result<()> {
 
 /// Storage of clients.
 pub trait ClientStore: Send + Sync {
-    /// Inserts a new client; its id is fresh.
+    /// Inserts a new client; its id is fresh. Bumps the clients generation in
+    /// the same transaction, so that every process's
+    /// [`super::origins::OriginIndex`] sees the new client's origins.
     fn insert_client(&self, client: &Client) -> impl Future<Output = Result<()>> + Send;
     /// The client with this id, if any.
     fn get_client(&self, id: &str) -> impl Future<Output = Result<Option<Client>>> + Send;
@@ -253,7 +269,8 @@ pub trait ClientStore: Send + Sync {
     /// bumps the clients generation in the same transaction. Returns whether it
     /// existed.
     fn delete_client(&self, id: &str) -> impl Future<Output = Result<bool>> + Send;
-    /// A counter that every change or removal of a client increases; caches
+    /// A counter that every insertion, change or removal of a client
+    /// increases; caches
     /// compare it to know whether what they hold may be stale.
     fn clients_generation(&self) -> impl Future<Output = Result<i64>> + Send;
 }
@@ -291,7 +308,11 @@ pub async fn authenticate<S: ClientStore>(
     creds: &ClientCredentials,
 ) -> Result<Arc<Client>> {
     let client = cache.get(store, creds.client_id()).await?;
-    check_credentials(client, creds)
+    let client = check_credentials(client, creds)?;
+    // The request now acts for this client, whatever the flow decides next:
+    // its app may read the answer across origins (core::origins).
+    super::origins::note_acting_client(client.id.as_str());
+    Ok(client)
 }
 
 /// The pure part of [`authenticate`].
@@ -470,6 +491,33 @@ mod tests {
             check_credentials(None, &ok).unwrap_err().code(),
             "invalid_client"
         );
+    }
+
+    #[test]
+    fn allowed_origins_are_normalised_and_deduplicated() {
+        let (c, _) = NewClient {
+            name: "spa".into(),
+            public: true,
+            redirect_uris: vec!["https://app.example.com/cb".into()],
+            allowed_origins: vec![
+                "https://App.example.com:443".into(),
+                "https://app.example.com".into(),
+                "http://localhost:5173".into(),
+            ],
+            ..Default::default()
+        }
+        .build(0)
+        .unwrap();
+        assert_eq!(
+            c.allowed_origins,
+            ["http://localhost:5173", "https://app.example.com"]
+        );
+        let bad = NewClient {
+            name: "spa".into(),
+            allowed_origins: vec!["https://app.example.com/".into()],
+            ..Default::default()
+        };
+        assert_eq!(bad.build(0).unwrap_err().code(), "invalid_request");
     }
 
     #[test]

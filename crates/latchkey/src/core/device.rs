@@ -44,7 +44,7 @@
 //! cannot reverse by trying every code.
 //!
 //! **Invariant:** a device code yields tokens at most once: the redemption is
-//! one conditional `UPDATE … WHERE status = 'approved'` in the transaction
+//! one conditional `UPDATE … WHERE status = <approved>` in the transaction
 //! that stores the refresh family.
 
 use std::future::Future;
@@ -53,12 +53,13 @@ use std::net::IpAddr;
 use super::clients::{self, ClientCredentials, GrantType};
 use super::clock::UnixTime;
 use super::codes::Issued;
+use super::decision::Decision;
 use super::error::{Error, Result};
 use super::params::Params;
 use super::ratelimit::{self, AttemptCount, AttemptCounterStore};
 use super::scope::Scope;
 use super::secret::{self, Secret, SecretHash, ServerKey};
-use super::sessions::BrowserSession;
+use super::sessions::Session;
 use super::tokens;
 use super::{Authority, Storage, discovery::paths};
 
@@ -165,7 +166,7 @@ pub trait DeviceStore: Send + Sync {
     fn decide_device(
         &self,
         hash: &SecretHash,
-        decision: Decision<'_>,
+        decision: DeviceDecision<'_>,
         now: UnixTime,
     ) -> impl Future<Output = Result<bool>> + Send;
     /// In one transaction: marks an approved, unexpired authorization
@@ -183,16 +184,30 @@ pub trait DeviceStore: Send + Sync {
     fn purge_devices(&self, before: UnixTime) -> impl Future<Output = Result<u64>> + Send;
 }
 
-/// The user's answer on the confirmation page.
+/// A person's answer on the confirmation page, as the store records it.
 #[derive(Debug, Clone, Copy)]
-pub enum Decision<'a> {
-    Allow {
-        user_id: &'a str,
-        auth_time: UnixTime,
-    },
-    Deny {
-        user_id: &'a str,
-    },
+pub struct DeviceDecision<'a> {
+    pub decision: Decision,
+    /// Who answered.
+    pub user_id: &'a str,
+    /// When they last typed their password: the `auth_time` of the tokens
+    /// an approval leads to.
+    pub auth_time: UnixTime,
+}
+
+impl DeviceDecision<'_> {
+    /// The status the authorization moves to.
+    pub fn status(&self) -> DeviceStatus {
+        match self.decision {
+            Decision::Allow => DeviceStatus::Approved,
+            Decision::Deny => DeviceStatus::Denied,
+        }
+    }
+
+    /// The `auth_time` to record: only an approval issues tokens.
+    pub fn recorded_auth_time(&self) -> Option<UnixTime> {
+        (self.decision == Decision::Allow).then_some(self.auth_time)
+    }
 }
 
 /// The device authorization response (RFC 8628 §3.2). No `Debug`: it holds
@@ -339,7 +354,7 @@ pub struct PendingDevice {
 pub async fn lookup<S: Storage>(
     auth: &Authority<S>,
     typed: &str,
-    session: &BrowserSession,
+    session: &Session,
     client_addr: Option<IpAddr>,
 ) -> Result<Option<PendingDevice>> {
     let now = auth.clock.now();
@@ -372,26 +387,21 @@ pub async fn lookup<S: Storage>(
 pub async fn decide<S: Storage>(
     auth: &Authority<S>,
     pending: &PendingDevice,
-    session: &BrowserSession,
-    allow: bool,
+    session: &Session,
+    decision: Decision,
 ) -> Result<bool> {
-    let decision = if allow {
-        Decision::Allow {
-            user_id: &session.user_id,
-            auth_time: session.auth_time,
-        }
-    } else {
-        Decision::Deny {
-            user_id: &session.user_id,
-        }
+    let recorded = DeviceDecision {
+        decision,
+        user_id: &session.user_id,
+        auth_time: session.auth_time,
     };
     let done = auth
         .store
-        .decide_device(&pending.device.hash, decision, auth.clock.now())
+        .decide_device(&pending.device.hash, recorded, auth.clock.now())
         .await?;
     if done {
-        let outcome = if allow { "allow" } else { "deny" };
-        metrics::counter!("latchkey_device_decisions_total", "decision" => outcome).increment(1);
+        metrics::counter!("latchkey_device_decisions_total", "decision" => decision.as_str())
+            .increment(1);
     }
     Ok(done)
 }
@@ -407,7 +417,7 @@ pub struct UserCodeLimiter {
 }
 
 impl UserCodeLimiter {
-    pub fn new<S>(auth: &Authority<S>, session: &BrowserSession, addr: Option<IpAddr>) -> Self {
+    pub fn new<S>(auth: &Authority<S>, session: &Session, addr: Option<IpAddr>) -> Self {
         let key = |what: String| auth.server_key.mac_token(LIMIT_PURPOSE, what.as_bytes());
         let settings = &auth.settings;
         let mut keys = vec![(
@@ -458,6 +468,83 @@ impl UserCodeLimiter {
         }
         Ok(())
     }
+}
+
+/// The `/device` page of a signed-in user: who they are (its "Signed in
+/// as" line) and where their submission stands.
+#[derive(Debug)]
+pub struct DevicePage {
+    pub user_email: String,
+    pub step: DeviceStep,
+}
+
+/// Where a user on the `/device` page stands.
+#[derive(Debug)]
+pub enum DeviceStep {
+    /// Nothing submitted yet: the code-entry form.
+    Enter,
+    /// The typed code is not one of ours, or no longer pending: the entry
+    /// form again, with an error.
+    UnknownCode,
+    /// The code names this pending authorization: ask the user.
+    Confirm(Box<PendingDevice>),
+    /// The user allowed the device; its next poll gets tokens.
+    Allowed { client_name: String },
+    /// The user denied it.
+    Denied,
+    /// It stopped being pending between the confirmation page and the
+    /// decision (expired, or decided in another tab).
+    NoLongerPending,
+}
+
+/// Step (C) seen from the page: a signed-in user opens `/device`.
+pub async fn open<S: Storage>(auth: &Authority<S>, session: &Session) -> Result<DevicePage> {
+    Ok(DevicePage {
+        user_email: user_email(auth, session).await?,
+        step: DeviceStep::Enter,
+    })
+}
+
+/// Step (D): a signed-in user submits a code, with the decision or
+/// without (then the confirmation page asks for it). Every code is charged
+/// to the limits before it is looked up ([`lookup`]).
+pub async fn submit<S: Storage>(
+    auth: &Authority<S>,
+    session: &Session,
+    typed: &str,
+    decision: Option<Decision>,
+    client_addr: Option<IpAddr>,
+) -> Result<DevicePage> {
+    let user_email = user_email(auth, session).await?;
+    let step = match lookup(auth, typed, session, client_addr).await? {
+        None => DeviceStep::UnknownCode,
+        Some(pending) => match decision {
+            None => DeviceStep::Confirm(Box::new(pending)),
+            Some(decision) => {
+                if !decide(auth, &pending, session, decision).await? {
+                    DeviceStep::NoLongerPending
+                } else {
+                    match decision {
+                        Decision::Allow => DeviceStep::Allowed {
+                            client_name: pending.client_name,
+                        },
+                        Decision::Deny => DeviceStep::Denied,
+                    }
+                }
+            }
+        },
+    };
+    Ok(DevicePage { user_email, step })
+}
+
+/// The signed-in user's email, for the page (empty if the user is gone).
+async fn user_email<S: Storage>(auth: &Authority<S>, session: &Session) -> Result<String> {
+    Ok(auth
+        .store
+        .get_user(&session.user_id)
+        .await?
+        .map(|u| u.email)
+        .unwrap_or_default())
 }
 
 #[cfg(test)]

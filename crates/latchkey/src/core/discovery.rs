@@ -5,7 +5,7 @@ use latchkey_proto::ProviderMetadata;
 
 use super::clients::GrantType;
 use super::keys::SigningAlg;
-use crate::config::Settings;
+use super::settings::Settings;
 
 /// The endpoint paths, relative to the issuer (SPEC §2).
 pub mod paths {
@@ -82,6 +82,7 @@ pub fn metadata(settings: &Settings, algs: &[SigningAlg]) -> ProviderMetadata {
             "name",
             "nonce",
             "at_hash",
+            "amr",
         ]),
         ..ProviderMetadata::default()
     }

@@ -113,6 +113,12 @@ pub enum Error {
     #[error("temporarily_unavailable: {0}")]
     TemporarilyUnavailable(Description),
 
+    /// No endpoint at this path. Not an RFC 6749 code: the answer latchkey
+    /// gives, in the same JSON shape, to a request for a path it does not
+    /// serve.
+    #[error("not_found: {0}")]
+    NotFound(Description),
+
     /// "The authorization server encountered an unexpected condition that
     /// prevented it from fulfilling the request." (RFC 6749 §4.1.2.1)
     ///
@@ -144,6 +150,7 @@ impl Error {
             Error::InvalidCsrfToken(_) => "invalid_csrf_token",
             Error::TooManyRequests { .. } => "too_many_requests",
             Error::TemporarilyUnavailable(_) => "temporarily_unavailable",
+            Error::NotFound(_) => "not_found",
             Error::Internal(_) => "server_error",
         }
     }
@@ -166,7 +173,8 @@ impl Error {
             | Error::InvalidToken(d)
             | Error::InsufficientScope(d)
             | Error::InvalidCsrfToken(d)
-            | Error::TemporarilyUnavailable(d) => Some(Cow::Borrowed(d.as_ref())),
+            | Error::TemporarilyUnavailable(d)
+            | Error::NotFound(d) => Some(Cow::Borrowed(d.as_ref())),
             Error::AuthorizationPending => {
                 Some(Cow::Borrowed("the user has not yet approved the request"))
             }
@@ -237,6 +245,7 @@ mod tests {
                 Error::TemporarilyUnavailable(d()),
                 "temporarily_unavailable",
             ),
+            (Error::NotFound(d()), "not_found"),
             (Error::Internal("db on fire".into()), "server_error"),
         ];
         for (err, code) in cases {

@@ -8,7 +8,7 @@
 //! more, so processes running it at the same time merely share the work.
 
 use super::error::Result;
-use super::ratelimit::SigninLimiter;
+use super::ratelimit::{self, SigninLimiter};
 use super::{Authority, Storage};
 
 /// How often each process purges, in seconds.
@@ -38,7 +38,12 @@ pub async fn purge_expired<S: Storage>(auth: &Authority<S>) -> Result<Purged> {
     Ok(Purged {
         refresh_rows: auth.store.purge_refresh_tokens(now).await?,
         denied_access_tokens: auth.store.purge_denied_access_tokens(now).await?,
-        attempt_counters: auth.store.purge_attempt_counters(now - window).await?,
+        // A counter goes once its window has passed and no slot of it can
+        // still count.
+        attempt_counters: auth
+            .store
+            .purge_attempt_counters(now - window, ratelimit::epoch(now))
+            .await?,
         signing_keys: auth.store.purge_keys(now).await?,
         audit_events: auth.store.purge_audit_events(now - retention).await?,
         browser_rows: auth.store.purge_sessions(now).await?

@@ -10,30 +10,38 @@ pub mod clients;
 pub mod clock;
 pub mod codes;
 pub mod consent;
+pub mod csrf;
+pub mod decision;
+pub mod deny_list;
 pub mod device;
 pub mod discovery;
 pub mod error;
 pub mod generation;
 pub mod grants;
+pub mod health;
 pub mod housekeeping;
 pub mod keys;
+pub mod login;
 pub mod oidc;
+pub mod origins;
 pub mod outbox;
 pub mod params;
 pub mod password;
+pub mod prompt;
 pub mod ratelimit;
 pub mod refresh;
 pub mod revocation;
 pub mod scope;
 pub mod secret;
 pub mod sessions;
+pub mod settings;
 pub mod signin;
 pub mod tokens;
 pub mod users;
 
 use std::sync::Arc;
 
-use crate::config::Settings;
+use settings::Settings;
 
 pub use error::{Error, Result};
 
@@ -44,7 +52,7 @@ pub trait Storage:
     + secret::ServerSecretStore
     + users::UserStore
     + refresh::RefreshTokenStore
-    + revocation::DenyListStore
+    + deny_list::DenyListStore
     + ratelimit::AttemptCounterStore
     + audit::AuditStore
     + sessions::SessionStore
@@ -53,6 +61,7 @@ pub trait Storage:
     + consent::ConsentStore
     + device::DeviceStore
     + outbox::OutboxStore
+    + health::HealthStore
     + Clone
     + Send
     + Sync
@@ -66,7 +75,7 @@ impl<T> Storage for T where
         + secret::ServerSecretStore
         + users::UserStore
         + refresh::RefreshTokenStore
-        + revocation::DenyListStore
+        + deny_list::DenyListStore
         + ratelimit::AttemptCounterStore
         + audit::AuditStore
         + sessions::SessionStore
@@ -75,6 +84,7 @@ impl<T> Storage for T where
         + consent::ConsentStore
         + device::DeviceStore
         + outbox::OutboxStore
+        + health::HealthStore
         + Clone
         + Send
         + Sync
@@ -97,11 +107,14 @@ pub struct Authority<S> {
     /// The audit trail's queue (see [`audit::AuditLog`]).
     pub audit: audit::AuditLog,
     /// The access-token deny list, mirrored in memory (see
-    /// [`revocation::DenyListCache`]).
-    pub denied: revocation::DenyListCache,
+    /// [`deny_list::DenyListCache`]).
+    pub denied: deny_list::DenyListCache,
     /// Wakes this process's outbox worker after a flow committed a message
     /// (see [`outbox`]).
     pub outbox: outbox::Signal,
+    /// Which clients registered which browser origins, mirrored in memory
+    /// for CORS (see [`origins::OriginIndex`]).
+    pub origins: origins::OriginIndex,
 }
 
 impl<S: Storage> Authority<S> {
@@ -139,8 +152,9 @@ impl<S: Storage> Authority<S> {
             server_key,
             clients: clients::ClientCache::new(settings_revalidate_ms),
             audit: audit::AuditLog::spawn(store.clone()),
-            denied: revocation::DenyListCache::new(settings_revalidate_ms),
+            denied: deny_list::DenyListCache::new(settings_revalidate_ms),
             outbox: outbox::Signal::default(),
+            origins: origins::OriginIndex::new(settings_revalidate_ms),
         };
         auth.init_keys().await?;
         Ok(auth)
@@ -148,8 +162,7 @@ impl<S: Storage> Authority<S> {
 
     /// Creates any missing key (first start) and loads the key ring.
     pub async fn init_keys(&self) -> Result<()> {
-        let alg = self.settings.signing_alg().map_err(Error::internal)?;
-        keys::ensure_keys(&self.store, alg, self.clock.now()).await?;
+        keys::ensure_keys(&self.store, self.settings.signing_alg, self.clock.now()).await?;
         self.reload_keys().await?;
         Ok(())
     }

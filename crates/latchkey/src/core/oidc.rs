@@ -1,81 +1,15 @@
-//! OpenID Connect (OIDC Core §2, §3.1.3.6, §5.3; RP-Initiated Logout 1.0):
-//! the ID token, the UserInfo claims, and what logout may redirect to.
+//! OpenID Connect beyond the ID token (which `tokens` mints): the UserInfo
+//! claims (OIDC Core §5.3) and where RP-Initiated Logout 1.0 may redirect.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use latchkey_proto::{Audience, IdTokenClaims};
-use sha2::{Digest as _, Sha256, Sha512};
 
-use super::clients::Client;
-use super::clock::UnixTime;
 use super::error::{Error, Result};
-use super::keys::{JwtType, KeySet, SigningAlg};
-use super::refresh::{self, PreparedTokens, UserGrant};
+use super::keys::JwtType;
+use super::params::Params;
 use super::revocation;
 use super::scope::{self, Scope};
-use super::users::User;
+use super::sessions;
 use super::{Authority, Storage};
-
-/// What an ID token says beyond the user and the client.
-#[derive(Debug, Clone)]
-pub struct IdTokenSpec<'a> {
-    pub auth_time: UnixTime,
-    pub nonce: Option<&'a str>,
-    /// The access token issued with it, for `at_hash`.
-    pub access_token: &'a str,
-}
-
-/// Mints an ID token signed with the current key: `iss`, `sub`, `aud` (the
-/// client id alone, so no `azp` is needed: OIDC Core §2 asks for `azp` only
-/// when `aud` has several members), `exp`, `iat`, `auth_time`, `nonce` when
-/// the request sent one, and `at_hash`.
-pub fn mint_id_token(
-    keys: &KeySet,
-    settings: &crate::config::Settings,
-    now: UnixTime,
-    client: &Client,
-    user: &User,
-    spec: IdTokenSpec<'_>,
-) -> Result<String> {
-    let alg = keys
-        .current()
-        .map(|(_, alg)| alg)
-        .ok_or_else(|| Error::internal("no current signing key"))?;
-    let claims = IdTokenClaims {
-        iss: settings.issuer.clone(),
-        sub: user.id.0.clone(),
-        aud: Audience::One(client.id.0.clone()),
-        exp: now + settings.id_token_ttl_seconds,
-        iat: now,
-        auth_time: Some(spec.auth_time),
-        nonce: spec.nonce.map(str::to_owned),
-        at_hash: Some(at_hash(alg, spec.access_token)),
-        azp: None,
-        sid: None,
-        email: None,
-        email_verified: None,
-        name: None,
-    };
-    keys.sign(JwtType::IdToken, &claims)
-}
-
-/// "Its value is the base64url encoding of the left-most half of the hash of
-/// the octets of the ASCII representation of the access_token value, where
-/// the hash algorithm used is the hash algorithm used in the alg Header
-/// Parameter of the ID Token's JOSE Header." (OIDC Core §3.1.3.6) Ed25519
-/// signs with SHA-512 (OIDC Core errata, RFC 8037).
-pub fn at_hash(alg: SigningAlg, access_token: &str) -> String {
-    match alg {
-        SigningAlg::EdDSA => {
-            let h = Sha512::digest(access_token.as_bytes());
-            URL_SAFE_NO_PAD.encode(&h[..32])
-        }
-        _ => {
-            let h = Sha256::digest(access_token.as_bytes());
-            URL_SAFE_NO_PAD.encode(&h[..16])
-        }
-    }
-}
 
 /// `/v1/userinfo` (OIDC Core §5.3): verifies the access token (signature,
 /// expiry, deny list) and answers `sub` and the claims of the granted
@@ -89,6 +23,9 @@ pub async fn userinfo<S: Storage>(
 ) -> Result<serde_json::Value> {
     let token = token.ok_or_else(|| Error::InvalidToken("no access token".into()))?;
     let claims = revocation::verify_access_token(auth, token).await?;
+    // The request acts for the client the token was issued to
+    // (core::origins): its app may read the answer across origins.
+    super::origins::note_acting_client(&claims.client_id);
     if !claims.has_scope(scope::OPENID) {
         return Err(Error::InsufficientScope(
             "the access token was not granted the openid scope".into(),
@@ -122,6 +59,26 @@ pub enum LogoutTarget {
     Redirect(String),
     /// Show the "signed out" page.
     Page,
+}
+
+/// RP-Initiated Logout 1.0 (`/v1/oauth/logout`): ends the browser session
+/// the `latchkey_session` cookie names, then picks where the browser goes
+/// ([`logout_target`]) from the request's `id_token_hint`, `client_id`,
+/// `post_logout_redirect_uri` and `state`.
+pub async fn logout<S: Storage>(
+    auth: &Authority<S>,
+    session_cookie: Option<&str>,
+    params: &Params,
+) -> Result<LogoutTarget> {
+    sessions::end(auth, session_cookie).await?;
+    logout_target(
+        auth,
+        params.get("id_token_hint"),
+        params.get("client_id"),
+        params.get("post_logout_redirect_uri"),
+        params.get("state"),
+    )
+    .await
 }
 
 /// Picks where RP-Initiated Logout 1.0 §2/§3 lets us send the browser: a
@@ -175,35 +132,4 @@ pub async fn logout_target<S: Storage>(
         url.query_pairs_mut().append_pair("state", s);
     }
     Ok(LogoutTarget::Redirect(url.into()))
-}
-
-/// The tokens of a grant that acts for a signed-in user (a redeemed
-/// authorization code or device code): the access token, the refresh token
-/// when the client may refresh, and, when `openid` was granted, the ID token
-/// bound to that access token (`at_hash`).
-pub fn prepare_user_tokens_with_id_token<S: Storage>(
-    auth: &Authority<S>,
-    grant: UserGrant<'_>,
-    nonce: Option<&str>,
-    now: UnixTime,
-) -> Result<PreparedTokens> {
-    let (client, user, auth_time) = (grant.client, grant.user, grant.auth_time);
-    let openid = grant.scope.contains(scope::OPENID);
-    let mut prepared = refresh::prepare_user_tokens(auth, grant)?;
-    if openid {
-        let id_token = mint_id_token(
-            &auth.keys.snapshot(),
-            &auth.settings,
-            now,
-            client,
-            user,
-            IdTokenSpec {
-                auth_time,
-                nonce,
-                access_token: &prepared.tokens.access_token,
-            },
-        )?;
-        prepared.tokens.id_token = Some(id_token);
-    }
-    Ok(prepared)
 }

@@ -47,6 +47,8 @@ pub enum Verified {
 /// A unit of work for the hashing threads.
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
+/// Cheap to clone: clones share the hashing threads and their permits.
+#[derive(Clone)]
 pub struct PasswordHasher {
     params: Params,
     permits: Arc<Semaphore>,
@@ -54,7 +56,7 @@ pub struct PasswordHasher {
     jobs: mpsc::Sender<Job>,
     /// A hash of a random password, verified against when the user does not
     /// exist, so that "unknown user" costs the same time as "wrong password".
-    dummy_hash: String,
+    dummy_hash: Arc<str>,
 }
 
 impl PasswordHasher {
@@ -108,7 +110,7 @@ impl PasswordHasher {
             params,
             permits: Arc::new(Semaphore::new(threads)),
             jobs,
-            dummy_hash,
+            dummy_hash: dummy_hash.into(),
         })
     }
 
@@ -117,20 +119,35 @@ impl PasswordHasher {
         check_length(password)?;
         let params = self.params.clone();
         let password = password.clone();
-        self.run(move || hash_blocking(&params, password.expose().as_bytes()))
-            .await
+        self.run(None, move || {
+            hash_blocking(&params, password.expose().as_bytes())
+        })
+        .await
     }
 
     /// Checks `password` against `stored`, or against a dummy hash when there is
     /// no user, taking the same time either way.
     pub async fn verify(&self, password: &Secret, stored: Option<&str>) -> Result<Verified> {
+        self.verify_starting_within(password, stored, None).await
+    }
+
+    /// [`verify`](Self::verify), giving up with `TemporarilyUnavailable` if
+    /// no hashing thread is free within `start_within`: a sign-in holds a
+    /// slot of the sign-in limits while it waits here, and must be checked
+    /// before that slot's lease lapses, or not at all.
+    pub async fn verify_starting_within(
+        &self,
+        password: &Secret,
+        stored: Option<&str>,
+        start_within: Option<std::time::Duration>,
+    ) -> Result<Verified> {
         let known = stored.is_some();
         let too_long = password_too_long(password);
-        let stored = stored.unwrap_or(&self.dummy_hash).to_owned();
+        let stored = stored.unwrap_or(&*self.dummy_hash).to_owned();
         let password = password.clone();
         let wanted = self.params.clone();
         let verdict = self
-            .run(move || {
+            .run(start_within, move || {
                 // An over-long password is still run through the dummy hash so
                 // that its answer takes the usual time.
                 let pw = password.expose().as_bytes();
@@ -156,17 +173,21 @@ impl PasswordHasher {
 
     async fn run<T: Send + 'static>(
         &self,
+        start_within: Option<std::time::Duration>,
         f: impl FnOnce() -> Result<T> + Send + 'static,
     ) -> Result<T> {
         // The Argon2 queue depth: hashes waiting for or holding a permit.
         // A guard, so that a cancelled request (client gone) is uncounted too.
         let _queued = QueueGauge::enter();
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| Error::internal("password hasher closed"))?;
+        let acquire = self.permits.clone().acquire_owned();
+        let permit = match start_within {
+            None => acquire.await,
+            Some(limit) => tokio::time::timeout(limit, acquire).await.map_err(|_| {
+                metrics::counter!("latchkey_password_hash_start_timeouts_total").increment(1);
+                Error::TemporarilyUnavailable("too many sign-ins are waiting; try again".into())
+            })?,
+        }
+        .map_err(|_| Error::internal("password hasher closed"))?;
         let (done, result) = tokio::sync::oneshot::channel();
         self.jobs
             .send(Box::new(move || {
@@ -361,7 +382,7 @@ mod tests {
         let long = Secret::new("x".repeat(MAX_PASSWORD_LEN + 1));
         assert!(h.hash(&long).await.is_err());
         assert_eq!(
-            h.verify(&long, Some(&h.dummy_hash.clone())).await.unwrap(),
+            h.verify(&long, Some(&*h.dummy_hash)).await.unwrap(),
             Verified::No
         );
     }

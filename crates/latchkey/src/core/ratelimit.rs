@@ -1,36 +1,69 @@
-//! Brute-force protection for password sign-ins (SPEC §5; OWASP Authentication
-//! Cheat Sheet, "Protect against automated attacks").
+//! Brute-force protection for password sign-ins (RFC 6749 §4.3.2: "protect
+//! the endpoint against brute force attacks"; OWASP Authentication Cheat
+//! Sheet, "Protect against automated attacks"). The reasoning is written out
+//! in ARCHITECTURE.md, "Sign-in limits"; docs/signin-limits.md is the user's
+//! view.
 //!
-//! Attempts are counted per username and per client address, in the database,
-//! so that every process shares the counters. Each counter is a fixed window
-//! that starts with its first failure: once it holds the maximum, the key is
-//! refused with 429 and `Retry-After` until the window has passed, even with
-//! the right password; then the counter starts over (the decay). Near the
-//! maximum, attempts are slowed before their password is checked.
+//! Counters live in the database, one row per key (a username, a client
+//! address), so that every process shares them. Four promises shape them:
 //!
-//! An attempt is *charged before* its password is checked and forgiven if it
-//! succeeds. Checking first and counting afterwards would let a burst of
-//! concurrent guesses all pass the check before any of them is counted: with
-//! charging, the counter is an atomic upsert, and at most `max` guesses per
-//! window ever reach the password hasher, however many arrive at once.
+//! 1. **Only failures count.** A key with `limit` failures in its window is
+//!    refused with 429 and `Retry-After` until the window has passed, even
+//!    with the right password. A success forgets the username's failures.
+//! 2. **A guesser gains nothing from concurrency**: at most `limit` wrong
+//!    passwords per key and window ever reach the hasher. So a password is
+//!    checked only while its attempt holds a *slot*, and a key never has more
+//!    than `limit − failures` slots taken: every attempt in flight might be a
+//!    failure, and all of them together can only just reach the limit.
+//! 3. **Right passwords are never refused for being concurrent.** An attempt
+//!    that finds every slot taken (but fewer than `limit` failures) waits for
+//!    one instead of being refused: slots turn over at the pace of the hasher,
+//!    which is the bottleneck anyway. 64 concurrent sign-ins of one user with
+//!    a limit of 10 run 10 at a time and all succeed.
+//! 4. **Nothing sticks.** A slot is taken and given back by atomic statements;
+//!    the check runs in a task of its own (see `signin::check_password`), so a
+//!    client hanging up cannot leave its slot taken; and should a process die
+//!    while holding slots, they are counted per lease epoch and stop counting
+//!    after one to two leases ([`SLOT_LEASE_SECONDS`]).
 //!
-//! The login page of the browser flows uses the same [`SigninLimiter`]:
-//! `admit` → check the password → `succeeded` (or nothing on failure).
+//! The login page of the browser flows uses the same [`SigninLimiter`]
+//! (through `signin::check_password`).
 
 use std::future::Future;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use super::clock::UnixTime;
+use tokio::sync::Notify;
+
+use super::clock::{Clock, UnixTime};
 use super::error::{Error, Result};
 use super::secret::ServerKey;
+use super::settings::Settings;
 use super::users::normalize_email;
-use crate::config::Settings;
 
 /// HMAC purpose of the counter keys.
 const KEY_PURPOSE: &str = "signin-limit";
 
-/// A counter after an attempt was charged to it.
+/// How long a slot counts at least, in seconds of the injected clock: a slot
+/// taken in epoch `e = now / SLOT_LEASE_SECONDS` counts until epoch `e + 2`
+/// begins, so for one to two leases. A check holds its slot for milliseconds
+/// (an Argon2 hash); [`HASH_START_DEADLINE`] keeps every check well inside
+/// the lease, so a slot never lapses under a check still running.
+pub const SLOT_LEASE_SECONDS: i64 = 60;
+
+/// How long an attempt waits for a free slot before giving up with 503.
+/// Slots turn over every few milliseconds unless the server is overloaded.
+const SLOT_WAIT: Duration = Duration::from_secs(10);
+
+/// How long an admitted attempt may wait for a hashing thread before it gives
+/// its slot back unchecked (503): half the lease.
+pub const HASH_START_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Waiting for a slot freed by another process: polls back off up to this.
+const MAX_POLL: Duration = Duration::from_millis(200);
+
+/// A counter after an attempt was charged to it (the device page's
+/// user-code limits, which charge before checking and forgive on success).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AttemptCount {
     /// When the counter's window began.
@@ -39,10 +72,40 @@ pub struct AttemptCount {
     pub attempts: i64,
 }
 
+/// The answer to a request for a slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// A slot is held; give it back with [`AttemptCounterStore::settle_attempt`].
+    /// `failures` is the key's count in its window.
+    Reserved { failures: i64 },
+    /// The key has `limit` failures in the window that began at
+    /// `window_start`: refused until it has passed.
+    Locked { window_start: UnixTime },
+    /// Failures plus slots held reach the limit: try again when a slot is
+    /// given back.
+    Busy,
+}
+
+/// How an attempt that held a slot ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settle {
+    /// A wrong password (or unknown or disabled user): one more failure.
+    Failure,
+    /// Not a failure (a success on an address, or an attempt that was never
+    /// checked): the slot is simply given back.
+    Release,
+    /// A success on a username: its failures are forgotten too.
+    Forget,
+}
+
 /// Storage of the attempt counters.
 ///
-/// Contract: `charge_attempt` is atomic, so N concurrent charges to one key
-/// leave it N higher (within one window).
+/// Contracts (checked by `tests/it/store_refresh.rs` on both backends):
+/// - `charge_attempt` is atomic, so N concurrent charges to one key leave it
+///   N higher (within one window);
+/// - `reserve_attempt` is atomic: of any number of concurrent calls, at most
+///   `limit − failures` get a slot, in however many processes;
+/// - a slot taken in epoch `e` counts in epochs `e` and `e + 1` only.
 pub trait AttemptCounterStore: Send + Sync {
     /// Adds one attempt to `key`. A counter whose window began at or before
     /// `now - window` starts over at `now` with this attempt. Returns the
@@ -62,11 +125,42 @@ pub trait AttemptCounterStore: Send + Sync {
         window_start: UnixTime,
     ) -> impl Future<Output = Result<()>> + Send;
 
-    /// Forgets every attempt of `key`.
-    fn clear_attempts(&self, key: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Takes a slot of `key` in lease epoch `epoch` if its failures in the
+    /// window (those after `now - window`) plus its live slots are below
+    /// `limit`; otherwise says why not.
+    fn reserve_attempt(
+        &self,
+        key: &str,
+        limit: i64,
+        now: UnixTime,
+        window: i64,
+        epoch: i64,
+    ) -> impl Future<Output = Result<Reservation>> + Send;
 
-    /// Deletes counters whose window began at or before `before`.
-    fn purge_attempt_counters(&self, before: UnixTime) -> impl Future<Output = Result<u64>> + Send;
+    /// Gives back the slot taken in `epoch` (nothing if it has lapsed) and
+    /// records how the attempt ended. A failure in a window that has passed
+    /// starts a new one at `now`.
+    fn settle_attempt(
+        &self,
+        key: &str,
+        epoch: i64,
+        settle: Settle,
+        now: UnixTime,
+        window: i64,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Deletes counters whose window began at or before `before` and that
+    /// hold no slot of `live_epoch` or later (nor of the epoch before it).
+    fn purge_attempt_counters(
+        &self,
+        before: UnixTime,
+        live_epoch: i64,
+    ) -> impl Future<Output = Result<u64>> + Send;
+}
+
+/// The lease epoch of a moment.
+pub fn epoch(now: UnixTime) -> i64 {
+    now.div_euclid(SLOT_LEASE_SECONDS)
 }
 
 /// The limits, from the settings.
@@ -86,11 +180,30 @@ pub struct LimitKeys {
     address: Option<String>,
 }
 
-/// An attempt that was let through, with what it was charged.
+/// An attempt that holds its slots: the epochs they were taken in.
 #[derive(Debug, Clone)]
+#[must_use = "an admission holds slots until it is settled"]
 pub struct Admission {
     keys: LimitKeys,
-    address: Option<AttemptCount>,
+    username_epoch: i64,
+    address_epoch: Option<i64>,
+}
+
+/// How a checked attempt ended, for [`SigninLimiter::settle`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Failure,
+    Success,
+    /// Never checked (an error before the verdict): counts as nothing.
+    Unchecked,
+}
+
+/// One try at both slots.
+enum Try {
+    Admitted(Admission, i64),
+    Refused(Error),
+    /// Wait for a slot of this key.
+    Wait(String),
 }
 
 impl SigninLimiter {
@@ -127,65 +240,179 @@ impl SigninLimiter {
         }
     }
 
-    /// Charges an attempt to the address and then the username; refuses with
-    /// `TooManyRequests` if either has no attempts left in its window;
-    /// otherwise waits the slowdown if the username is past half its limit,
-    /// and lets the attempt through.
+    /// Takes a slot of the address and one of the username, waiting (at most
+    /// [`SLOT_WAIT`]) while they are all taken; refuses with
+    /// `TooManyRequests` a key whose failures reach its limit. Once admitted,
+    /// waits the slowdown if the username has used half its failures.
+    ///
+    /// No slot is held while waiting: an attempt that gets the address but
+    /// not the username gives the address back first, so waiters never hold
+    /// what others wait for.
     pub async fn admit<S: AttemptCounterStore>(
         &self,
         store: &S,
         keys: LimitKeys,
-        now: UnixTime,
+        clock: &dyn Clock,
     ) -> Result<Admission> {
+        let deadline = tokio::time::Instant::now() + SLOT_WAIT;
+        let mut poll = Duration::from_millis(5);
+        loop {
+            match self.try_admit(store, &keys, clock.now()).await? {
+                Try::Admitted(admission, failures) => {
+                    // Slow down a username that has used half its failures.
+                    // Not an address: many people behind one address is
+                    // normal; one username guessed at is not.
+                    if !self.slowdown.is_zero() && failures * 2 >= self.per_username {
+                        tokio::time::sleep(self.slowdown).await;
+                    }
+                    return Ok(admission);
+                }
+                Try::Refused(e) => return Err(e),
+                Try::Wait(key) => {
+                    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                    if left.is_zero() {
+                        metrics::counter!("latchkey_signin_slot_timeouts_total").increment(1);
+                        return Err(Error::TemporarilyUnavailable(
+                            "too many sign-ins of this account are in progress; try again".into(),
+                        ));
+                    }
+                    // A slot given back in this process wakes us at once;
+                    // one given back by another process is seen at the next
+                    // poll.
+                    let _ = tokio::time::timeout(poll.min(left), wakeup(&key).notified()).await;
+                    poll = (poll * 2).min(MAX_POLL);
+                }
+            }
+        }
+    }
+
+    async fn try_admit<S: AttemptCounterStore>(
+        &self,
+        store: &S,
+        keys: &LimitKeys,
+        now: UnixTime,
+    ) -> Result<Try> {
+        let epoch = epoch(now);
         // The address first: an address already refused does not also eat
         // into the victim username's allowance.
-        let address = match &keys.address {
-            Some(k) => {
-                let count = store.charge_attempt(k, now, self.window).await?;
-                self.refuse_if_over(count, self.per_address, now)?;
-                Some(count)
+        let address_epoch = match &keys.address {
+            Some(key) => {
+                match store
+                    .reserve_attempt(key, self.per_address, now, self.window, epoch)
+                    .await?
+                {
+                    Reservation::Reserved { .. } => Some(epoch),
+                    Reservation::Locked { window_start } => {
+                        return Ok(Try::Refused(self.refusal(window_start, now)));
+                    }
+                    Reservation::Busy => return Ok(Try::Wait(key.clone())),
+                }
             }
             None => None,
         };
         let username = store
-            .charge_attempt(&keys.username, now, self.window)
-            .await?;
-        self.refuse_if_over(username, self.per_username, now)?;
-        // Slow down a username that has used half its attempts. Not an
-        // address: its count includes attempts still in flight, and many
-        // people behind one address signing in at once is normal; one
-        // username guessed at concurrently is not.
-        if !self.slowdown.is_zero() && (username.attempts - 1) * 2 >= self.per_username {
-            tokio::time::sleep(self.slowdown).await;
+            .reserve_attempt(&keys.username, self.per_username, now, self.window, epoch)
+            .await;
+        let give_back_address = || async {
+            if let (Some(key), Some(e)) = (&keys.address, address_epoch) {
+                settle_one(store, key, e, Settle::Release, now, self.window).await?;
+            }
+            Ok::<_, Error>(())
+        };
+        match username {
+            Ok(Reservation::Reserved { failures }) => Ok(Try::Admitted(
+                Admission {
+                    keys: keys.clone(),
+                    username_epoch: epoch,
+                    address_epoch,
+                },
+                failures,
+            )),
+            Ok(Reservation::Locked { window_start }) => {
+                give_back_address().await?;
+                Ok(Try::Refused(self.refusal(window_start, now)))
+            }
+            Ok(Reservation::Busy) => {
+                give_back_address().await?;
+                Ok(Try::Wait(keys.username.clone()))
+            }
+            Err(e) => {
+                let _ = give_back_address().await;
+                Err(e)
+            }
         }
-        Ok(Admission { keys, address })
     }
 
-    /// The attempt succeeded: the username's failures are forgotten and the
-    /// address gets this attempt back. (A failed attempt needs no call: it
-    /// was charged on admission.)
-    pub async fn succeeded<S: AttemptCounterStore>(
+    /// Gives the attempt's slots back and records how it ended: a failure
+    /// counts against both keys; a success forgets the username's failures
+    /// and gives the address its slot back; an unchecked attempt counts as
+    /// nothing.
+    pub async fn settle<S: AttemptCounterStore>(
         &self,
         store: &S,
-        admission: &Admission,
+        admission: Admission,
+        outcome: Outcome,
+        now: UnixTime,
     ) -> Result<()> {
-        store.clear_attempts(&admission.keys.username).await?;
-        if let (Some(key), Some(count)) = (&admission.keys.address, admission.address) {
-            store.forgive_attempt(key, count.window_start).await?;
+        let (username, address) = match outcome {
+            Outcome::Failure => (Settle::Failure, Settle::Failure),
+            Outcome::Success => (Settle::Forget, Settle::Release),
+            Outcome::Unchecked => (Settle::Release, Settle::Release),
+        };
+        let keys = &admission.keys;
+        let first = settle_one(
+            store,
+            &keys.username,
+            admission.username_epoch,
+            username,
+            now,
+            self.window,
+        )
+        .await;
+        if let (Some(key), Some(e)) = (&keys.address, admission.address_epoch) {
+            settle_one(store, key, e, address, now, self.window).await?;
         }
-        Ok(())
+        first
     }
 
-    fn refuse_if_over(&self, count: AttemptCount, max: i64, now: UnixTime) -> Result<()> {
-        if count.attempts <= max {
-            return Ok(());
-        }
+    fn refusal(&self, window_start: UnixTime, now: UnixTime) -> Error {
         metrics::counter!("latchkey_rate_limited_total").increment(1);
-        let retry_after = (count.window_start + self.window - now).max(1);
-        Err(Error::TooManyRequests {
+        let retry_after = (window_start + self.window - now).max(1);
+        Error::TooManyRequests {
             retry_after: u64::try_from(retry_after).unwrap_or(1),
-        })
+        }
     }
+}
+
+/// Settles one key and wakes this process's waiters for it: all of them
+/// after a failure (it may have locked the key, and they should hear 429 at
+/// once), one after a slot was given back (there is one more to take).
+async fn settle_one<S: AttemptCounterStore>(
+    store: &S,
+    key: &str,
+    epoch: i64,
+    settle: Settle,
+    now: UnixTime,
+    window: i64,
+) -> Result<()> {
+    let result = store.settle_attempt(key, epoch, settle, now, window).await;
+    match settle {
+        Settle::Failure => wakeup(key).notify_waiters(),
+        Settle::Release | Settle::Forget => wakeup(key).notify_one(),
+    }
+    result
+}
+
+/// Wake-ups for attempts waiting for a slot, in this process, by a shard of
+/// the key. A hint only: the database decides; a wake-up taken by a waiter
+/// for another key of the same shard costs the right one a poll interval.
+static WAKEUPS: [Notify; 64] = [const { Notify::const_new() }; 64];
+
+fn wakeup(key: &str) -> &'static Notify {
+    let shard = key.bytes().fold(0usize, |h, b| {
+        h.wrapping_mul(31).wrapping_add(usize::from(b))
+    });
+    &WAKEUPS[shard % WAKEUPS.len()]
 }
 
 /// The unit an address is counted by: the address itself for IPv4 (and
@@ -227,5 +454,13 @@ mod tests {
         assert_eq!(a.username, b.username);
         assert!(!a.username.contains("alice"));
         assert!(a.address.is_none());
+    }
+
+    #[test]
+    fn epochs_are_floor_divisions() {
+        assert_eq!(epoch(0), 0);
+        assert_eq!(epoch(SLOT_LEASE_SECONDS - 1), 0);
+        assert_eq!(epoch(SLOT_LEASE_SECONDS), 1);
+        assert_eq!(epoch(-1), -1);
     }
 }

@@ -1,148 +1,31 @@
-//! Token revocation (RFC 7009), introspection (RFC 7662), and the
-//! access-token deny list (SPEC §7).
+//! Token revocation (RFC 7009) and introspection (RFC 7662), and how
+//! latchkey's own endpoints verify an access token.
 //!
 //! Access tokens are self-contained JWTs that resource servers verify without
-//! asking latchkey; revoking one puts its `jti` on a deny list until its `exp`,
-//! which latchkey's own endpoints (introspection, userinfo) consult. Refresh
-//! tokens live in the database: revoking one revokes its whole family.
+//! asking latchkey; revoking one puts its `jti` on the deny list
+//! (`core::deny_list`) until its `exp`, which latchkey's own endpoints
+//! (introspection, userinfo) consult. Refresh tokens live in the database:
+//! revoking one revokes its whole family.
 //!
 //! The two kinds are told apart by their shape (a JWT has two dots, a refresh
 //! token none), so `token_type_hint` is accepted and not needed: "the
 //! authorization server [...] MAY ignore" it (RFC 7009 §2.1).
 
-use std::collections::HashMap;
-use std::future::Future;
-use std::sync::{PoisonError, RwLock};
-
 use latchkey_proto::{AccessTokenClaims, IntrospectionResponse};
 
 use super::audit::{self, AuditEvent, Outcome};
 use super::clients::{self, Client, ClientCredentials};
-use super::clock::UnixTime;
+use super::deny_list;
 use super::error::{Error, Result};
-use super::generation::{Freshness, Generation};
 use super::keys::JwtType;
 use super::params::Params;
-use super::refresh;
+use super::refresh::family;
 use super::secret::{self, SecretHash};
 use super::{Authority, Storage};
 
 /// The `token_type` of an introspected refresh token. (An access token's is
 /// `Bearer`, its RFC 6749 §7.1 type.)
 pub const REFRESH_TOKEN_TYPE: &str = "refresh_token";
-
-/// Storage of the access-token deny list.
-///
-/// Contract: a denied `jti` stays denied until the purge after its
-/// `expires_at`, by which time the token itself has expired.
-pub trait DenyListStore: Send + Sync {
-    /// Puts `jti` on the deny list until `expires_at`. Idempotent.
-    fn deny_access_token(
-        &self,
-        jti: &str,
-        expires_at: UnixTime,
-    ) -> impl Future<Output = Result<()>> + Send;
-
-    /// Whether `jti` is on the deny list.
-    fn is_access_token_denied(&self, jti: &str) -> impl Future<Output = Result<bool>> + Send;
-
-    /// The deny list's generation: bumped in the same transaction as every
-    /// insert, by this method and by `RefreshTx::deny_access_token` alike.
-    fn deny_list_generation(&self) -> impl Future<Output = Result<i64>> + Send;
-
-    /// Up to `limit` entries whose token has not expired at `now`.
-    fn list_denied_access_tokens(
-        &self,
-        now: UnixTime,
-        limit: i64,
-    ) -> impl Future<Output = Result<Vec<(String, UnixTime)>>> + Send;
-
-    /// Deletes entries whose token has expired at `now`.
-    fn purge_denied_access_tokens(&self, now: UnixTime)
-    -> impl Future<Output = Result<u64>> + Send;
-}
-
-/// The deny list mirrored in memory, so that introspection and userinfo cost
-/// no database query per request (the list is tiny: revoked tokens that have
-/// not expired yet, 15 minutes at most by default). Checked against the
-/// `deny_list` generation (see [`Generation`]): a revocation by another
-/// process is seen within `client_cache_revalidate_ms`; one by this process
-/// at once ([`note`](Self::note)). Past `MAX_ENTRIES` live entries the mirror
-/// is dropped and every check asks the database, so that a flood of
-/// revocations cannot grow memory without bound.
-pub struct DenyListCache {
-    generation: Generation,
-    /// `None`: too many entries to mirror; ask the database.
-    entries: RwLock<Option<HashMap<String, UnixTime>>>,
-}
-
-impl DenyListCache {
-    pub const MAX_ENTRIES: usize = 100_000;
-
-    pub fn new(revalidate_ms: u64) -> Self {
-        DenyListCache {
-            generation: Generation::new(revalidate_ms),
-            entries: RwLock::new(None),
-        }
-    }
-
-    /// Whether `jti` is on the deny list, within the staleness bound.
-    pub async fn is_denied<S: DenyListStore>(
-        &self,
-        store: &S,
-        jti: &str,
-        now: UnixTime,
-    ) -> Result<bool> {
-        if self
-            .generation
-            .check(|| store.deny_list_generation())
-            .await?
-            == Freshness::Changed
-        {
-            match store
-                .list_denied_access_tokens(now, Self::MAX_ENTRIES as i64 + 1)
-                .await
-            {
-                Ok(rows) => {
-                    let mirror =
-                        (rows.len() <= Self::MAX_ENTRIES).then(|| rows.into_iter().collect());
-                    *self.write() = mirror;
-                }
-                Err(e) => {
-                    // Not rebuilt: the next check must try again rather than
-                    // trust a mirror of an older generation.
-                    self.generation.invalidate();
-                    return Err(e);
-                }
-            }
-        }
-        if let Some(map) = self.read().as_ref() {
-            return Ok(map.contains_key(jti));
-        }
-        store.is_access_token_denied(jti).await
-    }
-
-    /// Records a denial this process has just committed.
-    pub fn note(&self, jti: &str, expires_at: UnixTime) {
-        let mut entries = self.write();
-        if let Some(map) = entries.as_mut() {
-            if map.len() >= Self::MAX_ENTRIES {
-                *entries = None;
-            } else {
-                map.insert(jti.to_owned(), expires_at);
-            }
-        }
-    }
-
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Option<HashMap<String, UnixTime>>> {
-        // A poisoned lock means a panic mid-insert; the map is still valid.
-        self.entries.read().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Option<HashMap<String, UnixTime>>> {
-        self.entries.write().unwrap_or_else(PoisonError::into_inner)
-    }
-}
 
 /// `POST /v1/oauth/revoke` (RFC 7009 §2): authenticates the client, then
 /// revokes `token` if it may.
@@ -189,11 +72,7 @@ pub async fn verify_access_token<S: Storage>(
         auth.clock.now(),
         0,
     )?;
-    if auth
-        .denied
-        .is_denied(&auth.store, &claims.jti, auth.clock.now())
-        .await?
-    {
+    if deny_list::is_denied(auth, &claims.jti).await? {
         return Err(Error::InvalidToken("the token has been revoked".into()));
     }
     Ok(claims)
@@ -209,7 +88,7 @@ pub async fn revoke<S: Storage>(auth: &Authority<S>, client: &Client, token: &st
     if looks_like_jwt(token) {
         revoke_access_token(auth, client, token).await
     } else {
-        refresh::revoke_refresh_token(auth, Some(client), token)
+        family::revoke_by_token(auth, Some(client), token)
             .await
             .map(|_| ())
     }
@@ -235,10 +114,7 @@ async fn revoke_access_token<S: Storage>(
     if !secret::constant_time_eq(&claims.client_id, &client.id.0) {
         return Ok(());
     }
-    auth.store
-        .deny_access_token(&claims.jti, claims.exp)
-        .await?;
-    auth.denied.note(&claims.jti, claims.exp);
+    deny_list::deny(auth, &claims.jti, claims.exp).await?;
     metrics::counter!("latchkey_tokens_revoked_total", "kind" => "access_token").increment(1);
     let mut event = AuditEvent::new(
         auth.clock.now(),

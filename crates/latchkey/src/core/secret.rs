@@ -21,6 +21,16 @@ pub fn fill_random(buf: &mut [u8]) -> Result<()> {
     getrandom::fill(buf).map_err(|e| Error::internal(format!("OS random source failed: {e}")))
 }
 
+/// SHA-256 of `data`.
+pub fn sha256(data: &[u8]) -> aws_lc_rs::digest::Digest {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data)
+}
+
+/// SHA-512 of `data` (the hash of Ed25519 signatures, for `at_hash`).
+pub fn sha512(data: &[u8]) -> aws_lc_rs::digest::Digest {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA512, data)
+}
+
 /// A new random token of `SECRET_BYTES` bytes, base64url without padding (43 chars).
 pub fn random_token() -> Result<String> {
     let mut buf = [0u8; SECRET_BYTES];

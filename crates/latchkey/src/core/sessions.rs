@@ -12,11 +12,12 @@ use std::future::Future;
 use super::clock::UnixTime;
 use super::error::Result;
 use super::secret::{self, Secret, SecretHash};
-use crate::config::Settings;
+use super::settings::Settings;
+use super::{Authority, Storage};
 
 /// A session as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BrowserSession {
+pub struct Session {
     pub id_hash: SecretHash,
     pub user_id: String,
     /// When the user last proved who they are with a password (OIDC
@@ -27,7 +28,7 @@ pub struct BrowserSession {
     pub expires_at: UnixTime,
 }
 
-impl BrowserSession {
+impl Session {
     pub fn is_live(&self, now: UnixTime) -> bool {
         now < self.idle_expires_at && now < self.expires_at
     }
@@ -38,11 +39,11 @@ impl BrowserSession {
 /// Contract: a deleted session is never found again; `delete_user_sessions`
 /// removes every session of the user, in every process's view at once.
 pub trait SessionStore: Send + Sync {
-    fn insert_session(&self, s: &BrowserSession) -> impl Future<Output = Result<()>> + Send;
+    fn insert_session(&self, s: &Session) -> impl Future<Output = Result<()>> + Send;
     fn find_session(
         &self,
         id_hash: &SecretHash,
-    ) -> impl Future<Output = Result<Option<BrowserSession>>> + Send;
+    ) -> impl Future<Output = Result<Option<Session>>> + Send;
     /// Pushes the idle expiry forward (never past the absolute one).
     fn touch_session(
         &self,
@@ -58,13 +59,9 @@ pub trait SessionStore: Send + Sync {
 
 /// A new session for `user_id`, authenticated `now`: the cookie value to hand
 /// to the browser and the row to store.
-pub fn start(
-    settings: &Settings,
-    user_id: &str,
-    now: UnixTime,
-) -> Result<(Secret, BrowserSession)> {
+pub fn start(settings: &Settings, user_id: &str, now: UnixTime) -> Result<(Secret, Session)> {
     let id = Secret::new(secret::random_token()?);
-    let session = BrowserSession {
+    let session = Session {
         id_hash: SecretHash::of(id.expose()),
         user_id: user_id.to_owned(),
         auth_time: now,
@@ -82,34 +79,34 @@ const MAX_ID_LEN: usize = 128;
 /// The live session a cookie names, if any. Pushes its idle expiry forward
 /// when at least a minute has passed since the last push, so that a busy
 /// session costs a write per minute, not per request.
-pub async fn current<S: SessionStore>(
-    store: &S,
-    settings: &Settings,
+pub async fn current<S: Storage>(
+    auth: &Authority<S>,
     cookie: Option<&str>,
-    now: UnixTime,
-) -> Result<Option<BrowserSession>> {
+) -> Result<Option<Session>> {
     let Some(cookie) = cookie.filter(|c| !c.is_empty() && c.len() <= MAX_ID_LEN) else {
         return Ok(None);
     };
     let hash = SecretHash::of(cookie);
-    let Some(mut session) = store.find_session(&hash).await? else {
+    let Some(mut session) = auth.store.find_session(&hash).await? else {
         return Ok(None);
     };
+    let now = auth.clock.now();
     if !session.is_live(now) {
         return Ok(None);
     }
-    let pushed = (now + settings.session_idle_ttl_seconds).min(session.expires_at);
+    let pushed = (now + auth.settings.session_idle_ttl_seconds).min(session.expires_at);
     if pushed - session.idle_expires_at >= 60 {
-        store.touch_session(&hash, pushed).await?;
+        auth.store.touch_session(&hash, pushed).await?;
         session.idle_expires_at = pushed;
     }
     Ok(Some(session))
 }
 
-/// Ends the session a cookie names (logout). Unknown ids are fine.
-pub async fn end<S: SessionStore>(store: &S, cookie: Option<&str>) -> Result<()> {
+/// Ends the session a cookie names (logout, and before a login replaces
+/// it), live or not. Unknown ids are fine.
+pub async fn end<S: Storage>(auth: &Authority<S>, cookie: Option<&str>) -> Result<()> {
     if let Some(cookie) = cookie.filter(|c| !c.is_empty() && c.len() <= MAX_ID_LEN) {
-        store.delete_session(&SecretHash::of(cookie)).await?;
+        auth.store.delete_session(&SecretHash::of(cookie)).await?;
     }
     Ok(())
 }

@@ -1,51 +1,32 @@
-//! Password sign-in: the first-party `POST /v1/signin` (SPEC §5) and the token
-//! endpoint's `grant_type=password` (RFC 6749 §4.3) are one code path.
+//! Password sign-in: the first-party `POST /v1/signin` and the token
+//! endpoint's `grant_type=password` (RFC 6749 §4.3, `grants::password`) are
+//! one code path; the cookie refresh and sign-out of `/v1/refresh` and
+//! `/v1/signout`.
 //!
 //! "The authorization server MUST [...] protect the endpoint against brute
 //! force attacks (e.g., using rate-limitation or generating alerts)" (RFC 6749
-//! §4.3.2): every attempt goes through [`SigninLimiter`] before its password is
-//! checked. An unknown user is checked against a dummy hash, so it costs the
-//! same time as a wrong password, and both get the same `invalid_grant`.
+//! §4.3.2): a password is checked only while its attempt holds a slot of the
+//! [`SigninLimiter`]. An unknown user is checked against a dummy hash, so it
+//! costs the same time as a wrong password, and both get the same
+//! `invalid_grant`. With the `openid` scope the answer carries an ID token.
 
 use std::net::IpAddr;
 
-use super::audit::{self, AuditEvent, Outcome};
-use super::clients::{self, Client, ClientCredentials, GrantType};
+use super::audit::{self, AuditEvent, AuditLog, Outcome};
+use super::clients::{self, ClientCredentials};
+use super::clock::SharedClock;
 use super::error::{Error, Result};
+use super::grants::password::{self, PasswordSignin};
+use super::grants::refresh_token::{self, Presenter, RefreshRequest};
 use super::params::Params;
-use super::password::Verified;
-use super::ratelimit::SigninLimiter;
-use super::refresh::{self, UserGrant};
+use super::password::{PasswordHasher, Verified};
+use super::ratelimit::{HASH_START_DEADLINE, LimitKeys, Outcome as RateOutcome, SigninLimiter};
+use super::refresh::family;
 use super::scope::Scope;
 use super::secret::Secret;
-use super::tokens::{self, IssuedTokens};
+use super::tokens::IssuedTokens;
+use super::users::User;
 use super::{Authority, Storage};
-
-/// A password sign-in request.
-#[derive(Debug)]
-pub struct PasswordSignin<'a> {
-    pub username: &'a str,
-    pub password: Secret,
-    pub scope: Option<Scope>,
-    pub resources: Vec<String>,
-    /// The client's network address, for the per-address limit; `None` when
-    /// unknown (the per-username limit still applies).
-    pub client_addr: Option<IpAddr>,
-}
-
-impl<'a> PasswordSignin<'a> {
-    /// Reads `username`, `password`, `scope` and `resource` (RFC 6749 §4.3.2,
-    /// RFC 8707).
-    pub fn from_params(params: &'a Params, client_addr: Option<IpAddr>) -> Result<Self> {
-        Ok(PasswordSignin {
-            username: params.require("username")?,
-            password: Secret::new(params.require("password")?),
-            scope: params.get("scope").map(Scope::parse).transpose()?,
-            resources: params.get_all("resource").map(str::to_owned).collect(),
-            client_addr,
-        })
-    }
-}
 
 /// The same answer for every failure, so that nobody learns which usernames
 /// exist, or which accounts are disabled.
@@ -63,138 +44,169 @@ pub async fn signin<S: Storage>(
 ) -> Result<IssuedTokens> {
     let request = PasswordSignin::from_params(params, client_addr)?;
     let client = clients::authenticate(&auth.store, &auth.clients, creds).await?;
-    password_grant(auth, &client, request).await
+    password::issue(auth, &client, request).await
 }
 
-/// Signs a user in with a password on behalf of an authenticated `client`.
-pub async fn password_grant<S: Storage>(
-    auth: &Authority<S>,
-    client: &Client,
-    request: PasswordSignin<'_>,
-) -> Result<IssuedTokens> {
-    client.require_grant(GrantType::Password)?;
-    // Request errors first: they are not guesses and cost no attempt.
-    let scope = Scope::grant(request.scope, &client.scopes)?;
-    let audience = tokens::audience(
-        client,
-        request.resources.iter().map(String::as_str),
-        &auth.settings,
-    )?;
-
-    let user = check_password(
-        auth,
-        request.username,
-        &request.password,
-        request.client_addr,
-        Some(client.id.0.as_str()),
-    )
-    .await?;
-
-    let now = auth.clock.now();
-    let prepared = refresh::prepare_user_tokens(
-        auth,
-        UserGrant {
-            client,
-            user: &user,
-            scope,
-            audience,
-            auth_time: now,
-            origin: Some(refresh::origin::PASSWORD.to_owned()),
-        },
-    )?;
-    if let Some(family) = &prepared.family {
-        auth.store.insert_family(family).await?;
-    }
-    super::tokens::count_issued("password", &auth.keys.snapshot());
-    Ok(prepared.tokens)
-}
-
-/// Checks a username and password under the sign-in limits (SPEC §5): the
-/// attempt is charged before the password is checked, an unknown user costs
-/// the same as a wrong password, and every failure is the same
-/// `invalid_grant`. Shared by the password grant, `/v1/signin` and the login
-/// page.
+/// Checks a username and password under the sign-in limits (see
+/// [`super::ratelimit`]): an unknown user costs the same as a wrong password,
+/// and every failure is the same `invalid_grant`. Shared by the password
+/// grant, `/v1/signin` and the login page.
+///
+/// The check runs in a task of its own, so that a request whose client hangs
+/// up (dropping this future) is still checked to the end and counted as what
+/// it was: a slot taken is always given back, a wrong password always counts.
 pub async fn check_password<S: Storage>(
     auth: &Authority<S>,
     username: &str,
     password: &Secret,
     client_addr: Option<IpAddr>,
     client_id: Option<&str>,
-) -> Result<super::users::User> {
-    let event = |kind, actor: String, outcome| {
-        let mut e = AuditEvent::new(auth.clock.now(), kind, actor, outcome).address(client_addr);
-        if let Some(c) = client_id {
+) -> Result<User> {
+    let limiter = SigninLimiter::new(&auth.settings);
+    let check = PasswordCheck {
+        keys: limiter.keys(&auth.server_key, username, client_addr),
+        limiter,
+        store: auth.store.clone(),
+        passwords: auth.passwords.clone(),
+        clock: auth.clock.clone(),
+        audit: auth.audit.clone(),
+        username: username.to_owned(),
+        password: password.clone(),
+        client_addr,
+        client_id: client_id.map(str::to_owned),
+    };
+    tokio::spawn(check.run())
+        .await
+        .map_err(|e| Error::internal(format!("the password check stopped: {e}")))?
+}
+
+/// What a detached password check owns.
+struct PasswordCheck<S> {
+    limiter: SigninLimiter,
+    keys: LimitKeys,
+    store: S,
+    passwords: PasswordHasher,
+    clock: SharedClock,
+    audit: AuditLog,
+    username: String,
+    password: Secret,
+    client_addr: Option<IpAddr>,
+    client_id: Option<String>,
+}
+
+impl<S: Storage> PasswordCheck<S> {
+    async fn run(self) -> Result<User> {
+        let admission = match self
+            .limiter
+            .admit(&self.store, self.keys.clone(), &*self.clock)
+            .await
+        {
+            Ok(a) => a,
+            Err(e) => {
+                if matches!(e, Error::TooManyRequests { .. }) {
+                    self.audit.record(
+                        self.event(
+                            audit::Kind::SigninRefused,
+                            "anonymous".into(),
+                            Outcome::Refused,
+                        )
+                        .detail("too many failed sign-ins"),
+                    );
+                }
+                return Err(e);
+            }
+        };
+
+        let checked = async {
+            let user = self.store.find_user_by_email(&self.username).await?;
+            let verdict = self
+                .passwords
+                .verify_starting_within(
+                    &self.password,
+                    user.as_ref().map(|u| u.password_hash.as_str()),
+                    Some(HASH_START_DEADLINE),
+                )
+                .await?;
+            Ok::<_, Error>((user, verdict))
+        }
+        .await;
+        let (user, verdict) = match checked {
+            Ok(v) => v,
+            Err(e) => {
+                // Never checked: the slots go back, nothing is counted.
+                let now = self.clock.now();
+                if let Err(settle) = self
+                    .limiter
+                    .settle(&self.store, admission, RateOutcome::Unchecked, now)
+                    .await
+                {
+                    tracing::warn!(error = %settle, "giving back a sign-in slot failed; it lapses with its lease");
+                }
+                return Err(e);
+            }
+        };
+        let now = self.clock.now();
+        let user = match (user, verdict) {
+            (Some(user), Verified::Yes | Verified::YesRehash) if !user.disabled => user,
+            (user, _) => {
+                metrics::counter!("latchkey_signin_failures_total").increment(1);
+                // The user id when the account exists; never what was typed
+                // as the username (people type passwords there).
+                let mut failed =
+                    self.event(audit::Kind::Signin, "anonymous".into(), Outcome::Failure);
+                if let Some(u) = user {
+                    failed = failed.user(u.id.0.as_str());
+                }
+                self.audit.record(failed);
+                // Counted before the answer goes out, so that the client's
+                // next attempt sees it.
+                self.limiter
+                    .settle(&self.store, admission, RateOutcome::Failure, now)
+                    .await?;
+                return Err(bad_credentials());
+            }
+        };
+        self.limiter
+            .settle(&self.store, admission, RateOutcome::Success, now)
+            .await?;
+        self.audit.record(
+            self.event(
+                audit::Kind::Signin,
+                format!("user:{}", user.id.0),
+                Outcome::Success,
+            )
+            .user(user.id.0.as_str()),
+        );
+        if verdict == Verified::YesRehash {
+            self.rehash(&user.id.0).await;
+        }
+        Ok(user)
+    }
+
+    fn event(&self, kind: audit::Kind, actor: String, outcome: Outcome) -> AuditEvent {
+        let mut e =
+            AuditEvent::new(self.clock.now(), kind, actor, outcome).address(self.client_addr);
+        if let Some(c) = &self.client_id {
             e = e.client(c);
         }
         e
-    };
-    let limiter = SigninLimiter::new(&auth.settings);
-    let keys = limiter.keys(&auth.server_key, username, client_addr);
-    let admission = match limiter.admit(&auth.store, keys, auth.clock.now()).await {
-        Ok(a) => a,
-        Err(e) => {
-            if matches!(e, Error::TooManyRequests { .. }) {
-                auth.audit.record(
-                    event(
-                        audit::Kind::SigninRefused,
-                        "anonymous".into(),
-                        Outcome::Refused,
-                    )
-                    .detail("too many failed sign-ins"),
-                );
-            }
-            return Err(e);
-        }
-    };
-
-    let user = auth.store.find_user_by_email(username).await?;
-    let verdict = auth
-        .passwords
-        .verify(password, user.as_ref().map(|u| u.password_hash.as_str()))
-        .await?;
-    let user = match (user, verdict) {
-        (Some(user), Verified::Yes | Verified::YesRehash) if !user.disabled => user,
-        (user, _) => {
-            metrics::counter!("latchkey_signin_failures_total").increment(1);
-            // The user id when the account exists; never what was typed as
-            // the username (people type passwords there).
-            let mut failed = event(audit::Kind::Signin, "anonymous".into(), Outcome::Failure);
-            if let Some(u) = user {
-                failed = failed.user(u.id.0.as_str());
-            }
-            auth.audit.record(failed);
-            return Err(bad_credentials());
-        }
-    };
-    auth.audit.record(
-        event(
-            audit::Kind::Signin,
-            format!("user:{}", user.id.0),
-            Outcome::Success,
-        )
-        .user(user.id.0.as_str()),
-    );
-    limiter.succeeded(&auth.store, &admission).await?;
-    if verdict == Verified::YesRehash {
-        rehash(auth, &user.id.0, password).await;
     }
-    Ok(user)
-}
 
-/// Stores a hash with the configured parameters after a sign-in verified an
-/// older, weaker one. A failure here costs the user nothing: the old hash
-/// still works, and the next sign-in tries again.
-async fn rehash<S: Storage>(auth: &Authority<S>, user_id: &str, password: &Secret) {
-    let result = async {
-        let hash = auth.passwords.hash(password).await?;
-        auth.store
-            .set_password_hash(user_id, &hash, auth.clock.now())
-            .await
-    }
-    .await;
-    match result {
-        Ok(_) => tracing::info!(user_id, "password rehashed with the configured parameters"),
-        Err(e) => tracing::warn!(user_id, error = %e, "rehashing a password failed"),
+    /// Stores a hash with the configured parameters after a sign-in verified
+    /// an older, weaker one. A failure here costs the user nothing: the old
+    /// hash still works, and the next sign-in tries again.
+    async fn rehash(&self, user_id: &str) {
+        let result = async {
+            let hash = self.passwords.hash(&self.password).await?;
+            self.store
+                .set_password_hash(user_id, &hash, self.clock.now())
+                .await
+        }
+        .await;
+        match result {
+            Ok(_) => tracing::info!(user_id, "password rehashed with the configured parameters"),
+            Err(e) => tracing::warn!(user_id, error = %e, "rehashing a password failed"),
+        }
     }
 }
 
@@ -220,7 +232,7 @@ pub async fn refresh_with_cookie<S: Storage>(
         .refresh_cookie
         .as_ref()
         .ok_or_else(|| Error::invalid_grant("no refresh token cookie"))?;
-    refresh::check_csrf(
+    super::csrf::check_refresh_cookie(
         &auth.server_key,
         token,
         browser.csrf_cookie,
@@ -228,10 +240,10 @@ pub async fn refresh_with_cookie<S: Storage>(
     )?;
     let scope = params.get("scope").map(Scope::parse).transpose()?;
     let resources: Vec<String> = params.get_all("resource").map(str::to_owned).collect();
-    refresh::refresh(
+    refresh_token::rotate(
         auth,
-        refresh::RefreshRequest {
-            presenter: refresh::Presenter::Cookie,
+        RefreshRequest {
+            presenter: Presenter::Cookie,
             token,
             scope: scope.as_ref(),
             resources: &resources,
@@ -252,15 +264,15 @@ pub async fn signout<S: Storage>(
 ) -> Result<()> {
     if let Some(token) = params.get("refresh_token") {
         let client = clients::authenticate(&auth.store, &auth.clients, &creds?).await?;
-        refresh::revoke_refresh_token(auth, Some(&client), token).await?;
+        family::revoke_by_token(auth, Some(&client), token).await?;
     } else if let Some(token) = &browser.refresh_cookie {
-        refresh::check_csrf(
+        super::csrf::check_refresh_cookie(
             &auth.server_key,
             token,
             browser.csrf_cookie,
             browser.csrf_header,
         )?;
-        refresh::revoke_refresh_token(auth, None, token.expose()).await?;
+        family::revoke_by_token(auth, None, token.expose()).await?;
     }
     Ok(())
 }

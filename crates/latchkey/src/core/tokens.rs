@@ -1,15 +1,25 @@
-//! What goes into a token and how long it lives (SPEC §4). Minting only: the
-//! private keys stay in `keys`, and storing refresh tokens is the grants' job.
+//! Minting: what goes into each token a grant issues and how long it lives.
+//! The access token (RFC 9068), the ID token (OIDC Core §2), and the tokens
+//! of a user's grant together ([`prepare_user_tokens`]: access token,
+//! refresh token and family, ID token). The private keys stay in `keys`;
+//! storing what is minted is the grants' job.
 
-use latchkey_proto::{AccessTokenClaims, Audience};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use latchkey_proto::{AccessTokenClaims, Audience, IdTokenClaims};
 
-use super::clients::{Client, TokenDelivery};
+use super::clients::{Client, GrantType, TokenDelivery};
 use super::clock::UnixTime;
+use super::csrf;
 use super::error::{Error, Result};
-use super::keys::{JwtType, KeySet};
-use super::scope::Scope;
-use super::secret::Secret;
-use crate::config::Settings;
+use super::keys::{JwtType, KeySet, SigningAlg};
+use super::refresh::family::{self, FamilySpec};
+use super::refresh::{FamilyOrigin, NewFamily};
+use super::scope::{self, Scope};
+use super::secret::{self, Secret, ServerKey};
+use super::settings::Settings;
+use super::users::User;
+use super::{Authority, Storage};
 
 /// Who an access token speaks for.
 #[derive(Debug, Clone)]
@@ -48,6 +58,23 @@ pub struct IssuedRefreshToken {
     /// `latchkey_csrf` cookie, an HMAC of the refresh token (so a cookie
     /// planted by a sibling subdomain cannot stand in for it).
     pub csrf_token: Option<Secret>,
+}
+
+impl IssuedRefreshToken {
+    /// A refresh token on its way to `client`, by the client's delivery,
+    /// with its double-submit token when it travels as a cookie.
+    pub fn new(server_key: &ServerKey, client: &Client, token: Secret, expires_in: i64) -> Self {
+        let csrf_token = match client.token_delivery {
+            TokenDelivery::Cookie => Some(csrf::refresh_cookie_token(server_key, &token)),
+            TokenDelivery::Body => None,
+        };
+        IssuedRefreshToken {
+            token,
+            expires_in,
+            delivery: client.token_delivery,
+            csrf_token,
+        }
+    }
 }
 
 /// Picks the `aud` of an access token (RFC 8707 §2): the requested resources if
@@ -120,9 +147,199 @@ pub fn mint_access_token(
     Ok((jwt, claims))
 }
 
+/// What an ID token says beyond the user and the client.
+#[derive(Debug, Clone)]
+pub struct IdTokenSpec<'a> {
+    pub auth_time: UnixTime,
+    pub nonce: Option<&'a str>,
+    /// The authentication methods (`amr`, RFC 8176), when the grant knows
+    /// them; empty leaves the claim out.
+    pub amr: &'a [&'a str],
+    /// The access token issued with it, for `at_hash`.
+    pub access_token: &'a str,
+}
+
+/// Mints an ID token signed with the current key: `iss`, `sub`, `aud` (the
+/// client id alone, so no `azp` is needed: OIDC Core §2 asks for `azp` only
+/// when `aud` has several members), `exp`, `iat`, `auth_time`, `nonce` when
+/// the request sent one, and `at_hash`.
+pub fn mint_id_token(
+    keys: &KeySet,
+    settings: &Settings,
+    now: UnixTime,
+    client: &Client,
+    user: &User,
+    spec: IdTokenSpec<'_>,
+) -> Result<String> {
+    let alg = keys
+        .current()
+        .map(|(_, alg)| alg)
+        .ok_or_else(|| Error::internal("no current signing key"))?;
+    let claims = IdTokenClaims {
+        iss: settings.issuer.clone(),
+        sub: user.id.0.clone(),
+        aud: Audience::One(client.id.0.clone()),
+        exp: now + settings.id_token_ttl_seconds,
+        iat: now,
+        auth_time: Some(spec.auth_time),
+        nonce: spec.nonce.map(str::to_owned),
+        at_hash: Some(at_hash(alg, spec.access_token)),
+        amr: (!spec.amr.is_empty()).then(|| spec.amr.iter().map(|m| (*m).to_owned()).collect()),
+        azp: None,
+        sid: None,
+        email: None,
+        email_verified: None,
+        name: None,
+    };
+    keys.sign(JwtType::IdToken, &claims)
+}
+
+/// "Its value is the base64url encoding of the left-most half of the hash of
+/// the octets of the ASCII representation of the access_token value, where
+/// the hash algorithm used is the hash algorithm used in the alg Header
+/// Parameter of the ID Token's JOSE Header." (OIDC Core §3.1.3.6) Ed25519
+/// signs with SHA-512 (OIDC Core errata, RFC 8037).
+pub fn at_hash(alg: SigningAlg, access_token: &str) -> String {
+    let digest = match alg {
+        SigningAlg::EdDSA => secret::sha512(access_token.as_bytes()),
+        SigningAlg::RS256 | SigningAlg::ES256 => secret::sha256(access_token.as_bytes()),
+    };
+    let bytes = digest.as_ref();
+    URL_SAFE_NO_PAD.encode(&bytes[..bytes.len() / 2])
+}
+
+/// A user's sign-in, ready to become tokens (password grant, authorization
+/// code, device code).
+#[derive(Debug, Clone)]
+pub struct UserGrant<'a> {
+    pub client: &'a Client,
+    pub user: &'a User,
+    pub scope: Scope,
+    /// The access token's `aud` (see [`audience`]).
+    pub audience: Vec<String>,
+    /// When the user authenticated (OIDC `auth_time`).
+    pub auth_time: UnixTime,
+    /// What the refresh family, if one is started, is issued from.
+    pub origin: FamilyOrigin,
+    /// `Some` for the flows that answer an OpenID Connect request (the
+    /// authorization code and device code grants): an ID token is minted
+    /// when `openid` was granted. `None`: never an ID token.
+    pub oidc: Option<OidcRequest<'a>>,
+}
+
+/// What an OpenID Connect request asked of its ID token, and how the user
+/// authenticated.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OidcRequest<'a> {
+    /// The `nonce` of the authentication request, returned unchanged.
+    pub nonce: Option<&'a str>,
+    /// The `amr` claim (RFC 8176 §2); empty leaves it out.
+    pub amr: &'a [&'a str],
+}
+
+/// The `amr` value of a password sign-in (RFC 8176 §2: "Password-based
+/// authentication").
+pub const AMR_PASSWORD: &str = "pwd";
+
+/// Tokens minted for a user, with the family to store if a refresh token is
+/// among them.
+#[derive(Debug)]
+pub struct PreparedTokens {
+    pub tokens: IssuedTokens,
+    /// `Some` when the client is registered for the `refresh_token` grant.
+    /// Store it before answering: until then the refresh token in `tokens`
+    /// does not work.
+    pub family: Option<NewFamily>,
+    /// The access token's `jti` and `exp`, for flows that must be able to
+    /// deny-list it later (a replayed authorization code).
+    pub access_jti: String,
+    pub access_expires_at: UnixTime,
+}
+
+/// Mints the tokens of a user's grant: the access token; when the client is
+/// registered for the `refresh_token` grant, a refresh token and the family
+/// it starts; and, for an OpenID Connect request that was granted `openid`,
+/// the ID token bound to that access token (`at_hash`). Pure: the caller
+/// stores the family (see [`family::start`]).
+pub fn prepare_user_tokens<S: Storage>(
+    auth: &Authority<S>,
+    grant: UserGrant<'_>,
+) -> Result<PreparedTokens> {
+    let now = auth.clock.now();
+    let subject = Subject::User {
+        id: grant.user.id.0.clone(),
+        roles: grant.user.roles.clone(),
+        email: Some(grant.user.email.clone()),
+        auth_time: Some(grant.auth_time),
+    };
+    let keys = auth.keys.snapshot();
+    let (access_token, claims) = mint_access_token(
+        &keys,
+        &auth.settings,
+        now,
+        grant.client,
+        &subject,
+        &grant.scope,
+        grant.audience,
+    )?;
+    let id_token = match grant.oidc {
+        Some(oidc) if grant.scope.contains(scope::OPENID) => Some(mint_id_token(
+            &keys,
+            &auth.settings,
+            now,
+            grant.client,
+            grant.user,
+            IdTokenSpec {
+                auth_time: grant.auth_time,
+                nonce: oidc.nonce,
+                amr: oidc.amr,
+                access_token: &access_token,
+            },
+        )?),
+        _ => None,
+    };
+    let (family, refresh_token) = if grant.client.allows_grant(GrantType::RefreshToken) {
+        let (family, issued) = family::start(
+            &auth.settings,
+            &auth.server_key,
+            FamilySpec {
+                client: grant.client,
+                user_id: &grant.user.id.0,
+                scope: grant.scope.clone(),
+                auth_time: Some(grant.auth_time),
+                origin: grant.origin,
+            },
+            now,
+        )?;
+        (Some(family), Some(issued))
+    } else {
+        (None, None)
+    };
+    Ok(PreparedTokens {
+        tokens: IssuedTokens {
+            access_token,
+            expires_in: auth.settings.access_token_ttl_seconds,
+            scope: grant.scope,
+            refresh_token,
+            id_token,
+        },
+        family,
+        access_jti: claims.jti,
+        access_expires_at: claims.exp,
+    })
+}
+
 /// Counts a token response in `latchkey_tokens_issued_total`, by grant and
-/// by the algorithm of the key that signed it. Both labels are `'static`.
-pub fn count_issued(grant: &'static str, keys: &KeySet) {
+/// by the algorithm of the key that signed it, the same two labels for
+/// every grant. Both are `'static`: counting allocates nothing.
+pub fn count_issued(grant: GrantType, keys: &KeySet) {
+    let grant = match grant {
+        GrantType::AuthorizationCode => "authorization_code",
+        GrantType::RefreshToken => "refresh_token",
+        GrantType::ClientCredentials => "client_credentials",
+        GrantType::Password => "password",
+        GrantType::DeviceCode => "device_code",
+    };
     let alg = keys.current().map_or("none", |(_, alg)| alg.as_str());
     metrics::counter!("latchkey_tokens_issued_total", "grant" => grant, "alg" => alg).increment(1);
 }

@@ -3,12 +3,15 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
-use super::error::{ApiError, payload_too_large};
+use super::error::{ApiError, body_rejection};
 use crate::core::error::Error;
 use crate::core::params::Params;
+
+/// Every POST body is refused over this size, with 413.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// The parameters of a POST body, whichever of the two encodings it came in.
 pub struct FormOrJson(pub Params);
@@ -36,14 +39,9 @@ impl<S: Send + Sync> FromRequest<S> for OptionalFormOrJson {
 
 async fn read<S: Send + Sync>(req: Request, state: &S, optional: bool) -> Result<Params, Response> {
     let kind = body_kind(req.headers());
-    let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            payload_too_large()
-        } else {
-            ApiError::from(Error::invalid_request("the request body could not be read"))
-                .into_response()
-        }
-    })?;
+    let bytes = Bytes::from_request(req, state)
+        .await
+        .map_err(|rejection| body_rejection(rejection, MAX_BODY_BYTES))?;
     if optional && bytes.is_empty() {
         return Ok(Params::default());
     }

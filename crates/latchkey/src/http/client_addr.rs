@@ -1,4 +1,4 @@
-//! The client's network address, for the sign-in limits (SPEC §5).
+//! The client's network address, for the sign-in limits.
 //!
 //! It is the TCP peer that the serve loop records as `ConnectInfo`, unless
 //! that peer is one of the configured `trusted_proxies`: then it is the
@@ -15,6 +15,7 @@ use axum::http::HeaderMap;
 use axum::http::request::Parts;
 
 use super::AppState;
+use crate::config::TrustedProxies;
 
 /// The client's address, if known (requests that did not come through the
 /// serve loop, such as `oneshot` in unit tests, have none).
@@ -29,15 +30,14 @@ impl FromRequestParts<AppState> for ClientAddr {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(addr)| addr.ip());
-        let trusted = app.settings.trusted_proxies().unwrap_or_default();
-        Ok(ClientAddr(
-            peer.map(|p| client_address(p, &parts.headers, &trusted)),
-        ))
+        Ok(ClientAddr(peer.map(|p| {
+            client_address(p, &parts.headers, &app.settings.trusted_proxies)
+        })))
     }
 }
 
 /// The client's address given the peer, the headers and the trusted proxies.
-fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies) -> IpAddr {
     if !trusted.contains(&peer) {
         return peer;
     }
@@ -74,7 +74,7 @@ mod tests {
             "x-forwarded-for",
             HeaderValue::from_static("6.6.6.6, 203.0.113.9, 10.0.0.2"),
         );
-        let trusted = [ip("10.0.0.1"), ip("10.0.0.2")];
+        let trusted: TrustedProxies = "10.0.0.1,10.0.0.2".parse().unwrap();
         // Not from a trusted proxy: the header is ignored.
         assert_eq!(
             client_address(ip("198.51.100.1"), &h, &trusted),

@@ -91,8 +91,9 @@ fn form_decode(s: &str) -> String {
 /// Runs a client-authenticated endpoint: reads the credentials, calls `core`,
 /// and answers with `Cache-Control: no-store` (RFC 6749 §5.1, RFC 7662 §2.2);
 /// a failure carries `WWW-Authenticate: Basic` when Basic was tried
-/// (RFC 6749 §5.2). Shared by revocation, introspection and device
-/// authorization, which differ only in the `core` call.
+/// (RFC 6749 §5.2). Shared by the token endpoint, `/v1/signin`, revocation,
+/// introspection and device authorization, which differ only in the `core`
+/// call.
 pub async fn respond<T, F, Fut>(
     headers: &HeaderMap,
     params: &Params,
@@ -112,7 +113,7 @@ where
     match result {
         Ok(answer) => {
             let mut resp = answer.into_response();
-            super::token::no_store(resp.headers_mut());
+            super::headers::no_store(resp.headers_mut());
             resp
         }
         Err(e) => super::error::ApiError::from(e)

@@ -1,7 +1,20 @@
-//! The first-party cookies (SPEC §5): reading them off a request and writing
-//! `Set-Cookie` headers with exactly the attributes the contract names.
+//! Every cookie latchkey sets, with its attributes, and reading cookies off a
+//! request; parsing and `Set-Cookie` serialization are the `cookie` crate's
+//! (through `axum-extra`).
+//!
+//! - `latchkey_refresh` and `latchkey_csrf`: the refresh token of a
+//!   cookie-delivery client (`HttpOnly`, `SameSite=Strict`, `Path=/v1`) and
+//!   its double-submit CSRF token (script-readable, `Path=/`).
+//! - `latchkey_session` and `latchkey_browser`: the browser session of the
+//!   HTML flows and the value that names the browser (`HttpOnly`,
+//!   `SameSite=Lax`, `Path=/`).
+//!
+//! All are `Secure` when the issuer is https: TLS is often ended by a proxy,
+//! so the issuer's scheme says what the browser sees, not the listener's.
 
 use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponseParts, ResponseParts};
+use axum_extra::extract::cookie::{Cookie, SameSite};
 
 use crate::config::Settings;
 
@@ -11,6 +24,11 @@ pub const REFRESH_COOKIE: &str = "latchkey_refresh";
 pub const CSRF_COOKIE: &str = "latchkey_csrf";
 /// The header a script copies the CSRF cookie into.
 pub const CSRF_HEADER: &str = "x-csrf-token";
+/// The browser session of the HTML flows.
+pub const SESSION_COOKIE: &str = "latchkey_session";
+/// A random value naming the browser, to which pending authorization
+/// requests and the forms' CSRF tokens are bound before anyone signs in.
+pub const BROWSER_COOKIE: &str = "latchkey_browser";
 
 /// Only requests under `/v1` (`/v1/refresh`, `/v1/signout`, and the token
 /// endpoint) ever carry the refresh cookie.
@@ -21,17 +39,26 @@ const REFRESH_PATH: &str = "/v1";
 const CSRF_PATH: &str = "/";
 
 /// Every value of cookie `name` on the request (normally one; several mean
-/// someone planted a second one, which the callers refuse).
+/// someone planted a second one, which the callers refuse). A value in
+/// double quotes is read without them (RFC 6265 §4.1.1 allows quoting).
 pub fn values<'a>(headers: &'a HeaderMap, name: &str) -> Vec<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.split_once('='))
-        .filter(|(k, _)| k.trim() == name)
-        .map(|(_, v)| v.trim())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .filter(|c| c.name() == name)
+        .filter_map(|c| c.value_raw().map(trim_quotes))
         .collect()
+}
+
+/// The cookie crate's `value_trimmed`, on the borrowed raw value (the
+/// parsed `Cookie` does not outlive this module's iterator).
+fn trim_quotes(v: &str) -> &str {
+    v.strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap_or(v)
 }
 
 /// The single value of cookie `name`; `None` when absent, empty or repeated.
@@ -42,99 +69,161 @@ pub fn single<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     }
 }
 
-/// Appends the two cookies of a refresh token. Both expire with the token.
-pub fn set_refresh_cookies(
-    headers: &mut HeaderMap,
+/// Cookies to set on a response, in order (`Set-Cookie` headers appended,
+/// never merged).
+#[derive(Default, Clone)]
+#[must_use]
+pub struct SetCookies(Vec<Cookie<'static>>);
+
+/// Names only: the values are session ids and tokens.
+impl std::fmt::Debug for SetCookies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|c| c.name()))
+            .finish()
+    }
+}
+
+impl SetCookies {
+    pub fn none() -> Self {
+        SetCookies(Vec::new())
+    }
+
+    /// Appends the headers to `headers` directly (for responses built by
+    /// hand rather than returned as parts).
+    pub fn apply(self, headers: &mut HeaderMap) {
+        for c in self.0 {
+            // Values are base64url or empty and the attributes fixed ASCII:
+            // always a valid header value; if one ever were not, no cookie
+            // is better than a panic.
+            if let Ok(v) = HeaderValue::from_str(&c.to_string()) {
+                headers.append(header::SET_COOKIE, v);
+            }
+        }
+    }
+
+    fn with(mut self, c: Cookie<'static>) -> Self {
+        self.0.push(c);
+        self
+    }
+}
+
+impl IntoResponseParts for SetCookies {
+    type Error = std::convert::Infallible;
+
+    fn into_response_parts(self, mut res: ResponseParts) -> Result<ResponseParts, Self::Error> {
+        self.apply(res.headers_mut());
+        Ok(res)
+    }
+}
+
+/// A cookie with the attributes every latchkey cookie shares. `max_age` 0
+/// deletes it (the value is then empty).
+fn build(
+    settings: &Settings,
+    name: &'static str,
+    value: &str,
+    path: &'static str,
+    same_site: SameSite,
+    http_only: bool,
+    max_age: i64,
+) -> Cookie<'static> {
+    Cookie::build((name, value.to_owned()))
+        .max_age(time::Duration::seconds(max_age.max(0)))
+        .path(path)
+        .http_only(http_only)
+        .same_site(same_site)
+        .secure(settings.secure_cookies())
+        .build()
+}
+
+/// The two cookies of a refresh token. Both expire with the token.
+pub fn refresh(
     settings: &Settings,
     refresh_token: &str,
     csrf_token: &str,
     max_age: i64,
-) {
-    let secure = settings.secure_cookies();
-    append(
-        headers,
-        REFRESH_COOKIE,
-        refresh_token,
-        REFRESH_PATH,
+) -> SetCookies {
+    SetCookies::none()
+        .with(build(
+            settings,
+            REFRESH_COOKIE,
+            refresh_token,
+            REFRESH_PATH,
+            SameSite::Strict,
+            true,
+            max_age,
+        ))
+        .with(build(
+            settings,
+            CSRF_COOKIE,
+            csrf_token,
+            CSRF_PATH,
+            SameSite::Strict,
+            false,
+            max_age,
+        ))
+}
+
+/// Deletes both refresh cookies: same name, path and attributes, empty
+/// value, `Max-Age=0`.
+pub fn clear_refresh(settings: &Settings) -> SetCookies {
+    refresh(settings, "", "", 0)
+}
+
+/// A cookie of the browser flows: `HttpOnly`, `SameSite=Lax` (sent on the
+/// top-level navigation that brings the browser back from a client site to
+/// `/v1/oauth/authorize`, not on cross-site subrequests or posts), `Path=/`.
+fn lax(settings: &Settings, name: &'static str, value: &str, max_age: i64) -> SetCookies {
+    SetCookies::none().with(build(
+        settings,
+        name,
+        value,
+        "/",
+        SameSite::Lax,
         true,
-        secure,
         max_age,
-    );
-    append(
-        headers,
-        CSRF_COOKIE,
-        csrf_token,
-        CSRF_PATH,
-        false,
-        secure,
-        max_age,
-    );
+    ))
 }
 
-/// Appends headers that delete both cookies: same name, path and attributes,
-/// empty value, `Max-Age=0`.
-pub fn clear_refresh_cookies(headers: &mut HeaderMap, settings: &Settings) {
-    let secure = settings.secure_cookies();
-    append(headers, REFRESH_COOKIE, "", REFRESH_PATH, true, secure, 0);
-    append(headers, CSRF_COOKIE, "", CSRF_PATH, false, secure, 0);
+/// The session cookie of a new browser session.
+pub fn session(settings: &Settings, id: &str, max_age: i64) -> SetCookies {
+    lax(settings, SESSION_COOKIE, id, max_age)
 }
 
-/// The browser session of the HTML flows (SPEC §6).
-pub const SESSION_COOKIE: &str = "latchkey_session";
-/// A random value naming the browser, to which pending authorization
-/// requests and the forms' CSRF tokens are bound before anyone signs in.
-pub const BROWSER_COOKIE: &str = "latchkey_browser";
-
-/// Appends a cookie of the browser flows: `HttpOnly`, `SameSite=Lax` (sent
-/// on the top-level navigation that brings the browser back from a client
-/// site to `/v1/oauth/authorize`, not on cross-site subrequests or posts),
-/// `Path=/`, `Secure` when the issuer is https. `max_age` 0 deletes it.
-pub fn set_lax(
-    headers: &mut HeaderMap,
-    settings: &Settings,
-    name: &str,
-    value: &str,
-    max_age: i64,
-) {
-    let mut cookie = format!(
-        "{name}={value}; Max-Age={}; Path=/; HttpOnly; SameSite=Lax",
-        max_age.max(0)
-    );
-    if settings.secure_cookies() {
-        cookie.push_str("; Secure");
-    }
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        headers.append(header::SET_COOKIE, v);
-    }
+/// Deletes the session cookie (logout).
+pub fn clear_session(settings: &Settings) -> SetCookies {
+    lax(settings, SESSION_COOKIE, "", 0)
 }
 
-fn append(
-    headers: &mut HeaderMap,
-    name: &str,
-    value: &str,
-    path: &str,
-    http_only: bool,
-    secure: bool,
-    max_age: i64,
-) {
-    let mut cookie = format!("{name}={value}; Max-Age={}; Path={path}", max_age.max(0));
-    if http_only {
-        cookie.push_str("; HttpOnly");
-    }
-    cookie.push_str("; SameSite=Strict");
-    if secure {
-        cookie.push_str("; Secure");
-    }
-    // Values are base64url and the attributes fixed ASCII: always a valid
-    // header value; if one ever were not, no cookie is better than a panic.
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        headers.append(header::SET_COOKIE, v);
-    }
+/// How long the `latchkey_browser` cookie lives (a year): it names the
+/// browser, not a person, and carries no authority by itself.
+const BROWSER_COOKIE_MAX_AGE: i64 = 365 * 24 * 3600;
+
+/// The cookie that names a browser seen for the first time.
+pub fn browser(settings: &Settings, value: &str) -> SetCookies {
+    lax(settings, BROWSER_COOKIE, value, BROWSER_COOKIE_MAX_AGE)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn set(cookies: SetCookies) -> Vec<String> {
+        let mut h = HeaderMap::new();
+        cookies.apply(&mut h);
+        h.get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// `a` and `b` name the same cookie with the same attributes, whatever
+    /// their order.
+    fn same(a: &str, b: &str) -> bool {
+        let (a, b) = (Cookie::parse(a).unwrap(), Cookie::parse(b).unwrap());
+        a == b && a.same_site() == b.same_site() && a.path() == b.path()
+    }
 
     #[test]
     fn parses_and_refuses_repeats() {
@@ -153,47 +242,62 @@ mod tests {
     }
 
     #[test]
-    fn attributes() {
+    fn quoted_values_and_garbage() {
         let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("junk; latchkey_session=\"abc\"; =x; ;"),
+        );
+        assert_eq!(single(&h, "latchkey_session"), Some("abc"));
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("latchkey_session="),
+        );
+        assert_eq!(single(&h, "latchkey_session"), None);
+    }
+
+    #[test]
+    fn attributes() {
         let https = Settings {
             issuer: "https://id.example.com".into(),
             ..Settings::default()
         };
-        set_refresh_cookies(&mut h, &https, "r", "c", 60);
-        let all: Vec<&str> = h
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .map(|v| v.to_str().unwrap())
-            .collect();
-        assert_eq!(
-            all,
-            [
-                "latchkey_refresh=r; Max-Age=60; Path=/v1; HttpOnly; SameSite=Strict; Secure",
-                "latchkey_csrf=c; Max-Age=60; Path=/; SameSite=Strict; Secure",
-            ]
-        );
+        let all = set(refresh(&https, "r", "c", 60));
+        assert_eq!(all.len(), 2);
+        assert!(same(
+            &all[0],
+            "latchkey_refresh=r; Max-Age=60; Path=/v1; HttpOnly; SameSite=Strict; Secure"
+        ));
+        assert!(same(
+            &all[1],
+            "latchkey_csrf=c; Max-Age=60; Path=/; SameSite=Strict; Secure"
+        ));
+        assert!(!all[1].contains("HttpOnly"), "{all:?}");
+        let cleared = set(clear_refresh(&Settings::default()));
+        assert!(same(
+            &cleared[0],
+            "latchkey_refresh=; Max-Age=0; Path=/v1; HttpOnly; SameSite=Strict"
+        ));
+        assert!(!cleared[0].contains("Secure"), "{cleared:?}");
     }
 
     #[test]
     fn browser_flow_cookies_are_lax_http_only_and_secure_on_https() {
-        let mut h = HeaderMap::new();
         let https = Settings {
             issuer: "https://id.example.com".into(),
             ..Settings::default()
         };
-        set_lax(&mut h, &https, SESSION_COOKIE, "s", 60);
-        set_lax(&mut h, &Settings::default(), SESSION_COOKIE, "", 0);
-        let all: Vec<&str> = h
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .map(|v| v.to_str().unwrap())
-            .collect();
-        assert_eq!(
-            all,
-            [
-                "latchkey_session=s; Max-Age=60; Path=/; HttpOnly; SameSite=Lax; Secure",
-                "latchkey_session=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax",
-            ]
-        );
+        let a = set(session(&https, "s", 60));
+        let b = set(clear_session(&Settings::default()));
+        assert!(same(
+            &a[0],
+            "latchkey_session=s; Max-Age=60; Path=/; HttpOnly; SameSite=Lax; Secure"
+        ));
+        assert!(same(
+            &b[0],
+            "latchkey_session=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax"
+        ));
+        assert!(b[0].starts_with("latchkey_session=;"), "{b:?}");
+        assert!(!b[0].contains("Secure"), "{b:?}");
     }
 }

@@ -1,23 +1,96 @@
-//! The one place that turns a domain error into HTTP: status code, headers and
-//! an RFC 6749 §5.2 JSON body, or, for the browser flows, an HTML error page
-//! ([`error_page`]): a request whose client or `redirect_uri` cannot be
-//! trusted is answered here and never redirected.
+//! The one place that chooses HTTP status codes and the headers that go with
+//! them (`WWW-Authenticate`, `Retry-After`), and whether a browser gets a
+//! redirect or a page.
+//!
+//! - API routes answer a [`core::Error`](Error) as [`ApiError`]: RFC 6749
+//!   §5.2 JSON, status from [`status_of`].
+//! - What HTTP itself refuses before any `core` call (no such path, wrong
+//!   method, a body or head over the limits) is a [`Refusal`], in the same
+//!   JSON shape.
+//! - Browser flows answer an error as [`PageError`]: an HTML page with the
+//!   status the JSON answer would have. A request whose client or
+//!   `redirect_uri` cannot be trusted is answered here and never
+//!   redirected.
+//! - Pages that are not errors are sent with [`page`] (status from
+//!   [`PageStatus`]) or [`see_other`].
+//!
+//! Every wire string comes from [`Error::code`]; none is spelled here.
 
 use axum::Json;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
 use latchkey_proto::ErrorBody;
 
+use super::headers::no_store;
+use super::html::{self, MessageView, View};
 use crate::core::error::Error;
 
-/// A domain error on its way to the wire, with what the handler knows about how
-/// the request authenticated.
+/// The status code of each error. Exhaustive on purpose: a new variant must
+/// choose its status here.
+pub fn status_of(error: &Error) -> StatusCode {
+    match error {
+        Error::InvalidRequest(_)
+        | Error::InvalidGrant(_)
+        | Error::UnauthorizedClient(_)
+        | Error::UnsupportedGrantType(_)
+        | Error::InvalidScope(_)
+        | Error::InvalidTarget(_)
+        | Error::AccessDenied(_)
+        | Error::UnsupportedResponseType(_)
+        | Error::LoginRequired(_)
+        | Error::ConsentRequired(_)
+        | Error::AuthorizationPending
+        | Error::SlowDown
+        | Error::ExpiredToken => StatusCode::BAD_REQUEST,
+        Error::InvalidClient(_) | Error::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+        Error::InsufficientScope(_) | Error::InvalidCsrfToken(_) => StatusCode::FORBIDDEN,
+        Error::NotFound(_) => StatusCode::NOT_FOUND,
+        Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+        Error::TemporarilyUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// How long a client should wait after a 503: long enough for a pool to
+/// reconnect, short enough not to matter to a person.
+const RETRY_AFTER_UNAVAILABLE: &str = "5";
+
+/// `Retry-After` (RFC 9110 §10.2.3) for the errors that have one.
+fn retry_after(error: &Error) -> Option<HeaderValue> {
+    match error {
+        Error::TooManyRequests { retry_after } => Some(HeaderValue::from(*retry_after)),
+        Error::TemporarilyUnavailable(_) => Some(HeaderValue::from_static(RETRY_AFTER_UNAVAILABLE)),
+        _ => None,
+    }
+}
+
+/// Logs a refusal: an internal error with its cause (never sent), anything
+/// else at debug level by its code.
+fn log(error: &Error, what: &'static str) {
+    if let Error::Internal(cause) = error {
+        tracing::error!(cause = %cause, "internal error");
+    } else {
+        tracing::debug!(error = error.code(), "{what}");
+    }
+}
+
+/// The RFC 6749 §5.2 body of an error.
+fn body(error: &Error) -> Json<ErrorBody> {
+    Json(ErrorBody {
+        error: error.code().to_owned(),
+        error_description: error.description().map(|d| d.into_owned()),
+    })
+}
+
+/// A domain error on its way to the wire as JSON, with what the handler
+/// knows about how the request authenticated.
 #[derive(Debug)]
 pub struct ApiError {
-    pub error: Error,
+    error: Error,
     /// The client tried HTTP Basic: a 401 must then carry `WWW-Authenticate:
     /// Basic` (RFC 6749 §5.2).
-    pub basic_challenge: bool,
+    basic_challenge: bool,
 }
 
 impl From<Error> for ApiError {
@@ -36,125 +109,343 @@ impl ApiError {
     }
 }
 
-/// The status code of each error.
-pub fn status_of(error: &Error) -> StatusCode {
-    match error {
-        Error::InvalidClient(_) | Error::InvalidToken(_) => StatusCode::UNAUTHORIZED,
-        Error::InsufficientScope(_) | Error::InvalidCsrfToken(_) => StatusCode::FORBIDDEN,
-        Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-        Error::TemporarilyUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-        Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        _ => StatusCode::BAD_REQUEST,
-    }
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let ApiError {
             error,
             basic_challenge,
         } = self;
-        if let Error::Internal(cause) = &error {
-            tracing::error!(cause = %cause, "internal error");
-        } else {
-            tracing::debug!(error = error.code(), "request refused");
-        }
-        let status = status_of(&error);
+        log(&error, "request refused");
         metrics::counter!("latchkey_oauth_errors_total", "error" => error.code()).increment(1);
-        let body = ErrorBody {
-            error: error.code().to_owned(),
-            error_description: error.description().map(|d| d.into_owned()),
-        };
-        let mut resp = (status, Json(body)).into_response();
+        let mut resp = (status_of(&error), body(&error)).into_response();
         let headers = resp.headers_mut();
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-        match &error {
-            Error::InvalidClient(_) if basic_challenge => {
-                headers.insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Basic realm=\"latchkey\", charset=\"UTF-8\""),
-                );
-            }
-            Error::InvalidToken(_) => {
-                headers.insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer error=\"invalid_token\""),
-                );
-            }
-            Error::InsufficientScope(_) => {
-                headers.insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer error=\"insufficient_scope\""),
-                );
-            }
-            Error::TooManyRequests { retry_after } => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
-            }
-            Error::TemporarilyUnavailable(_) => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-            }
-            _ => {}
+        no_store(headers);
+        // RFC 6750 §3: the Bearer challenge names the error code.
+        let bearer = |e: &Error| HeaderValue::from_str(&format!("Bearer error=\"{}\"", e.code()));
+        let challenge = match &error {
+            Error::InvalidClient(_) if basic_challenge => Some(HeaderValue::from_static(
+                "Basic realm=\"latchkey\", charset=\"UTF-8\"",
+            )),
+            Error::InvalidToken(_) | Error::InsufficientScope(_) => bearer(&error).ok(),
+            _ => None,
+        };
+        if let Some(c) = challenge {
+            headers.insert(header::WWW_AUTHENTICATE, c);
+        }
+        if let Some(r) = retry_after(&error) {
+            headers.insert(header::RETRY_AFTER, r);
         }
         resp
     }
 }
 
-/// An error in a browser flow, as an HTML page with the same status the JSON
-/// answer would have (400 for a bad request, 403 for a CSRF failure, 429
-/// with `Retry-After`, 503 when the database is away).
-pub fn error_page(error: &Error) -> Response {
-    if let Error::Internal(cause) = error {
-        tracing::error!(cause = %cause, "internal error");
+/// What HTTP refuses by itself, before any `core` call. Each has its own
+/// status; the body is the JSON of every other error (`invalid_request`, or
+/// `not_found`), without the OAuth error counter: these are not OAuth
+/// requests gone wrong.
+#[derive(Debug, Clone, Copy)]
+pub enum Refusal {
+    /// No route for the path: 404.
+    NoSuchEndpoint,
+    /// A route, but not for this method: 405.
+    MethodNotAllowed,
+    /// A body over `limit` bytes: 413.
+    BodyTooLarge { limit: usize },
+    /// A request target over `limit` bytes: 414.
+    UriTooLong { limit: usize },
+    /// Header fields over `limit` bytes in all: 431.
+    HeadersTooLarge { limit: usize },
+}
+
+impl Refusal {
+    fn status_and_error(self) -> (StatusCode, Error) {
+        match self {
+            Refusal::NoSuchEndpoint => (
+                StatusCode::NOT_FOUND,
+                Error::NotFound("no such endpoint".into()),
+            ),
+            Refusal::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                Error::invalid_request("method not allowed on this endpoint"),
+            ),
+            Refusal::BodyTooLarge { limit } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                Error::invalid_request(format!("the request body is larger than {limit} bytes")),
+            ),
+            Refusal::UriTooLong { limit } => (
+                StatusCode::URI_TOO_LONG,
+                Error::invalid_request(format!("the request URI is longer than {limit} bytes")),
+            ),
+            Refusal::HeadersTooLarge { limit } => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                Error::invalid_request(format!(
+                    "the request headers are larger than {limit} bytes"
+                )),
+            ),
+        }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let (status, error) = self.status_and_error();
+        (status, body(&error)).into_response()
+    }
+}
+
+/// A body that could not be read: over the limit (413), or cut off.
+pub fn body_rejection(rejection: BytesRejection, limit: usize) -> Response {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        Refusal::BodyTooLarge { limit }.into_response()
     } else {
-        tracing::debug!(error = error.code(), "browser request refused");
+        ApiError::from(Error::invalid_request("the request body could not be read")).into_response()
     }
-    let status = status_of(error);
-    let (heading, message) = match error {
-        Error::InvalidCsrfToken(_) => (
-            "This form has expired",
-            "For your security, go back, reload the page and try again.",
-        ),
-        Error::TooManyRequests { .. } => (
-            "Too many attempts",
-            "Sign-in is paused for this account for a while. Please try again later.",
-        ),
-        Error::TemporarilyUnavailable(_) | Error::Internal(_) => (
-            "Something went wrong",
-            "The service is temporarily unavailable. Please try again in a moment.",
-        ),
-        _ => (
-            "This request cannot be completed",
-            "The application sent an invalid sign-in request. Go back to it and try again.",
-        ),
-    };
-    let detail = match error {
-        Error::Internal(_) => None,
-        e => e.description().map(|d| d.into_owned()),
-    };
-    let mut resp = super::pages::message(status, heading, message, detail.as_deref());
-    match error {
-        Error::TooManyRequests { retry_after } => {
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+}
+
+/// How a page that is not an error answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageStatus {
+    /// The page as asked for: 200.
+    Shown,
+    /// The form again, because the password typed was wrong: 401, as any
+    /// failed authentication.
+    WrongCredentials,
+    /// The form again, or a message, because what the request referred to is
+    /// not valid (a user code, a sign-in link that expired): 400.
+    Invalid,
+}
+
+impl PageStatus {
+    fn code(self) -> StatusCode {
+        match self {
+            PageStatus::Shown => StatusCode::OK,
+            PageStatus::WrongCredentials => StatusCode::UNAUTHORIZED,
+            PageStatus::Invalid => StatusCode::BAD_REQUEST,
         }
-        Error::TemporarilyUnavailable(_) => {
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-        }
-        _ => {}
     }
+}
+
+/// Renders `view` into a page with every security header.
+pub fn page<V: View>(status: PageStatus, view: &V) -> Response {
+    rendered(status.code(), view)
+}
+
+fn rendered<V: View>(status: StatusCode, view: &V) -> Response {
+    let mut resp = match html::render(view) {
+        Ok(text) => (status, Html(text)).into_response(),
+        Err(e) => {
+            tracing::error!(template = V::TEMPLATE, error = %e, "template failed to render");
+            (StatusCode::INTERNAL_SERVER_ERROR, Html(html::FALLBACK)).into_response()
+        }
+    };
+    html::security_headers(resp.headers_mut());
     resp
 }
 
-/// 413 for a body over the limit, in the same JSON shape as every other error.
-pub fn payload_too_large() -> Response {
-    let body = ErrorBody {
-        error: Error::InvalidRequest("".into()).code().to_owned(),
-        error_description: Some(format!(
-            "the request body is larger than {} bytes",
-            super::MAX_BODY_BYTES
-        )),
-    };
-    (StatusCode::PAYLOAD_TOO_LARGE, Json(body)).into_response()
+/// 204 with no body (CORS preflights; the CORS layer adds its headers).
+pub fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// A `303 See Other` to `location` (after a form post the browser follows
+/// it with a GET), with the page headers.
+pub fn see_other(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(v) => {
+            let mut resp = StatusCode::SEE_OTHER.into_response();
+            resp.headers_mut().insert(header::LOCATION, v);
+            html::security_headers(resp.headers_mut());
+            resp
+        }
+        Err(_) => page(
+            PageStatus::Invalid,
+            &MessageView {
+                heading: "Something is wrong with this request",
+                message: "The address to return to is not valid.",
+                detail: None,
+            },
+        ),
+    }
+}
+
+/// An error in a browser flow, answered as an HTML page with the same
+/// status the JSON answer would have (400 for a bad request, 403 for a CSRF
+/// failure, 429 with `Retry-After`, 503 when the database is away).
+#[derive(Debug)]
+pub struct PageError(pub Error);
+
+impl From<Error> for PageError {
+    fn from(error: Error) -> Self {
+        PageError(error)
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let PageError(error) = self;
+        log(&error, "browser request refused");
+        let (heading, message) = match &error {
+            Error::InvalidCsrfToken(_) => (
+                "This form has expired",
+                "For your security, go back, reload the page and try again.",
+            ),
+            Error::TooManyRequests { .. } => (
+                "Too many attempts",
+                "Too many attempts failed. Please wait a while, then try again.",
+            ),
+            Error::TemporarilyUnavailable(_) | Error::Internal(_) => (
+                "Something went wrong",
+                "The service is temporarily unavailable. Please try again in a moment.",
+            ),
+            _ => (
+                "This request cannot be completed",
+                "The application sent an invalid sign-in request. Go back to it and try again.",
+            ),
+        };
+        let detail = match &error {
+            Error::Internal(_) => None,
+            e => e.description().map(|d| d.into_owned()),
+        };
+        let view = MessageView {
+            heading,
+            message,
+            detail: detail.as_deref(),
+        };
+        let mut resp = rendered(status_of(&error), &view);
+        if let Some(r) = retry_after(&error) {
+            resp.headers_mut().insert(header::RETRY_AFTER, r);
+        }
+        resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn bearer_challenges_name_the_error() {
+        let resp = ApiError::from(Error::InvalidToken("expired".into())).into_response();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            resp.headers()[header::WWW_AUTHENTICATE],
+            "Bearer error=\"invalid_token\""
+        );
+        let resp = ApiError::from(Error::InvalidClient("no".into()))
+            .with_basic_challenge(true)
+            .into_response();
+        assert!(
+            resp.headers()[header::WWW_AUTHENTICATE]
+                .to_str()
+                .unwrap()
+                .starts_with("Basic ")
+        );
+    }
+
+    #[test]
+    fn error_pages_carry_retry_after_and_page_headers() {
+        let resp = PageError(Error::TooManyRequests { retry_after: 42 }).into_response();
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "42");
+        assert_eq!(resp.headers()[header::X_FRAME_OPTIONS], "DENY");
+        let resp = PageError(Error::TemporarilyUnavailable("db".into())).into_response();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "5");
+    }
+
+    /// One of each variant. The `match` below has no wildcard: a new
+    /// variant does not compile until it is listed here too.
+    fn every_error() -> Vec<Error> {
+        let d = || "d".into();
+        let all = vec![
+            Error::InvalidRequest(d()),
+            Error::InvalidClient(d()),
+            Error::InvalidGrant(d()),
+            Error::UnauthorizedClient(d()),
+            Error::UnsupportedGrantType(d()),
+            Error::InvalidScope(d()),
+            Error::InvalidTarget(d()),
+            Error::AccessDenied(d()),
+            Error::UnsupportedResponseType(d()),
+            Error::LoginRequired(d()),
+            Error::ConsentRequired(d()),
+            Error::AuthorizationPending,
+            Error::SlowDown,
+            Error::ExpiredToken,
+            Error::InvalidToken(d()),
+            Error::InsufficientScope(d()),
+            Error::InvalidCsrfToken(d()),
+            Error::TooManyRequests { retry_after: 1 },
+            Error::TemporarilyUnavailable(d()),
+            Error::NotFound(d()),
+            Error::Internal("cause".into()),
+        ];
+        for e in &all {
+            match e {
+                Error::InvalidRequest(_)
+                | Error::InvalidClient(_)
+                | Error::InvalidGrant(_)
+                | Error::UnauthorizedClient(_)
+                | Error::UnsupportedGrantType(_)
+                | Error::InvalidScope(_)
+                | Error::InvalidTarget(_)
+                | Error::AccessDenied(_)
+                | Error::UnsupportedResponseType(_)
+                | Error::LoginRequired(_)
+                | Error::ConsentRequired(_)
+                | Error::AuthorizationPending
+                | Error::SlowDown
+                | Error::ExpiredToken
+                | Error::InvalidToken(_)
+                | Error::InsufficientScope(_)
+                | Error::InvalidCsrfToken(_)
+                | Error::TooManyRequests { .. }
+                | Error::TemporarilyUnavailable(_)
+                | Error::NotFound(_)
+                | Error::Internal(_) => {}
+            }
+        }
+        all
+    }
+
+    /// docs/errors.md lists every wire error with the status `status_of`
+    /// gives it, and nothing else.
+    #[test]
+    fn the_documented_statuses_are_the_served_ones() {
+        let doc = include_str!("../../../../docs/errors.md");
+        let api = doc
+            .split("## API endpoints")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .unwrap();
+        let rows: std::collections::BTreeMap<&str, u16> = api
+            .lines()
+            .filter_map(|l| {
+                let mut cells = l.split('|').map(str::trim).skip(1);
+                let code = cells.next()?.strip_prefix('`')?.strip_suffix('`')?;
+                Some((code, cells.next()?.parse().ok()?))
+            })
+            .collect();
+        let all = every_error();
+        for e in &all {
+            assert_eq!(
+                rows.get(e.code()).copied(),
+                Some(status_of(e).as_u16()),
+                "docs/errors.md on {}",
+                e.code()
+            );
+        }
+        assert_eq!(
+            rows.len(),
+            all.len(),
+            "docs/errors.md lists codes the server does not have"
+        );
+    }
+
+    #[test]
+    fn a_location_that_is_no_header_value_is_a_page_not_a_panic() {
+        assert_eq!(see_other("/device").status(), StatusCode::SEE_OTHER);
+        assert_eq!(see_other("/x\r\ny").status(), StatusCode::BAD_REQUEST);
+    }
 }

@@ -9,14 +9,11 @@
 
 use std::time::Duration;
 
-use axum::Json;
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use latchkey_proto::ErrorBody;
 
-use super::error::ApiError;
+use super::error::{ApiError, Refusal};
 use crate::core::error::Error;
 
 /// The longest request target accepted. An authorization request with a
@@ -29,10 +26,10 @@ pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 pub async fn enforce(req: Request, next: Next) -> Response {
     let uri_len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
     if uri_len > MAX_URI_BYTES {
-        return refuse(
-            StatusCode::URI_TOO_LONG,
-            "the request URI is longer than 8192 bytes",
-        );
+        return Refusal::UriTooLong {
+            limit: MAX_URI_BYTES,
+        }
+        .into_response();
     }
     let header_bytes: usize = req
         .headers()
@@ -40,20 +37,12 @@ pub async fn enforce(req: Request, next: Next) -> Response {
         .map(|(k, v)| k.as_str().len() + v.len() + 4)
         .sum();
     if header_bytes > MAX_HEADER_BYTES {
-        return refuse(
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "the request headers are larger than 16384 bytes",
-        );
+        return Refusal::HeadersTooLarge {
+            limit: MAX_HEADER_BYTES,
+        }
+        .into_response();
     }
     next.run(req).await
-}
-
-fn refuse(status: StatusCode, description: &'static str) -> Response {
-    let body = ErrorBody {
-        error: "invalid_request".to_owned(),
-        error_description: Some(description.to_owned()),
-    };
-    (status, Json(body)).into_response()
 }
 
 /// `request_timeout_seconds`: a request still running after `limit` is

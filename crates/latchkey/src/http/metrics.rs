@@ -55,7 +55,7 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
         return (StatusCode::NOT_FOUND, "metrics are not enabled\n").into_response();
     };
     // Gauges that are cheaper to read at scrape time than to keep current.
-    let pool = app.store.pool_stats();
+    let pool = crate::core::health::pool_stats(&app);
     metrics::gauge!("latchkey_db_pool_connections", "state" => "idle").set(pool.idle as f64);
     metrics::gauge!("latchkey_db_pool_connections", "state" => "in_use")
         .set(pool.size.saturating_sub(pool.idle) as f64);

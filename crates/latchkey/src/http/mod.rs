@@ -1,18 +1,24 @@
 //! The HTTP layer: an axum router over the domain core. Handlers extract, call
-//! `core`, and map the result; OAuth decisions live in `core`.
+//! `core`, and map the result; OAuth decisions live in `core`, and nothing
+//! here touches the store.
 //!
-//! **Invariant:** only this module knows status codes and headers, and only
-//! `http::error` maps a domain error to them.
+//! **Invariant:** only `http::error` chooses status codes (`.ci/invariants.sh`
+//! checks it, with a short allow-list), and every wire error string comes from
+//! `core::Error::code`.
 
 mod authorize;
 mod body;
+mod browser;
 mod client_addr;
 mod client_auth;
 mod cookies;
+mod cors;
 mod device;
 mod discovery;
 pub mod error;
+mod headers;
 mod health;
+mod html;
 mod limits;
 pub mod metrics;
 mod oidc;
@@ -20,6 +26,7 @@ pub mod pages;
 mod revocation;
 mod serve;
 mod signin;
+pub mod tls;
 mod token;
 
 use std::sync::Arc;
@@ -27,26 +34,23 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{Request, StatusCode};
+use axum::http::Request;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-pub use serve::serve;
+pub use serve::{serve, serve_with};
 
 use crate::core::Authority;
 use crate::core::discovery::paths;
 use crate::core::error::Error;
 use crate::store::Store;
-use error::ApiError;
+use error::{ApiError, Refusal};
 
 /// The state every handler shares.
 pub type AppState = Arc<Authority<Store>>;
-
-/// Every POST body is refused over this size, with 413 (SPEC §3).
-pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// Every route template, for the `route` label of the request metrics.
 pub const ROUTES: &[&str] = &[
@@ -109,7 +113,7 @@ pub fn router(app: AppState) -> Router {
         .route("/metrics", get(metrics::metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             timeout,
             limits::deadline,
@@ -119,6 +123,12 @@ pub fn router(app: AppState) -> Router {
             // gets a JSON error and the process keeps serving.
             ApiError::from(Error::internal("a handler panicked")).into_response()
         }))
+        // Outside the handlers, whose logic it stays out of; inside the
+        // metrics, so that preflights are counted too.
+        .layer(axum::middleware::from_fn_with_state(
+            cors::Cors::new(app.clone()),
+            cors::layer,
+        ))
         // Outside the panic and timeout layers, so that their answers are
         // counted too; inside the trace span, so its logs carry the request id.
         .layer(axum::middleware::from_fn(metrics::track))
@@ -145,22 +155,9 @@ pub fn router(app: AppState) -> Router {
 }
 
 async fn not_found() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        axum::Json(
-            serde_json::json!({"error": "not_found", "error_description": "no such endpoint"}),
-        ),
-    )
-        .into_response()
+    Refusal::NoSuchEndpoint.into_response()
 }
 
 async fn method_not_allowed() -> Response {
-    (
-        StatusCode::METHOD_NOT_ALLOWED,
-        axum::Json(serde_json::json!({
-            "error": "invalid_request",
-            "error_description": "method not allowed on this endpoint"
-        })),
-    )
-        .into_response()
+    Refusal::MethodNotAllowed.into_response()
 }

@@ -2,20 +2,19 @@
 //! `GET, POST /v1/oauth/logout` (RP-Initiated Logout 1.0).
 
 use axum::Json;
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
-use super::authorize::query_params;
 use super::body::OptionalFormOrJson;
+use super::browser::{Browser, PageQuery};
 use super::cookies;
-use super::error::{ApiError, error_page};
-use super::pages::{message, see_other};
-use super::token::no_store;
+use super::error::{ApiError, PageError, see_other};
+use super::headers::no_store;
+use super::pages::message;
 use crate::core::oidc::{self, LogoutTarget};
 use crate::core::params::Params;
-use crate::core::sessions;
 
 /// The Bearer token of the `Authorization` header (RFC 6750 §2.1).
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -41,59 +40,31 @@ pub async fn userinfo(State(app): State<AppState>, headers: HeaderMap) -> Respon
 
 pub async fn logout_get(
     State(app): State<AppState>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
+    PageQuery(params): PageQuery,
+    browser: Browser,
 ) -> Response {
-    match query_params(query.as_deref()) {
-        Ok(params) => logout(&app, &headers, &params).await,
-        Err(e) => error_page(&e),
-    }
+    logout(&app, &browser, &params).await
 }
 
 pub async fn logout_post(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    browser: Browser,
     OptionalFormOrJson(params): OptionalFormOrJson,
 ) -> Response {
-    logout(&app, &headers, &params).await
+    logout(&app, &browser, &params).await
 }
 
 /// Ends the browser session (server row deleted, cookie cleared), then
 /// redirects to a registered `post_logout_redirect_uri` with `state`, or
 /// shows the "signed out" page.
-async fn logout(app: &AppState, headers: &HeaderMap, params: &Params) -> Response {
-    let result = async {
-        sessions::end(
-            &app.store,
-            cookies::single(headers, cookies::SESSION_COOKIE),
-        )
-        .await?;
-        oidc::logout_target(
-            app,
-            params.get("id_token_hint"),
-            params.get("client_id"),
-            params.get("post_logout_redirect_uri"),
-            params.get("state"),
-        )
-        .await
-    }
-    .await;
-    let mut resp = match result {
+async fn logout(app: &AppState, browser: &Browser, params: &Params) -> Response {
+    let answer = match oidc::logout(app, browser.session_cookie(), params).await {
         Ok(LogoutTarget::Redirect(url)) => see_other(&url),
         Ok(LogoutTarget::Page) => message(
-            StatusCode::OK,
             "You are signed out",
             "Your session has ended. You can close this page.",
-            None,
         ),
-        Err(e) => return error_page(&e),
+        Err(e) => return PageError(e).into_response(),
     };
-    cookies::set_lax(
-        resp.headers_mut(),
-        &app.settings,
-        cookies::SESSION_COOKIE,
-        "",
-        0,
-    );
-    resp
+    (cookies::clear_session(&app.settings), answer).into_response()
 }

@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::AppState;
@@ -21,8 +21,8 @@ pub async fn revoke(
 ) -> Response {
     let (app, params) = (&app, &params);
     client_auth::respond(&headers, params, |creds| async move {
-        revocation::revocation_request(app, &creds, params).await?;
-        Ok(StatusCode::OK)
+        // 200 with an empty body.
+        revocation::revocation_request(app, &creds, params).await
     })
     .await
 }

@@ -1,4 +1,4 @@
-//! The first-party endpoints (SPEC §5): `POST /v1/signin`, `POST /v1/refresh`,
+//! The first-party endpoints: `POST /v1/signin`, `POST /v1/refresh`,
 //! `POST /v1/signout`. Extract, call `core::signin`, map.
 
 use axum::extract::State;
@@ -11,7 +11,8 @@ use super::client_addr::ClientAddr;
 use super::client_auth;
 use super::cookies;
 use super::error::ApiError;
-use super::token::{no_store, token_response};
+use super::headers::no_store;
+use super::token::token_response;
 use crate::core::secret::Secret;
 use crate::core::signin::{self, BrowserCredentials};
 
@@ -24,18 +25,12 @@ pub async fn signin(
     headers: HeaderMap,
     FormOrJson(params): FormOrJson,
 ) -> Response {
-    let basic = client_auth::tried_basic(&headers);
-    let result = async {
-        let creds = client_auth::credentials(&headers, &params)?;
-        signin::signin(&app, &creds, &params, client_addr).await
-    }
-    .await;
-    match result {
-        Ok(tokens) => token_response(tokens, &app.settings),
-        Err(e) => ApiError::from(e)
-            .with_basic_challenge(basic)
-            .into_response(),
-    }
+    let (app, params) = (&app, &params);
+    client_auth::respond(&headers, params, |creds| async move {
+        let tokens = signin::signin(app, &creds, params, client_addr).await?;
+        Ok(token_response(tokens, &app.settings))
+    })
+    .await
 }
 
 /// `POST /v1/refresh`: the refresh cookie plus `X-CSRF-Token`.
@@ -64,7 +59,7 @@ pub async fn signout(
         Ok(()) => {
             let mut resp = StatusCode::NO_CONTENT.into_response();
             no_store(resp.headers_mut());
-            cookies::clear_refresh_cookies(resp.headers_mut(), &app.settings);
+            cookies::clear_refresh(&app.settings).apply(resp.headers_mut());
             resp
         }
         Err(e) => ApiError::from(e)

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use latchkey_proto::TokenResponse;
 
@@ -11,7 +11,7 @@ use super::body::FormOrJson;
 use super::client_addr::ClientAddr;
 use super::client_auth;
 use super::cookies;
-use super::error::ApiError;
+use super::headers::no_store;
 use crate::config::Settings;
 use crate::core::clients::TokenDelivery;
 use crate::core::grants::{self, TokenContext};
@@ -23,23 +23,18 @@ pub async fn token(
     headers: HeaderMap,
     FormOrJson(params): FormOrJson,
 ) -> Response {
-    let basic = client_auth::tried_basic(&headers);
-    let result = async {
-        let creds = client_auth::credentials(&headers, &params)?;
-        grants::token_with(&app, &creds, &params, &TokenContext { client_addr }).await
-    }
-    .await;
-    match result {
-        Ok(tokens) => token_response(tokens, &app.settings),
-        Err(e) => ApiError::from(e)
-            .with_basic_challenge(basic)
-            .into_response(),
-    }
+    let (app, params) = (&app, &params);
+    client_auth::respond(&headers, params, |creds| async move {
+        let context = TokenContext { client_addr };
+        let tokens = grants::token_with(app, &creds, params, &context).await?;
+        Ok(token_response(tokens, &app.settings))
+    })
+    .await
 }
 
 /// A successful token response: JSON, never cached (RFC 6749 §5.1). A
 /// cookie-delivery client's refresh token goes into the `latchkey_refresh`
-/// cookie instead of the body (SPEC §5).
+/// cookie instead of the body, out of reach of the app's scripts.
 pub fn token_response(tokens: IssuedTokens, settings: &Settings) -> Response {
     let (body_refresh, cookie_refresh) = match tokens.refresh_token {
         Some(r) if r.delivery == TokenDelivery::Cookie => (None, Some(r)),
@@ -62,21 +57,7 @@ pub fn token_response(tokens: IssuedTokens, settings: &Settings) -> Response {
             .as_ref()
             .map(|c| c.expose())
             .unwrap_or_default();
-        cookies::set_refresh_cookies(
-            resp.headers_mut(),
-            settings,
-            r.token.expose(),
-            csrf,
-            r.expires_in,
-        );
+        cookies::refresh(settings, r.token.expose(), csrf, r.expires_in).apply(resp.headers_mut());
     }
     resp
-}
-
-/// "The authorization server MUST include the HTTP "Cache-Control" response
-/// header field with a value of "no-store" in any response containing tokens,
-/// credentials, or other sensitive information" (RFC 6749 §5.1).
-pub fn no_store(headers: &mut HeaderMap) {
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
 }

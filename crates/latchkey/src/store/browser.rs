@@ -13,11 +13,12 @@ use crate::core::clock::UnixTime;
 use crate::core::codes::{CodeStore, Issued, StoredCode};
 use crate::core::consent::ConsentStore;
 use crate::core::error::{Error, Result};
-use crate::core::refresh::origin;
+use crate::core::refresh::FamilyOrigin;
 use crate::core::scope::Scope;
 use crate::core::secret::SecretHash;
-use crate::core::sessions::{BrowserSession, SessionStore};
+use crate::core::sessions::{Session, SessionStore};
 
+use super::deny_list::DenyListTx;
 use super::refresh::RefreshTx;
 use super::{Store, db_err, in_tx, list_to_text, on_pool, text_to_list};
 
@@ -32,7 +33,7 @@ struct SessionRow {
 }
 
 impl SessionStore for Store {
-    async fn insert_session(&self, s: &BrowserSession) -> Result<()> {
+    async fn insert_session(&self, s: &Session) -> Result<()> {
         on_pool!(self, pool => sqlx::query(
             "INSERT INTO browser_sessions \
              (id_hash, user_id, auth_time, created_at, idle_expires_at, expires_at) \
@@ -51,7 +52,7 @@ impl SessionStore for Store {
         Ok(())
     }
 
-    async fn find_session(&self, id_hash: &SecretHash) -> Result<Option<BrowserSession>> {
+    async fn find_session(&self, id_hash: &SecretHash) -> Result<Option<Session>> {
         let row: Option<SessionRow> = on_pool!(self, pool => sqlx::query_as(
             "SELECT id_hash, user_id, auth_time, created_at, idle_expires_at, expires_at \
              FROM browser_sessions WHERE id_hash = $1",
@@ -60,7 +61,7 @@ impl SessionStore for Store {
         .fetch_optional(pool)
         .await)
         .map_err(db_err)?;
-        Ok(row.map(|r| BrowserSession {
+        Ok(row.map(|r| Session {
             id_hash: SecretHash::from_stored(r.id_hash),
             user_id: r.user_id,
             auth_time: r.auth_time,
@@ -286,7 +287,7 @@ impl CodeStore for Store {
         hash: &SecretHash,
         now: UnixTime,
     ) -> Result<Option<(String, UnixTime)>> {
-        let origin = origin::code(hash.as_str());
+        let origin = FamilyOrigin::Code(hash.clone());
         in_tx!(self, tx => {
                 RefreshTx::revoke_families_by_origin(&mut *tx, &origin, now).await?;
                 let issued: Option<(Option<String>, Option<i64>)> = sqlx::query_as(
@@ -297,7 +298,7 @@ impl CodeStore for Store {
                 .await?;
                 let denied = match issued {
                     Some((Some(jti), Some(exp))) => {
-                        RefreshTx::deny_access_token(&mut *tx, &jti, exp).await?;
+                        DenyListTx::deny_access_token(&mut *tx, &jti, exp).await?;
                         Some((jti, exp))
                     }
                     _ => None,

@@ -8,7 +8,7 @@
 
 use crate::core::clock::UnixTime;
 use crate::core::error::Result;
-use crate::core::refresh::{RefreshFamily, RefreshTokenRecord};
+use crate::core::refresh::{FamilyOrigin, RefreshFamily, RefreshTokenRecord};
 use crate::core::secret::SecretHash;
 use crate::core::users::{User, normalize_email};
 
@@ -71,7 +71,7 @@ impl Store {
                             .push_bind(f.user_id.clone())
                             .push_bind(f.scope.to_string())
                             .push_bind(f.auth_time)
-                            .push_bind(f.origin.clone())
+                            .push_bind(f.origin.as_ref().map(FamilyOrigin::to_stored))
                             .push_bind(f.created_at)
                             .push_bind(f.expires_at)
                             .push_bind(f.revoked_at);

@@ -17,6 +17,7 @@ struct ClientRow {
     scopes: String,
     audiences: String,
     token_delivery: String,
+    allowed_origins: String,
     created_at: i64,
 }
 
@@ -25,7 +26,7 @@ macro_rules! select_clients {
     ($rest:literal) => {
         concat!(
             "SELECT id, name, secret_hash, first_party, redirect_uris, post_logout_redirect_uris, \
-             grant_types, scopes, audiences, token_delivery, created_at FROM clients ",
+             grant_types, scopes, audiences, token_delivery, allowed_origins, created_at FROM clients ",
             $rest
         )
     };
@@ -51,6 +52,7 @@ impl ClientRow {
             scopes: Scope::parse(&self.scopes)?,
             audiences: text_to_list(&self.audiences)?,
             token_delivery,
+            allowed_origins: text_to_list(&self.allowed_origins)?,
             created_at: self.created_at,
             name: self.name,
             id: ClientId(self.id),
@@ -61,27 +63,34 @@ impl ClientRow {
 impl ClientStore for Store {
     async fn insert_client(&self, c: &Client) -> Result<()> {
         let grant_types: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
-        on_pool!(self, pool => sqlx::query(
-            "INSERT INTO clients (id, name, secret_hash, first_party, redirect_uris, \
-             post_logout_redirect_uris, grant_types, scopes, audiences, token_delivery, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(&c.id.0)
-        .bind(&c.name)
-        .bind(c.secret_hash.as_ref().map(SecretHash::as_str))
-        .bind(c.first_party)
-        .bind(list_to_text(&c.redirect_uris))
-        .bind(list_to_text(&c.post_logout_redirect_uris))
-        .bind(grant_types.join(" "))
-        .bind(c.scopes.to_string())
-        .bind(list_to_text(&c.audiences))
-        .bind(c.token_delivery.as_str())
-        .bind(c.created_at)
-        .execute(pool)
-        .await
-        .map(|_| ()))
-        .map_err(db_err)?;
-        Ok(())
+        let grant_types = grant_types.join(" ");
+        in_tx!(self, tx => {
+            sqlx::query(
+                "INSERT INTO clients (id, name, secret_hash, first_party, redirect_uris, \
+                 post_logout_redirect_uris, grant_types, scopes, audiences, token_delivery, \
+                 allowed_origins, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .bind(&c.id.0)
+            .bind(&c.name)
+            .bind(c.secret_hash.as_ref().map(SecretHash::as_str))
+            .bind(c.first_party)
+            .bind(list_to_text(&c.redirect_uris))
+            .bind(list_to_text(&c.post_logout_redirect_uris))
+            .bind(&grant_types)
+            .bind(c.scopes.to_string())
+            .bind(list_to_text(&c.audiences))
+            .bind(c.token_delivery.as_str())
+            .bind(list_to_text(&c.allowed_origins))
+            .bind(c.created_at)
+            .execute(&mut *tx)
+            .await?;
+            // Every process's origin index must learn the new origins.
+            sqlx::query("UPDATE cache_generations SET generation = generation + 1 WHERE name = 'clients'")
+                .execute(&mut *tx)
+                .await?;
+            Ok::<(), Error>(())
+        })
     }
 
     async fn get_client(&self, id: &str) -> Result<Option<Client>> {

@@ -1,14 +1,18 @@
 //! Device authorizations (RFC 8628) on both backends (see `core::device`).
 //!
+//! Statuses are bound as parameters spelled by `DeviceStatus::as_str`, the
+//! one mapping between the enum and the column: no status literal appears
+//! in the SQL.
+//!
 //! Redeeming a device code is one transaction: the conditional `UPDATE …
-//! WHERE status = 'approved'` that at most one caller wins (SQLite: `BEGIN
+//! WHERE status = <approved>` that at most one caller wins (SQLite: `BEGIN
 //! IMMEDIATE` serializes writers; PostgreSQL: a second `UPDATE` waits for
 //! the row lock and then matches nothing), and the `INSERT` of the refresh
 //! family it issues. Either both commit or neither does.
 
 use crate::core::clock::UnixTime;
 use crate::core::codes::Issued;
-use crate::core::device::{Decision, DeviceStatus, DeviceStore, StoredDevice};
+use crate::core::device::{DeviceDecision, DeviceStatus, DeviceStore, StoredDevice};
 use crate::core::error::{Error, Result};
 use crate::core::scope::Scope;
 use crate::core::secret::SecretHash;
@@ -129,24 +133,19 @@ impl DeviceStore for Store {
     async fn decide_device(
         &self,
         hash: &SecretHash,
-        decision: Decision<'_>,
+        decision: DeviceDecision<'_>,
         now: UnixTime,
     ) -> Result<bool> {
-        let (status, user_id, auth_time) = match decision {
-            Decision::Allow { user_id, auth_time } => {
-                (DeviceStatus::Approved, user_id, Some(auth_time))
-            }
-            Decision::Deny { user_id } => (DeviceStatus::Denied, user_id, None),
-        };
         let n = on_pool!(self, pool => sqlx::query(
             "UPDATE device_codes SET status = $1, user_id = $2, auth_time = $3, decided_at = $4 \
-             WHERE hash = $5 AND status = 'pending' AND expires_at > $4",
+             WHERE hash = $5 AND status = $6 AND expires_at > $4",
         )
-        .bind(status.as_str())
-        .bind(user_id)
-        .bind(auth_time)
+        .bind(decision.status().as_str())
+        .bind(decision.user_id)
+        .bind(decision.recorded_auth_time())
         .bind(now)
         .bind(hash.as_str())
+        .bind(DeviceStatus::Pending.as_str())
         .execute(pool)
         .await
         .map(|r| r.rows_affected()))
@@ -162,11 +161,13 @@ impl DeviceStore for Store {
     ) -> Result<bool> {
         in_tx!(self, tx => {
                 let taken = sqlx::query(
-                    "UPDATE device_codes SET status = 'redeemed', redeemed_at = $1 \
-                     WHERE hash = $2 AND status = 'approved' AND expires_at > $1",
+                    "UPDATE device_codes SET status = $3, redeemed_at = $1 \
+                     WHERE hash = $2 AND status = $4 AND expires_at > $1",
                 )
                 .bind(now)
                 .bind(hash.as_str())
+                .bind(DeviceStatus::Redeemed.as_str())
+                .bind(DeviceStatus::Approved.as_str())
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
@@ -181,9 +182,11 @@ impl DeviceStore for Store {
 
     async fn deny_user_devices(&self, user_id: &str) -> Result<u64> {
         on_pool!(self, pool => sqlx::query(
-            "UPDATE device_codes SET status = 'denied' WHERE user_id = $1 AND status = 'approved'",
+            "UPDATE device_codes SET status = $2 WHERE user_id = $1 AND status = $3",
         )
         .bind(user_id)
+        .bind(DeviceStatus::Denied.as_str())
+        .bind(DeviceStatus::Approved.as_str())
         .execute(pool)
         .await
         .map(|r| r.rows_affected()))

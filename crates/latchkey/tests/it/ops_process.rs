@@ -202,19 +202,24 @@ both_backends! {
             }));
         }
 
-        // Step 3: kill -9 in the middle of it all, once some batch has carried
-        // more than one rotation (the sum of batch sizes exceeds their count).
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        let mut sizes = batch_sizes(&http, &url).await;
-        for _ in 0..20 {
-            if sizes.0 > sizes.1 {
-                break;
+        // Step 3: kill -9 in the middle of it all, once there is enough of
+        // it (a condition, not a guess at how long a slow machine needs).
+        crate::common::wait_until("enough load before the crash", Duration::from_secs(60), || async {
+            let l = ledger.lock().unwrap();
+            l.rotations > 10 && l.signins > 0
+        })
+        .await;
+        // ...and once some batch has carried more than one rotation (the sum
+        // of batch sizes exceeds their count): the crash lands among batches.
+        crate::common::wait_until("a rotation batch of several", Duration::from_secs(60), || {
+            let (http, url) = (http.clone(), url.clone());
+            async move {
+                let (sum, count) = batch_sizes(&http, &url).await;
+                sum > count
             }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-            sizes = batch_sizes(&http, &url).await;
-        }
+        })
+        .await;
         server.kill9();
-        assert!(sizes.0 > sizes.1, "no rotation batch of more than one: {sizes:?}");
         for w in workers {
             tokio::time::timeout(Duration::from_secs(15), w).await.expect("workers stop").unwrap();
         }

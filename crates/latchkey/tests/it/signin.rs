@@ -5,12 +5,12 @@
 use latchkey::core::clients::{GrantType, NewClient, TokenDelivery};
 use latchkey::core::scope::Scope;
 use latchkey::core::users::UserStore as _;
-use latchkey_proto::{Audience, TokenResponse};
+use latchkey_proto::{Audience, IdTokenClaims, TokenResponse};
 
-use crate::common::TestServer;
 use crate::common::first_party::{
     PASSWORD, expect_error, expect_tokens, first_party, first_party_public,
 };
+use crate::common::{TestServer, verify_with_jwks};
 
 both_backends! {
     /// Basic + JSON: an RFC 9068 access token for the user, with roles, and
@@ -271,7 +271,7 @@ both_backends! {
         let srv = TestServer::start_with(&db, |s| {
             s.signin_slowdown_ms = 0;
             s.signin_max_failures_per_address = 2;
-            s.trusted_proxies = "127.0.0.1".into();
+            s.trusted_proxies = "127.0.0.1".parse().unwrap();
         }).await;
         let app = srv.client(first_party(TokenDelivery::Body)).await;
         srv.user("lena@example.com", &[]).await;
@@ -362,5 +362,56 @@ both_backends! {
             .form(&[("grant_type", "password"), ("username", "u"), ("password", "p")])
             .send().await.unwrap();
         assert!(resp.status() == 400 || resp.status() == 401, "{}", resp.status());
+    }
+}
+
+both_backends! {
+    /// With `openid`, `/v1/signin` and the password grant answer with an ID
+    /// token as the code flow's (verified with the published JWKS; `aud` is
+    /// the client id; `at_hash` binds the access token), without `nonce` and
+    /// with `amr: ["pwd"]`; without `openid`, none.
+    async fn id_token_with_openid_only(db) {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+
+        let srv = TestServer::start(&db).await;
+        let app = srv.client(first_party(TokenDelivery::Body)).await;
+        let olga = srv.user("olga@example.com", &[]).await;
+        let jwks = srv.jwks().await;
+        let check = |tokens: &TokenResponse| {
+            let id_token = tokens.id_token.as_deref().expect("an ID token with openid");
+            let (header, claims): (_, IdTokenClaims) = verify_with_jwks(
+                id_token, &jwks, jsonwebtoken::Algorithm::RS256, &srv.url, &app.id,
+            ).unwrap();
+            assert_eq!(header.typ.as_deref(), Some("JWT"));
+            assert_eq!(claims.iss, srv.url);
+            assert_eq!(claims.sub, olga);
+            assert_eq!(claims.aud, Audience::One(app.id.clone()));
+            assert_eq!(claims.amr, Some(vec!["pwd".to_owned()]));
+            assert_eq!(claims.nonce, None);
+            assert_eq!(claims.auth_time, Some(srv.now()));
+            assert_eq!(claims.exp - claims.iat, 900);
+            let digest = sha2::Sha256::digest(tokens.access_token.as_bytes());
+            let at_hash = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16]);
+            assert_eq!(claims.at_hash, Some(at_hash));
+        };
+
+        // Step 1: /v1/signin.
+        let tokens = expect_tokens(srv.signin(&app, "olga@example.com", PASSWORD, Some("openid email")).await).await;
+        check(&tokens);
+        // Step 2: the token endpoint's password grant.
+        let resp = srv.token_basic(&app, &[
+            ("grant_type", "password"), ("username", "olga@example.com"), ("password", PASSWORD),
+            ("scope", "openid read"),
+        ]).await;
+        check(&expect_tokens(resp).await);
+        // Step 3: without openid, neither gives one.
+        let tokens = expect_tokens(srv.signin(&app, "olga@example.com", PASSWORD, Some("email read")).await).await;
+        assert_eq!(tokens.id_token, None);
+        let resp = srv.token_basic(&app, &[
+            ("grant_type", "password"), ("username", "olga@example.com"), ("password", PASSWORD),
+            ("scope", "read"),
+        ]).await;
+        assert_eq!(expect_tokens(resp).await.id_token, None);
     }
 }

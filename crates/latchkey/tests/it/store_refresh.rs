@@ -1,19 +1,21 @@
 //! Store conformance for refresh tokens, the deny list and the sign-in
-//! counters: every contract of `core::refresh`, `core::revocation` and
+//! counters: every contract of `core::refresh`, `core::deny_list` and
 //! `core::ratelimit`, on both backends through the real pools.
 
 use std::sync::Arc;
 
 use latchkey::core::clients::{ClientStore as _, GrantType, NewClient};
-use latchkey::core::ratelimit::AttemptCounterStore as _;
-use latchkey::core::refresh::{
-    NewFamily, RefreshFamily, RefreshTokenRecord, RefreshTokenStore as _,
+use latchkey::core::deny_list::DenyListStore as _;
+use latchkey::core::ratelimit::{
+    AttemptCounterStore as _, Reservation, SLOT_LEASE_SECONDS, Settle, epoch,
 };
-use latchkey::core::revocation::DenyListStore as _;
+use latchkey::core::refresh::{
+    FamilyOrigin, NewFamily, RefreshFamily, RefreshTokenRecord, RefreshTokenStore as _,
+};
 use latchkey::core::scope::Scope;
 use latchkey::core::secret::SecretHash;
 use latchkey::core::users::{NewUser, UserStore as _};
-use latchkey::store::{RefreshTx as _, RotationItem, Store};
+use latchkey::store::{DenyListTx as _, RefreshTx as _, RotationItem, Store};
 
 /// A client and a user to hang families on.
 async fn owner(store: &Store) -> (String, String) {
@@ -43,13 +45,18 @@ fn family(id: &str, client: &str, user: &str, token: &str, now: i64) -> NewFamil
             user_id: user.into(),
             scope: Scope::parse("openid read").unwrap(),
             auth_time: Some(now),
-            origin: Some(format!("code:{id}")),
+            origin: Some(code(id)),
             created_at: now,
             expires_at: now + 1000,
             revoked_at: None,
         },
         first_token: record(token, id, now, now + 100),
     }
+}
+
+/// The origin `family` gives a family: a code "hash" named after it.
+fn code(id: &str) -> FamilyOrigin {
+    FamilyOrigin::Code(SecretHash::from_stored(id.to_owned()))
 }
 
 fn record(token: &str, family: &str, issued: i64, expires: i64) -> RefreshTokenRecord {
@@ -138,7 +145,7 @@ both_backends! {
         assert_eq!(store.find_refresh_token(&h("a0")).await.unwrap().unwrap().family.revoked_at, Some(1010));
 
         // By origin.
-        assert_eq!(store.revoke_families_by_origin("code:f2", 1020).await.unwrap(), 1);
+        assert_eq!(store.revoke_families_by_origin(&code("f2"), 1020).await.unwrap(), 1);
         assert!(!store.find_refresh_token(&h("b0")).await.unwrap().unwrap().is_live(1020));
 
         // By user: only what is still live.
@@ -197,7 +204,7 @@ both_backends! {
                 tx.rollback().await.unwrap();
                 let mut tx = pool.begin().await.unwrap();
                 tx.insert_family(&family("kept", &client, &user, "k0", 1000)).await.unwrap();
-                assert_eq!(tx.revoke_families_by_origin("code:kept", 1001).await.unwrap(), 1);
+                assert_eq!(tx.revoke_families_by_origin(&code("kept"), 1001).await.unwrap(), 1);
                 tx.deny_access_token("jti-1", 2000).await.unwrap();
                 tx.commit().await.unwrap();
                 pool.close().await;
@@ -209,7 +216,7 @@ both_backends! {
                 tx.rollback().await.unwrap();
                 let mut tx = pool.begin().await.unwrap();
                 tx.insert_family(&family("kept", &client, &user, "k0", 1000)).await.unwrap();
-                assert_eq!(tx.revoke_families_by_origin("code:kept", 1001).await.unwrap(), 1);
+                assert_eq!(tx.revoke_families_by_origin(&code("kept"), 1001).await.unwrap(), 1);
                 tx.deny_access_token("jti-1", 2000).await.unwrap();
                 tx.commit().await.unwrap();
                 pool.close().await;
@@ -240,7 +247,7 @@ both_backends! {
 
 both_backends! {
     /// Attempt counters: N concurrent charges count N; a window that has
-    /// passed starts over; forgiving and clearing; purge by window start.
+    /// passed starts over; forgiving and forgetting; purge by window start.
     async fn attempt_counters(db) {
         let store = Arc::new(db.store().await);
         let mut tasks = Vec::new();
@@ -264,12 +271,102 @@ both_backends! {
         assert_eq!(store.charge_attempt("k", 1901, 900).await.unwrap().attempts, 2, "stale window: not forgiven");
         store.forgive_attempt("k", 1900).await.unwrap();
         assert_eq!(store.charge_attempt("k", 1902, 900).await.unwrap().attempts, 2);
-        store.clear_attempts("k").await.unwrap();
+        store.settle_attempt("k", 0, Settle::Forget, 1903, 900).await.unwrap();
         assert_eq!(store.charge_attempt("k", 1903, 900).await.unwrap().attempts, 1);
 
         store.charge_attempt("old", 100, 900).await.unwrap();
-        assert_eq!(store.purge_attempt_counters(1903 - 900).await.unwrap(), 1);
+        assert_eq!(store.purge_attempt_counters(1903 - 900, epoch(1903)).await.unwrap(), 1);
         assert_eq!(store.charge_attempt("k", 1904, 900).await.unwrap().attempts, 2, "the live one stays");
+    }
+}
+
+both_backends! {
+    /// Sign-in slots: of concurrent reservations only `limit − failures` get
+    /// one; failures and slots given back are accounted exactly; a locked key
+    /// says until when; a slot lapses after its lease (a crashed process),
+    /// and giving back a lapsed slot frees nothing it does not own.
+    async fn signin_slots(db) {
+        let store = Arc::new(db.store().await);
+        let (now, window) = (100 * SLOT_LEASE_SECONDS, 900);
+        let e = epoch(now);
+        let reserve = |key: &'static str, now: i64| {
+            let store = store.clone();
+            async move { store.reserve_attempt(key, 10, now, window, epoch(now)).await.unwrap() }
+        };
+        let settle = |key: &'static str, slot_epoch: i64, how: Settle, now: i64| {
+            let store = store.clone();
+            async move { store.settle_attempt(key, slot_epoch, how, now, window).await.unwrap() }
+        };
+
+        // Step 1: 30 at once, 10 get a slot, in any number of connections.
+        let tasks: Vec<_> = (0..30).map(|_| tokio::spawn(reserve("u", now))).collect();
+        let mut got = Vec::new();
+        for t in tasks {
+            got.push(t.await.unwrap());
+        }
+        let reserved = got.iter().filter(|r| **r == Reservation::Reserved { failures: 0 }).count();
+        assert_eq!((reserved, got.iter().filter(|r| **r == Reservation::Busy).count()), (10, 20), "{got:?}");
+
+        // Step 2: 4 failures and 2 slots given back: 4 + 4 in flight, so
+        // 2 more fit, and they are told of the 4 failures.
+        for _ in 0..4 {
+            settle("u", e, Settle::Failure, now).await;
+        }
+        assert_eq!(reserve("u", now).await, Reservation::Busy);
+        settle("u", e, Settle::Release, now).await;
+        settle("u", e, Settle::Release, now).await;
+        assert_eq!(reserve("u", now).await, Reservation::Reserved { failures: 4 });
+        assert_eq!(reserve("u", now).await, Reservation::Reserved { failures: 4 });
+        assert_eq!(reserve("u", now).await, Reservation::Busy);
+
+        // Step 3: the 6 in flight fail: locked since the first failure,
+        // until the window has passed.
+        for _ in 0..6 {
+            settle("u", e, Settle::Failure, now + 1).await;
+        }
+        assert_eq!(reserve("u", now + 2).await, Reservation::Locked { window_start: now });
+        assert_eq!(reserve("u", now + window - 1).await, Reservation::Locked { window_start: now });
+        let later = now + window;
+        assert_eq!(reserve("u", later).await, Reservation::Reserved { failures: 0 });
+        settle("u", epoch(later), Settle::Failure, later).await;
+        assert_eq!(reserve("u", later).await, Reservation::Reserved { failures: 1 }, "a new window");
+
+        // Step 4: a success on a username forgets its failures.
+        settle("u", epoch(later), Settle::Forget, later).await;
+        assert_eq!(reserve("u", later).await, Reservation::Reserved { failures: 0 });
+
+        // Step 5: slots never given back (a crash) count in their epoch and
+        // the next, then lapse.
+        for _ in 0..10 {
+            assert!(matches!(reserve("v", now).await, Reservation::Reserved { .. }));
+        }
+        assert_eq!(reserve("v", now + SLOT_LEASE_SECONDS).await, Reservation::Busy);
+        let lapsed = now + 2 * SLOT_LEASE_SECONDS;
+        assert_eq!(reserve("v", lapsed).await, Reservation::Reserved { failures: 0 });
+        // Giving back a lapsed slot does not free the live one.
+        settle("v", e, Settle::Release, lapsed).await;
+        for _ in 0..9 {
+            assert!(matches!(reserve("v", lapsed).await, Reservation::Reserved { .. }));
+        }
+        assert_eq!(reserve("v", lapsed).await, Reservation::Busy);
+
+        // Step 6: a slot of the previous epoch is given back from where it
+        // moved: 5 taken in e, 1 in e + 1, one of the 5 back → 5 free.
+        for _ in 0..5 {
+            assert!(matches!(reserve("w", now).await, Reservation::Reserved { .. }));
+        }
+        let next = now + SLOT_LEASE_SECONDS;
+        assert!(matches!(reserve("w", next).await, Reservation::Reserved { .. }));
+        settle("w", e, Settle::Release, next).await;
+        for _ in 0..5 {
+            assert!(matches!(reserve("w", next).await, Reservation::Reserved { .. }));
+        }
+        assert_eq!(reserve("w", next).await, Reservation::Busy);
+
+        // Step 7: the purge spares a counter whose slots may still be live,
+        // even once its window has passed ("v" and "w"; "u" is in a window).
+        assert_eq!(store.purge_attempt_counters(now, epoch(lapsed)).await.unwrap(), 0);
+        assert_eq!(store.purge_attempt_counters(now, epoch(lapsed) + 2).await.unwrap(), 2, "v and w");
     }
 }
 

@@ -26,6 +26,28 @@ use tokio::task::JoinHandle;
 /// The environment variable naming the PostgreSQL server for tests.
 pub const PG_ENV: &str = "LATCHKEY_TEST_POSTGRES_URL";
 
+/// Set to `1` (CI does) to make a PostgreSQL test fail, not skip, when
+/// [`PG_ENV`] is unset; an unreachable server fails it either way.
+pub const REQUIRE_PG_ENV: &str = "LATCHKEY_REQUIRE_POSTGRES";
+
+/// PostgreSQL variants skipped so far in this run.
+static PG_SKIPPED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Says that this test's PostgreSQL variant was skipped, with a running
+/// count, straight to the process's stderr: the test harness captures what
+/// `eprintln!` prints for a passing test, and a skip that reports `ok`
+/// unseen is how missing coverage goes unnoticed.
+fn report_postgres_skip() {
+    use std::io::Write as _;
+    let n = PG_SKIPPED.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("a test");
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED ({PG_ENV} unset): {test} [{n} PostgreSQL variant(s) skipped so far in this run]"
+    );
+}
+
 /// Expands to one test per backend: `<name>::sqlite` and `<name>::postgres`.
 /// The body sees `$db: TestDb`.
 macro_rules! both_backends {
@@ -71,12 +93,16 @@ impl TestDb {
         }
     }
 
-    /// `None`, with the reason printed, when PostgreSQL is not configured.
+    /// `None` when PostgreSQL is not configured: the test then passes
+    /// without running, and [`report_postgres_skip`] says so where a reader
+    /// sees it. With `LATCHKEY_REQUIRE_POSTGRES=1` (CI) it fails instead.
     pub async fn postgres() -> Option<TestDb> {
         let Ok(base) = std::env::var(PG_ENV) else {
-            eprintln!(
-                "skipped: {PG_ENV} is not set, so this PostgreSQL variant does not run here (CI sets it)"
+            assert!(
+                std::env::var(REQUIRE_PG_ENV).map_or(true, |v| v != "1"),
+                "{REQUIRE_PG_ENV}=1 but {PG_ENV} is unset: this PostgreSQL test must run"
             );
+            report_postgres_skip();
             return None;
         };
         let schema = format!("lkv_test_{}", uuid::Uuid::new_v4().simple());
@@ -270,7 +296,7 @@ impl Latchkey {
         let app = &self.app;
         latchkey::core::keys::rotate(
             &app.store,
-            app.settings.signing_alg().unwrap(),
+            app.settings.signing_alg,
             self.now(),
             app.settings.retired_key_lifetime(),
         )

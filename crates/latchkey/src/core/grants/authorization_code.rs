@@ -14,13 +14,12 @@
 //! transaction (`CodeStore::redeem_code`); a code presented again revokes the
 //! family and deny-lists the access token the first redemption issued.
 
-use crate::core::clients::Client;
+use crate::core::clients::{Client, GrantType};
 use crate::core::codes::{self, Issued};
 use crate::core::error::{Error, Result};
-use crate::core::oidc;
-use crate::core::refresh::{self, UserGrant};
+use crate::core::refresh::FamilyOrigin;
 use crate::core::secret::{Secret, SecretHash};
-use crate::core::tokens::IssuedTokens;
+use crate::core::tokens::{self, IssuedTokens, OidcRequest, UserGrant};
 use crate::core::{Authority, Storage};
 
 /// Codes longer than this are refused unhashed (ours are 43 characters).
@@ -86,7 +85,7 @@ pub async fn issue<S: Storage>(
         .filter(|u| !u.disabled)
         .ok_or_else(|| bad("the user can no longer sign in"))?;
 
-    let prepared = oidc::prepare_user_tokens_with_id_token(
+    let prepared = tokens::prepare_user_tokens(
         auth,
         UserGrant {
             client,
@@ -94,10 +93,12 @@ pub async fn issue<S: Storage>(
             scope: stored.scope.clone(),
             audience,
             auth_time: stored.auth_time,
-            origin: Some(refresh::origin::code(hash.as_str())),
+            origin: FamilyOrigin::Code(hash.clone()),
+            oidc: Some(OidcRequest {
+                nonce: stored.nonce.as_deref(),
+                amr: &[],
+            }),
         },
-        stored.nonce.as_deref(),
-        now,
     )?;
     let redeemed = auth
         .store
@@ -117,7 +118,7 @@ pub async fn issue<S: Storage>(
         revoke_replayed(auth, &hash, now).await?;
         return Err(bad("the authorization code was already used"));
     }
-    metrics::counter!("latchkey_tokens_issued_total", "grant" => "authorization_code").increment(1);
+    tokens::count_issued(GrantType::AuthorizationCode, &auth.keys.snapshot());
     Ok(prepared.tokens)
 }
 

@@ -3,7 +3,7 @@
 //! No database write happens here: the token is a self-contained JWT and no
 //! refresh token is issued ("A refresh token SHOULD NOT be included", §4.4.3).
 
-use crate::core::clients::Client;
+use crate::core::clients::{Client, GrantType};
 use crate::core::error::{Error, Result};
 use crate::core::scope::Scope;
 use crate::core::tokens::{self, IssuedTokens, Subject};
@@ -35,7 +35,7 @@ pub(super) fn issue<S: Storage>(
         &scope,
         audience,
     )?;
-    tokens::count_issued("client_credentials", &auth.keys.snapshot());
+    tokens::count_issued(GrantType::ClientCredentials, &auth.keys.snapshot());
     Ok(IssuedTokens {
         access_token,
         expires_in: auth.settings.access_token_ttl_seconds,

@@ -13,14 +13,13 @@
 //! so of concurrent polls at most one gets tokens and the rest
 //! `invalid_grant`.
 
-use crate::core::clients::Client;
+use crate::core::clients::{Client, GrantType};
 use crate::core::codes::Issued;
 use crate::core::device::{self, DeviceStatus, SLOW_DOWN_STEP_SECONDS};
 use crate::core::error::{Error, Result};
-use crate::core::oidc;
-use crate::core::refresh::{self, UserGrant};
+use crate::core::refresh::FamilyOrigin;
 use crate::core::secret::Secret;
-use crate::core::tokens::IssuedTokens;
+use crate::core::tokens::{self, IssuedTokens, OidcRequest, UserGrant};
 use crate::core::{Authority, Storage};
 
 pub async fn issue<S: Storage>(
@@ -85,7 +84,7 @@ async fn redeem<S: Storage>(
         .await?
         .filter(|u| !u.disabled)
         .ok_or_else(gone)?;
-    let prepared = oidc::prepare_user_tokens_with_id_token(
+    let prepared = tokens::prepare_user_tokens(
         auth,
         UserGrant {
             client,
@@ -93,10 +92,10 @@ async fn redeem<S: Storage>(
             scope: stored.scope.clone(),
             audience: stored.audience.clone(),
             auth_time,
-            origin: Some(refresh::origin::device(stored.hash.as_str())),
+            origin: FamilyOrigin::Device(stored.hash.clone()),
+            // RFC 8628 has no nonce; OIDC clients still get their ID token.
+            oidc: Some(OidcRequest::default()),
         },
-        None,
-        now,
     )?;
     let redeemed = auth
         .store
@@ -114,6 +113,6 @@ async fn redeem<S: Storage>(
         // A concurrent poll won, or the code expired in between.
         return Err(Error::invalid_grant("the device_code was already used"));
     }
-    metrics::counter!("latchkey_tokens_issued_total", "grant" => "device_code").increment(1);
+    tokens::count_issued(GrantType::DeviceCode, &auth.keys.snapshot());
     Ok(prepared.tokens)
 }

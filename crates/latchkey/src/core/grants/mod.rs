@@ -7,8 +7,8 @@
 mod authorization_code;
 mod client_credentials;
 mod device_code;
-mod password;
-mod refresh_token;
+pub mod password;
+pub mod refresh_token;
 
 use std::net::IpAddr;
 
@@ -134,7 +134,16 @@ pub async fn token_with<S: Storage>(
             password,
             scope,
             resources,
-        } => password::issue(auth, &client, &username, password, scope, resources, ctx).await,
+        } => {
+            let request = password::PasswordSignin {
+                username: &username,
+                password,
+                scope,
+                resources,
+                client_addr: ctx.client_addr,
+            };
+            password::issue(auth, &client, request).await
+        }
         Grant::AuthorizationCode {
             code,
             redirect_uri,
@@ -156,6 +165,14 @@ pub async fn token_with<S: Storage>(
             refresh_token,
             scope,
             resources,
-        } => refresh_token::issue(auth, &client, &refresh_token, scope.as_ref(), &resources).await,
+        } => {
+            let request = refresh_token::RefreshRequest {
+                presenter: refresh_token::Presenter::Client(&client),
+                token: &refresh_token,
+                scope: scope.as_ref(),
+                resources: &resources,
+            };
+            refresh_token::rotate(auth, request).await
+        }
     }
 }

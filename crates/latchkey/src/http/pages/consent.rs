@@ -1,124 +1,110 @@
-//! `GET, POST /consent` (SPEC §6): the user allows or denies a client the
-//! scopes it asked for. The form's buttons are `name="decision"`,
-//! `value="allow"` / `value="deny"`.
+//! `GET, POST /consent`: the user allows or denies a client the scopes it
+//! asked for. The form's buttons are `name="decision"`, `value="allow"` /
+//! `value="deny"`. What a decision does is `core::authorize::consent`.
 
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 
-use super::login::expired;
-use super::{render, see_other};
-use crate::core::authorize;
+use super::{authorize_outcome, expired, to_page};
+use crate::core::authorize::{self, ConsentPrompt};
+use crate::core::csrf::FormScope;
+use crate::core::decision::Decision;
 use crate::core::discovery::paths;
 use crate::core::error::Error;
 use crate::core::params::Params;
-use crate::core::scope::Scope;
-use crate::core::sessions::{self, BrowserSession};
-use crate::core::users::UserStore as _;
+use crate::core::sessions::Session;
 use crate::http::AppState;
-use crate::http::authorize::{Browser, outcome_response, query_params};
-use crate::http::body::FormOrJson;
-use crate::http::cookies;
-use crate::http::error::error_page;
+use crate::http::browser::{BrowserSession, CsrfForm, PageForm, PageQuery};
+use crate::http::error::{PageError, PageStatus, page};
+use crate::http::html::View;
 
-async fn session(app: &AppState, headers: &HeaderMap) -> Result<Option<BrowserSession>, Error> {
-    sessions::current(
-        &app.store,
-        &app.settings,
-        cookies::single(headers, cookies::SESSION_COOKIE),
-        app.clock.now(),
-    )
-    .await
+/// What the consent template shows.
+#[derive(Debug, Serialize)]
+pub struct ConsentView<'a> {
+    pub client_name: &'a str,
+    pub user_email: &'a str,
+    /// The scopes in plain words.
+    pub scopes: Vec<String>,
+    pub csrf_token: &'a str,
+    pub request_id: &'a str,
 }
 
-fn login_again(request_id: &str) -> Response {
-    let q = form_urlencoded::Serializer::new(String::new())
-        .append_pair("request", request_id)
-        .finish();
-    see_other(&format!("{}?{q}", paths::LOGIN_PAGE))
+impl View for ConsentView<'_> {
+    const TEMPLATE: &'static str = "consent.html";
+}
+
+/// The posted consent form.
+#[derive(Debug)]
+pub struct ConsentForm {
+    request_id: String,
+    decision: Decision,
+}
+
+impl PageForm for ConsentForm {
+    /// The pending request the question was asked for.
+    fn csrf_scope<'a>(params: &'a Params, _: Option<&'a Session>) -> Option<FormScope<'a>> {
+        Some(FormScope::Request(params.get("request").unwrap_or("")))
+    }
+
+    fn from_params(params: &Params) -> Result<Self, Error> {
+        Ok(ConsentForm {
+            request_id: params.get("request").unwrap_or("").to_owned(),
+            // Absent is as bad as anything else but allow or deny.
+            decision: Decision::parse(params.get(Decision::FIELD).unwrap_or(""))?,
+        })
+    }
 }
 
 pub async fn get(
     State(app): State<AppState>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
+    PageQuery(params): PageQuery,
+    visitor: BrowserSession,
 ) -> Response {
-    async {
-        let params = query_params(query.as_deref())?;
-        let browser = Browser::of(&headers);
-        let request_id = params.get("request").unwrap_or("");
-        let Some(req) = authorize::load_pending(&app, request_id, browser.existing()).await? else {
-            return Ok(expired());
-        };
-        let Some(session) = session(&app, &headers).await? else {
-            return Ok(login_again(request_id));
-        };
-        if !req.awaits_consent_of(&session) {
-            // Still waiting for its login (or another session's consent).
-            return Ok(login_again(request_id));
-        }
-        let Some(user) = app.store.get_user(&session.user_id).await? else {
-            return Ok(login_again(request_id));
-        };
-        let Some(client) = authorize::client_for(&app, &req).await? else {
-            return Ok(expired());
-        };
-        let scope = Scope::parse(&req.scope)?;
-        let csrf = authorize::csrf_token(&app.server_key, browser.value(), request_id);
-        Ok::<_, Error>(render(
-            StatusCode::OK,
-            "consent.html",
-            minijinja::context! {
-                client_name => client.name.clone(),
-                user_email => user.email,
-                scopes => authorize::describe_scope(&scope),
-                csrf_token => csrf,
-                request_id => request_id,
-            },
-        ))
-    }
-    .await
-    .unwrap_or_else(|e| error_page(&e))
-}
-
-pub async fn post(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    FormOrJson(params): FormOrJson,
-) -> Response {
-    post_inner(&app, &headers, &params)
-        .await
-        .unwrap_or_else(|e| error_page(&e))
-}
-
-async fn post_inner(
-    app: &AppState,
-    headers: &HeaderMap,
-    params: &Params,
-) -> Result<Response, Error> {
-    let browser = Browser::of(headers);
     let request_id = params.get("request").unwrap_or("");
-    authorize::check_csrf(
-        &app.server_key,
-        browser.existing(),
+    let browser = &visitor.browser;
+    let prompt = authorize::consent_prompt(
+        &app,
         request_id,
-        params.get("csrf_token"),
-    )?;
-    let allow = match params.get("decision") {
-        Some("allow") => true,
-        Some("deny") => false,
-        _ => {
-            return Err(Error::invalid_request("decision must be allow or deny"));
-        }
-    };
-    let Some(browser_value) = browser.existing() else {
-        return Ok(expired());
-    };
-    let Some(session) = session(app, headers).await? else {
-        return Ok(login_again(request_id));
-    };
-    match authorize::consent(app, request_id, browser_value, &session, allow).await? {
-        Some(outcome) => Ok(outcome_response(outcome)),
-        None => Ok(expired()),
+        browser.existing(),
+        visitor.session.as_ref(),
+    )
+    .await;
+    match prompt {
+        Ok(ConsentPrompt::Ask {
+            client_name,
+            user_email,
+            scopes,
+        }) => page(
+            PageStatus::Shown,
+            &ConsentView {
+                client_name: &client_name,
+                user_email: &user_email,
+                scopes,
+                csrf_token: &browser.csrf_token(&app, FormScope::Request(request_id)),
+                request_id,
+            },
+        ),
+        Ok(ConsentPrompt::SignIn) => to_page(paths::LOGIN_PAGE, request_id),
+        Ok(ConsentPrompt::Expired) => expired(),
+        Err(e) => PageError(e).into_response(),
+    }
+}
+
+pub async fn post(State(app): State<AppState>, submitted: CsrfForm<ConsentForm>) -> Response {
+    let form = &submitted.form;
+    let session = submitted.visitor.session.as_ref();
+    match authorize::consent(
+        &app,
+        &form.request_id,
+        submitted.browser(),
+        session,
+        form.decision,
+    )
+    .await
+    {
+        Ok(Some(next)) => authorize_outcome(next),
+        Ok(None) => expired(),
+        Err(e) => PageError(e).into_response(),
     }
 }

@@ -1,51 +1,95 @@
-//! `GET, POST /device` (RFC 8628 §3.3, SPEC §6): the page where a person
-//! types the user code their device shows, then allows or denies it.
+//! `GET, POST /device` (RFC 8628 §3.3): the page where a person types the
+//! user code their device shows, then allows or denies it.
 //!
 //! Without a browser session the page sends the browser to the login page,
 //! which comes back here (`return_to`). `GET /device?user_code=…` (the
 //! `verification_uri_complete`) pre-fills the code. A `POST` with
 //! `user_code` alone shows the confirmation page, naming the client and the
 //! scopes; a `POST` with `decision=allow|deny` as well decides. Every `POST`
-//! carries a CSRF token bound to the browser; each code typed is charged to
-//! the user-code limits of `core::device` before it is looked up.
+//! carries a CSRF token bound to the browser and the session; what a
+//! submission does is `core::device::submit`.
 
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::Response;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 
-use super::{message, render, see_other};
+use super::message;
 use crate::core::authorize;
-use crate::core::device::{self, PendingDevice};
+use crate::core::csrf::FormScope;
+use crate::core::decision::Decision;
+use crate::core::device::{self, DevicePage, DeviceStep, PendingDevice};
 use crate::core::discovery::paths;
 use crate::core::error::Error;
 use crate::core::params::Params;
-use crate::core::sessions::{self, BrowserSession};
-use crate::core::users::UserStore as _;
+use crate::core::sessions::Session;
 use crate::http::AppState;
-use crate::http::authorize::{Browser, query_params};
-use crate::http::body::FormOrJson;
+use crate::http::browser::{BrowserSession, CsrfForm, PageForm, PageQuery};
 use crate::http::client_addr::ClientAddr;
-use crate::http::cookies;
-use crate::http::error::error_page;
-
-/// What the page's CSRF tokens are bound to, with the browser: the page and
-/// the session that loaded it, so that a confirmation page left open by one
-/// user cannot approve for another who signed in since in the same browser.
-fn csrf_scope(session: &BrowserSession) -> String {
-    format!("device\n{}", session.id_hash.as_str())
-}
+use crate::http::error::{PageError, PageStatus, page, see_other};
+use crate::http::html::View;
 
 /// A pre-filled code longer than this is not echoed back.
 const MAX_PREFILL_LEN: usize = 16;
 
-async fn session(app: &AppState, headers: &HeaderMap) -> Result<Option<BrowserSession>, Error> {
-    sessions::current(
-        &app.store,
-        &app.settings,
-        cookies::single(headers, cookies::SESSION_COOKIE),
-        app.clock.now(),
-    )
-    .await
+/// What the code-entry template shows.
+#[derive(Debug, Serialize)]
+pub struct DeviceEntryView<'a> {
+    pub csrf_token: &'a str,
+    pub user_email: &'a str,
+    /// The code to pre-fill (from `verification_uri_complete`, or as typed).
+    pub user_code: &'a str,
+    pub error: Option<&'a str>,
+}
+
+impl View for DeviceEntryView<'_> {
+    const TEMPLATE: &'static str = "device.html";
+}
+
+/// What the confirmation template shows.
+#[derive(Debug, Serialize)]
+pub struct DeviceConfirmView<'a> {
+    pub client_name: &'a str,
+    pub user_email: &'a str,
+    /// The code in its display form, `XXXX-XXXX`.
+    pub user_code: String,
+    /// The scopes in plain words.
+    pub scopes: Vec<String>,
+    pub csrf_token: &'a str,
+}
+
+impl View for DeviceConfirmView<'_> {
+    const TEMPLATE: &'static str = "device_confirm.html";
+}
+
+/// The posted device form. No `Debug`: it holds a user code.
+pub struct DeviceForm {
+    user_code: String,
+    /// `None`: the code alone (show the confirmation).
+    decision: Option<Decision>,
+    csrf_token: String,
+}
+
+impl PageForm for DeviceForm {
+    /// The session that loaded the page; without one, sign in first and
+    /// come back with the code typed.
+    fn csrf_scope<'a>(_: &'a Params, session: Option<&'a Session>) -> Option<FormScope<'a>> {
+        session.map(FormScope::DevicePage)
+    }
+
+    fn unbound(params: &Params) -> Response {
+        login_first(params.get("user_code"))
+    }
+
+    fn from_params(params: &Params) -> Result<Self, Error> {
+        Ok(DeviceForm {
+            user_code: params.get("user_code").unwrap_or("").to_owned(),
+            decision: params
+                .get(Decision::FIELD)
+                .map(Decision::parse)
+                .transpose()?,
+            csrf_token: params.get("csrf_token").unwrap_or("").to_owned(),
+        })
+    }
 }
 
 /// To the login page, which returns to `/device` (with the code, if any).
@@ -65,9 +109,79 @@ fn login_first(user_code: Option<&str>) -> Response {
     see_other(&format!("{}?{q}", paths::LOGIN_PAGE))
 }
 
+pub async fn get(
+    State(app): State<AppState>,
+    PageQuery(params): PageQuery,
+    visitor: BrowserSession,
+) -> Response {
+    let user_code = params.get("user_code");
+    let browser = &visitor.browser;
+    let answer = match &visitor.session {
+        None => login_first(user_code),
+        Some(session) => match device::open(&app, session).await {
+            Ok(opened) => entry_page(
+                PageStatus::Shown,
+                &browser.csrf_token(&app, FormScope::DevicePage(session)),
+                &opened.user_email,
+                user_code.unwrap_or(""),
+                None,
+            ),
+            Err(e) => PageError(e).into_response(),
+        },
+    };
+    (browser.cookie(), answer).into_response()
+}
+
+pub async fn post(
+    State(app): State<AppState>,
+    ClientAddr(client_addr): ClientAddr,
+    submitted: CsrfForm<DeviceForm>,
+) -> Response {
+    let form = &submitted.form;
+    // The form's binding required the session.
+    let Some(session) = &submitted.visitor.session else {
+        return login_first(Some(&form.user_code));
+    };
+    match device::submit(&app, session, &form.user_code, form.decision, client_addr).await {
+        Ok(DevicePage { user_email, step }) => {
+            let csrf = &form.csrf_token;
+            match step {
+                DeviceStep::Enter => entry_page(PageStatus::Shown, csrf, &user_email, "", None),
+                DeviceStep::UnknownCode => entry_page(
+                    PageStatus::Invalid,
+                    csrf,
+                    &user_email,
+                    &form.user_code,
+                    Some(
+                        "That code is not valid or has expired. Check the code on your device \
+                         and try again.",
+                    ),
+                ),
+                DeviceStep::Confirm(pending) => confirm_page(csrf, &user_email, &pending),
+                DeviceStep::NoLongerPending => entry_page(
+                    PageStatus::Invalid,
+                    csrf,
+                    &user_email,
+                    "",
+                    Some("That code has expired or was already used. Start again on your device."),
+                ),
+                DeviceStep::Allowed { client_name } => message(
+                    "Device connected",
+                    &format!("{client_name} now has access. You can return to your device."),
+                ),
+                DeviceStep::Denied => message(
+                    "Request denied",
+                    "The device was not given access. You can close this page.",
+                ),
+            }
+        }
+        Err(e) => PageError(e).into_response(),
+    }
+}
+
 /// The code-entry page.
 fn entry_page(
-    status: StatusCode,
+    status: PageStatus,
     csrf_token: &str,
     user_email: &str,
     user_code: &str,
@@ -78,197 +192,56 @@ fn entry_page(
     } else {
         ""
     };
-    render(
+    page(
         status,
-        "device.html",
-        minijinja::context! { csrf_token, user_email, user_code, error },
-    )
-}
-
-pub async fn get(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
-    let browser = Browser::of(&headers);
-    let mut resp = async {
-        let params = query_params(query.as_deref())?;
-        let user_code = params.get("user_code");
-        let Some(session) = session(&app, &headers).await? else {
-            return Ok(login_first(user_code));
-        };
-        let email = user_email(&app, &session).await?;
-        let csrf = authorize::csrf_token(&app.server_key, browser.value(), &csrf_scope(&session));
-        Ok::<_, Error>(entry_page(
-            StatusCode::OK,
-            &csrf,
-            &email,
-            user_code.unwrap_or(""),
-            None,
-        ))
-    }
-    .await
-    .unwrap_or_else(|e| error_page(&e));
-    browser.set_if_new(resp.headers_mut(), &app.settings);
-    resp
-}
-
-pub async fn post(
-    State(app): State<AppState>,
-    ClientAddr(client_addr): ClientAddr,
-    headers: HeaderMap,
-    FormOrJson(params): FormOrJson,
-) -> Response {
-    match post_inner(&app, client_addr, &headers, &params).await {
-        Ok(resp) => resp,
-        Err(Error::TooManyRequests { retry_after }) => too_many(retry_after),
-        Err(e) => error_page(&e),
-    }
-}
-
-async fn post_inner(
-    app: &AppState,
-    client_addr: Option<std::net::IpAddr>,
-    headers: &HeaderMap,
-    params: &Params,
-) -> Result<Response, Error> {
-    let browser = Browser::of(headers);
-    let typed = params.get("user_code").unwrap_or("");
-    let Some(session) = session(app, headers).await? else {
-        return Ok(login_first(Some(typed)));
-    };
-    authorize::check_csrf(
-        &app.server_key,
-        browser.existing(),
-        &csrf_scope(&session),
-        params.get("csrf_token"),
-    )?;
-    let allow = match params.get("decision") {
-        None => None,
-        Some("allow") => Some(true),
-        Some("deny") => Some(false),
-        Some(_) => return Err(Error::invalid_request("decision must be allow or deny")),
-    };
-    let csrf = params.get("csrf_token").unwrap_or("");
-    let email = user_email(app, &session).await?;
-    let Some(pending) = device::lookup(app, typed, &session, client_addr).await? else {
-        return Ok(entry_page(
-            StatusCode::BAD_REQUEST,
-            csrf,
-            &email,
-            typed,
-            Some(
-                "That code is not valid or has expired. Check the code on your device \
-                 and try again.",
-            ),
-        ));
-    };
-    let Some(allow) = allow else {
-        return Ok(confirm_page(csrf, &email, &pending));
-    };
-    if !device::decide(app, &pending, &session, allow).await? {
-        return Ok(entry_page(
-            StatusCode::BAD_REQUEST,
-            csrf,
-            &email,
-            "",
-            Some("That code has expired or was already used. Start again on your device."),
-        ));
-    }
-    Ok(if allow {
-        message(
-            StatusCode::OK,
-            "Device connected",
-            &format!(
-                "{} now has access. You can return to your device.",
-                pending.client_name
-            ),
-            None,
-        )
-    } else {
-        message(
-            StatusCode::OK,
-            "Request denied",
-            "The device was not given access. You can close this page.",
-            None,
-        )
-    })
-}
-
-fn confirm_page(csrf_token: &str, user_email: &str, p: &PendingDevice) -> Response {
-    render(
-        StatusCode::OK,
-        "device_confirm.html",
-        minijinja::context! {
-            client_name => p.client_name.clone(),
-            user_email,
-            user_code => p.user_code.display(),
-            scopes => authorize::describe_scope(&p.device.scope),
+        &DeviceEntryView {
             csrf_token,
+            user_email,
+            user_code,
+            error,
         },
     )
 }
 
-/// 429: too many wrong codes from this session or address.
-fn too_many(retry_after: u64) -> Response {
-    let mut resp = message(
-        StatusCode::TOO_MANY_REQUESTS,
-        "Too many attempts",
-        "Too many wrong codes were entered. Wait a few minutes, then try again.",
-        None,
-    );
-    resp.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-    resp
-}
-
-async fn user_email(app: &AppState, session: &BrowserSession) -> Result<String, Error> {
-    Ok(app
-        .store
-        .get_user(&session.user_id)
-        .await?
-        .map(|u| u.email)
-        .unwrap_or_default())
+fn confirm_page(csrf_token: &str, user_email: &str, p: &PendingDevice) -> Response {
+    page(
+        PageStatus::Shown,
+        &DeviceConfirmView {
+            client_name: &p.client_name,
+            user_email,
+            user_code: p.user_code.display(),
+            scopes: authorize::describe_scope(&p.device.scope),
+            csrf_token,
+        },
+    )
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::http::pages::login::return_path;
+    use axum::http::{StatusCode, header};
 
     #[test]
     fn pages_render_with_security_headers() {
-        let r = entry_page(StatusCode::OK, "t", "a@example.com", "WDJB-MJHT", None);
+        let r = entry_page(PageStatus::Shown, "t", "a@example.com", "WDJB-MJHT", None);
         assert_eq!(r.status(), StatusCode::OK);
         assert_eq!(r.headers()[header::X_FRAME_OPTIONS], "DENY");
-        let r = too_many(42);
+        let r = PageError(Error::TooManyRequests { retry_after: 42 }).into_response();
         assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(r.headers()[header::RETRY_AFTER], "42");
         assert!(r.headers().contains_key(header::CONTENT_SECURITY_POLICY));
     }
 
     #[test]
-    fn login_redirects_only_to_the_device_page() {
+    fn login_comes_back_to_the_device_page() {
         let r = login_first(Some("WDJB-MJHT"));
         assert_eq!(
             r.headers()[header::LOCATION],
             "/login?return_to=%2Fdevice%3Fuser_code%3DWDJB-MJHT"
         );
-        assert_eq!(return_path(Some("/device")), Some("/device"));
-        assert_eq!(
-            return_path(Some("/device?user_code=A")),
-            Some("/device?user_code=A")
-        );
-        for bad in [
-            "//evil.example",
-            "https://evil.example/device",
-            "/devicex",
-            "/device/../consent",
-            "/device?x\r\nSet-Cookie: a=b",
-            "",
-        ] {
-            assert_eq!(return_path(Some(bad)), None, "{bad:?}");
-        }
+        // Only such paths are followed back: `core::login::return_to`
+        // (tested there).
+        assert!(crate::core::login::return_to(Some("/device?user_code=WDJB-MJHT")).is_some());
     }
 }

@@ -1,29 +1,27 @@
-//! `GET, POST /login` (SPEC §6): the login page of the browser flows.
-//!
-//! The password is checked by `core::signin::check_password`, under the same
-//! brute-force limits as `/v1/signin`. A successful login replaces any
-//! session the browser had (a new id, so a planted session id is useless)
-//! and continues the pending authorization request.
+//! `GET, POST /login`: the login page of the browser flows (fields
+//! `username`, `password`, `csrf_token`, `request`, `return_to`). What a
+//! login does is `core::login`.
 
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 
-use super::{message, render, see_other};
-use crate::core::authorize;
+use super::{authorize_outcome, expired, message};
+use crate::core::csrf::FormScope;
 use crate::core::error::Error;
+use crate::core::login::{self, AfterLogin, LoginAttempt, LoginOutcome, LoginPrompt};
 use crate::core::params::Params;
 use crate::core::secret::Secret;
-use crate::core::sessions::{self, SessionStore as _};
-use crate::core::signin;
+use crate::core::sessions::Session;
 use crate::http::AppState;
-use crate::http::authorize::{Browser, outcome_response, query_params};
-use crate::http::body::FormOrJson;
+use crate::http::browser::{Browser, CsrfForm, PageForm, PageQuery};
 use crate::http::client_addr::ClientAddr;
 use crate::http::cookies;
-use crate::http::error::error_page;
+use crate::http::error::{PageError, PageStatus, page, see_other};
+use crate::http::html::View;
 
 /// What the login template shows.
+#[derive(Debug, Serialize)]
 pub struct LoginView<'a> {
     pub client_name: Option<&'a str>,
     pub csrf_token: &'a str,
@@ -31,182 +29,116 @@ pub struct LoginView<'a> {
     pub username: &'a str,
     pub error: Option<&'a str>,
     /// Where to go after a login outside an authorization request (the
-    /// device page); see [`return_path`].
+    /// device page); see `core::login::return_to`.
     pub return_to: &'a str,
 }
 
-pub fn page(status: StatusCode, v: LoginView<'_>) -> Response {
-    render(
-        status,
-        "login.html",
-        minijinja::context! {
-            client_name => v.client_name,
-            csrf_token => v.csrf_token,
-            request_id => v.request_id,
-            username => v.username,
-            error => v.error,
-            return_to => v.return_to,
-        },
-    )
+impl View for LoginView<'_> {
+    const TEMPLATE: &'static str = "login.html";
+}
+
+/// The posted login form. No `Debug`: people type passwords into the
+/// username field too.
+pub struct LoginForm {
+    request_id: String,
+    username: String,
+    password: Secret,
+    return_to: Option<String>,
+    /// The token the form carried, good by now: the form shown again after
+    /// a wrong password carries it again.
+    csrf_token: String,
+}
+
+impl PageForm for LoginForm {
+    /// The pending request the form was shown for (empty outside one).
+    fn csrf_scope<'a>(params: &'a Params, _: Option<&'a Session>) -> Option<FormScope<'a>> {
+        Some(FormScope::Request(params.get("request").unwrap_or("")))
+    }
+
+    fn from_params(params: &Params) -> Result<Self, Error> {
+        let field = |name| params.get(name).unwrap_or("").to_owned();
+        Ok(LoginForm {
+            request_id: field("request"),
+            username: field("username"),
+            password: Secret::new(field("password")),
+            return_to: params.get("return_to").map(str::to_owned),
+            csrf_token: field("csrf_token"),
+        })
+    }
 }
 
 pub async fn get(
     State(app): State<AppState>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
+    browser: Browser,
+    PageQuery(params): PageQuery,
 ) -> Response {
-    let params = match query_params(query.as_deref()) {
-        Ok(p) => p,
-        Err(e) => return error_page(&e),
-    };
-    let browser = Browser::of(&headers);
     let request_id = params.get("request").unwrap_or("");
-    let return_to = return_path(params.get("return_to")).unwrap_or("");
-    let mut resp = async {
-        let (client_name, hint) = if request_id.is_empty() {
-            (None, None)
-        } else {
-            let Some(req) = authorize::load_pending(&app, request_id, browser.existing()).await?
-            else {
-                return Ok(expired());
-            };
-            let client = authorize::client_for(&app, &req).await?;
-            (client.map(|c| c.name.clone()), req.login_hint)
-        };
-        let csrf = authorize::csrf_token(&app.server_key, browser.value(), request_id);
-        Ok::<_, Error>(page(
-            StatusCode::OK,
-            LoginView {
+    let return_to = login::return_to(params.get("return_to")).unwrap_or("");
+    let answer = match login::prompt(&app, request_id, browser.existing()).await {
+        Ok(LoginPrompt::Form {
+            client_name,
+            login_hint,
+        }) => page(
+            PageStatus::Shown,
+            &LoginView {
                 client_name: client_name.as_deref(),
-                csrf_token: &csrf,
+                csrf_token: &browser.csrf_token(&app, FormScope::Request(request_id)),
                 request_id,
-                username: hint.as_deref().unwrap_or(""),
+                username: login_hint.as_deref().unwrap_or(""),
                 error: None,
                 return_to,
             },
-        ))
-    }
-    .await
-    .unwrap_or_else(|e| error_page(&e));
-    browser.set_if_new(resp.headers_mut(), &app.settings);
-    resp
+        ),
+        Ok(LoginPrompt::Expired) => expired(),
+        Err(e) => PageError(e).into_response(),
+    };
+    (browser.cookie(), answer).into_response()
 }
 
 pub async fn post(
     State(app): State<AppState>,
     ClientAddr(client_addr): ClientAddr,
-    headers: HeaderMap,
-    FormOrJson(params): FormOrJson,
+    submitted: CsrfForm<LoginForm>,
 ) -> Response {
-    post_inner(&app, client_addr, &headers, &params)
-        .await
-        .unwrap_or_else(|e| error_page(&e))
-}
-
-async fn post_inner(
-    app: &AppState,
-    client_addr: Option<std::net::IpAddr>,
-    headers: &HeaderMap,
-    params: &Params,
-) -> Result<Response, Error> {
-    let browser = Browser::of(headers);
-    let request_id = params.get("request").unwrap_or("");
-    authorize::check_csrf(
-        &app.server_key,
-        browser.existing(),
-        request_id,
-        params.get("csrf_token"),
-    )?;
-    let Some(browser_value) = browser.existing() else {
-        return Ok(expired());
+    let form = &submitted.form;
+    let attempt = LoginAttempt {
+        request_id: &form.request_id,
+        username: &form.username,
+        password: &form.password,
+        return_to: form.return_to.as_deref(),
+        client_addr,
     };
-    let pending = if request_id.is_empty() {
-        None
-    } else {
-        match authorize::load_pending(app, request_id, Some(browser_value)).await? {
-            Some(p) => Some(p),
-            None => return Ok(expired()),
-        }
-    };
-    let username = params.get("username").unwrap_or("");
-    let password = Secret::new(params.get("password").unwrap_or(""));
-    let client_id = pending.as_ref().map(|p| p.client_id.as_str());
-    let user = match signin::check_password(app, username, &password, client_addr, client_id).await
-    {
-        Ok(user) => user,
-        Err(Error::InvalidGrant(_)) => {
-            let client = match &pending {
-                Some(p) => authorize::client_for(app, p).await?,
-                None => None,
+    let previous = submitted.visitor.browser.session_cookie();
+    match login::complete(&app, submitted.browser(), previous, attempt).await {
+        Ok(LoginOutcome::SignedIn { session, next }) => {
+            let answer = match next {
+                AfterLogin::Authorize(outcome) => authorize_outcome(outcome),
+                AfterLogin::Expired => expired(),
+                AfterLogin::ReturnTo(back) => see_other(&back),
+                AfterLogin::Done => message(
+                    "You are signed in",
+                    "You can close this page and return to the application.",
+                ),
             };
-            return Ok(page(
-                StatusCode::UNAUTHORIZED,
-                LoginView {
-                    client_name: client.as_ref().map(|c| c.name.as_str()),
-                    csrf_token: params.get("csrf_token").unwrap_or(""),
-                    request_id,
-                    username,
-                    error: Some("That email and password do not match. Please try again."),
-                    return_to: return_path(params.get("return_to")).unwrap_or(""),
-                },
-            ));
+            let cookie = cookies::session(
+                &app.settings,
+                session.expose(),
+                app.settings.session_absolute_ttl_seconds,
+            );
+            (cookie, answer).into_response()
         }
-        Err(e) => return Err(e),
-    };
-    // A new session id on every login: a session id planted before the
-    // login (session fixation) never becomes an authenticated one.
-    sessions::end(
-        &app.store,
-        cookies::single(headers, cookies::SESSION_COOKIE),
-    )
-    .await?;
-    let now = app.clock.now();
-    let (id, session) = sessions::start(&app.settings, &user.id.0, now)?;
-    app.store.insert_session(&session).await?;
-
-    let mut resp = match pending {
-        Some(_) => match authorize::resume(app, request_id, browser_value, &session).await? {
-            Some(outcome) => outcome_response(outcome),
-            None => expired(),
-        },
-        None => match return_path(params.get("return_to")) {
-            Some(back) => see_other(back),
-            None => message(
-                StatusCode::OK,
-                "You are signed in",
-                "You can close this page and return to the application.",
-                None,
-            ),
-        },
-    };
-    cookies::set_lax(
-        resp.headers_mut(),
-        &app.settings,
-        cookies::SESSION_COOKIE,
-        id.expose(),
-        app.settings.session_absolute_ttl_seconds,
-    );
-    Ok(resp)
-}
-
-/// A `return_to` the login page may send the browser back to: only the
-/// device page of this server (never an absolute URL: no open redirect).
-pub fn return_path(return_to: Option<&str>) -> Option<&str> {
-    let device = crate::core::discovery::paths::DEVICE_PAGE;
-    return_to.filter(|r| {
-        *r == device
-            || r.strip_prefix(device)
-                .is_some_and(|rest| rest.starts_with('?') && !rest.contains(['\r', '\n', '#']))
-    })
-}
-
-/// The page for a request id that is unknown, expired, already used, or
-/// started in another browser.
-pub fn expired() -> Response {
-    message(
-        StatusCode::BAD_REQUEST,
-        "This sign-in link has expired",
-        "Go back to the application and start again.",
-        None,
-    )
+        Ok(LoginOutcome::Refused { client_name }) => page(
+            PageStatus::WrongCredentials,
+            &LoginView {
+                client_name: client_name.as_deref(),
+                csrf_token: &form.csrf_token,
+                request_id: &form.request_id,
+                username: &form.username,
+                error: Some("That email and password do not match. Please try again."),
+                return_to: login::return_to(form.return_to.as_deref()).unwrap_or(""),
+            },
+        ),
+        Ok(LoginOutcome::Expired) => expired(),
+        Err(e) => PageError(e).into_response(),
+    }
 }

@@ -1,154 +1,119 @@
-//! The HTML pages of the browser flows (SPEC §6): rendering from minijinja
-//! templates compiled into the binary, and the security headers every page
-//! carries.
+//! The HTML pages of the browser flows: `/login`, `/consent`, `/device`.
 //!
-//! Every page is sent with `X-Frame-Options: DENY` and a CSP with
-//! `frame-ancestors 'none'` (no clickjacking of the login or consent
-//! buttons), `Cache-Control: no-store` (a shared computer's back button
-//! shows no form with a CSRF token), `X-Content-Type-Options: nosniff` and
-//! `Referrer-Policy: no-referrer` (URLs carry request ids). The stylesheet
-//! is inline and allowed by its SHA-256 in the CSP; no script runs at all.
-//! The CSP has no `form-action`: browsers apply it to the redirect that
-//! follows a form post too, and the consent form's answer is a redirect to
-//! the client's `redirect_uri`, which is checked against the registration
-//! instead.
+//! A page handler has the shape of an API handler: extractors, one `core`
+//! call that returns an outcome enum, one `match` that maps each outcome to
+//! a template or a redirect.
+//!
+//! ```text
+//! pub async fn post(
+//!     State(app): State<AppState>,                  // the Authority
+//!     form: CsrfForm<ConsentForm>,                  // browser + session + checked form
+//! ) -> Response {
+//!     let outcome = authorize::consent(&app, …).await;   // one core call
+//!     match outcome {                               // one mapping
+//!         Ok(Some(next)) => authorize_outcome(next),
+//!         Ok(None) => expired(),
+//!         Err(e) => PageError(e).into_response(),
+//!     }
+//! }
+//! ```
+//!
+//! - Read the browser with `http::browser`'s extractors: [`Browser`] (no
+//!   database), [`BrowserSession`] (plus the live session, one lookup),
+//!   [`CsrfForm<T>`] for a posted form (implement [`PageForm`] for `T`:
+//!   its fields and what its CSRF token is bound to), [`PageQuery`].
+//! - Give each template a context struct that implements [`View`] (its
+//!   fields are the template's variables) and send it with
+//!   `error::page(PageStatus::…, &view)`; redirect with `error::see_other`;
+//!   answer a `core::Error` with `PageError`. Never name a status code
+//!   here: `http::error` chooses them.
+//! - A handler that binds something to a fresh browser value (a pending
+//!   request, a form's CSRF token) returns `browser.cookie()` with its
+//!   answer, so that the browser keeps the value.
+//! - Rules (who may see what, where a login returns to, what a decision
+//!   does) live in `core`; a page only maps their outcome.
+//!
+//! [`Browser`]: super::browser::Browser
+//! [`BrowserSession`]: super::browser::BrowserSession
+//! [`CsrfForm<T>`]: super::browser::CsrfForm
+//! [`PageForm`]: super::browser::PageForm
+//! [`PageQuery`]: super::browser::PageQuery
+//! [`View`]: super::html::View
 
 pub mod consent;
 pub mod device;
 pub mod login;
 
-use std::sync::LazyLock;
+use axum::response::Response;
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use minijinja::Environment;
-use sha2::{Digest as _, Sha256};
+use super::error::{PageError, PageStatus, page, see_other};
+use super::html::MessageView;
+use crate::core::authorize::AuthorizeOutcome;
+use crate::core::discovery::paths;
 
-/// The stylesheet, inlined into every page.
-pub const STYLE: &str = include_str!("templates/style.css");
-
-/// Each template: its name and text.
-const TEMPLATES: &[(&str, &str)] = &[
-    ("base.html", include_str!("templates/base.html")),
-    ("login.html", include_str!("templates/login.html")),
-    ("consent.html", include_str!("templates/consent.html")),
-    ("message.html", include_str!("templates/message.html")),
-    ("device.html", include_str!("templates/device.html")),
-    (
-        "device_confirm.html",
-        include_str!("templates/device_confirm.html"),
-    ),
-];
-
-static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
-    let mut env = Environment::new();
-    for (name, text) in TEMPLATES {
-        // A broken template fails its render below (and the unit test that
-        // renders every page), never the process.
-        if let Err(e) = env.add_template(name, text) {
-            tracing::error!(template = name, error = %e, "template does not compile");
+/// Maps the authorization decision to a response: an error page, or a `303`
+/// to the client, the login page or the consent page.
+pub fn authorize_outcome(outcome: AuthorizeOutcome) -> Response {
+    use axum::response::IntoResponse as _;
+    match outcome {
+        AuthorizeOutcome::ErrorPage(e) => PageError(e).into_response(),
+        AuthorizeOutcome::Redirect(url) => see_other(&url),
+        AuthorizeOutcome::LoginRequired { request_id } => {
+            to_page(paths::LOGIN_PAGE, request_id.expose())
         }
-    }
-    env
-});
-
-static CSP: LazyLock<String> = LazyLock::new(|| {
-    let hash = STANDARD.encode(Sha256::digest(STYLE.as_bytes()));
-    format!(
-        "default-src 'none'; style-src 'sha256-{hash}'; img-src 'self' data:; \
-         base-uri 'none'; frame-ancestors 'none'"
-    )
-});
-
-/// Renders `template` with `ctx` (plus the stylesheet) into a page with
-/// every security header.
-pub fn render(status: StatusCode, template: &str, ctx: minijinja::Value) -> Response {
-    let ctx = minijinja::context! { style => STYLE, ..ctx };
-    let body = ENV.get_template(template).and_then(|t| t.render(ctx));
-    match body {
-        Ok(html) => {
-            let mut resp = (status, Html(html)).into_response();
-            security_headers(resp.headers_mut());
-            resp
-        }
-        Err(e) => {
-            tracing::error!(template, error = %e, "template failed to render");
-            let mut resp = (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Html("<!doctype html><title>Error</title><p>Something went wrong.</p>"),
-            )
-                .into_response();
-            security_headers(resp.headers_mut());
-            resp
+        AuthorizeOutcome::ConsentRequired { request_id } => {
+            to_page(paths::CONSENT_PAGE, request_id.expose())
         }
     }
 }
 
-/// A page with a heading and a sentence (signed out, signed in, errors).
-pub fn message(status: StatusCode, heading: &str, message: &str, detail: Option<&str>) -> Response {
-    render(
-        status,
-        "message.html",
-        minijinja::context! { heading, message, detail },
+/// A `303` to one of the pages, for the pending request `request_id`.
+pub fn to_page(path: &str, request_id: &str) -> Response {
+    let q = form_urlencoded::Serializer::new(String::new())
+        .append_pair("request", request_id)
+        .finish();
+    see_other(&format!("{path}?{q}"))
+}
+
+/// A page with a heading and a sentence (signed in, signed out).
+pub fn message(heading: &str, message: &str) -> Response {
+    page(
+        PageStatus::Shown,
+        &MessageView {
+            heading,
+            message,
+            detail: None,
+        },
     )
 }
 
-/// The headers every HTML page carries (SPEC §6).
-pub fn security_headers(h: &mut HeaderMap) {
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    if let Ok(v) = HeaderValue::from_str(&CSP) {
-        h.insert(header::CONTENT_SECURITY_POLICY, v);
-    }
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-}
-
-/// A `303 See Other` to `location` (after a form post the browser follows
-/// it with a GET), with the page headers.
-pub fn see_other(location: &str) -> Response {
-    let mut resp = StatusCode::SEE_OTHER.into_response();
-    match HeaderValue::from_str(location) {
-        Ok(v) => {
-            resp.headers_mut().insert(header::LOCATION, v);
-        }
-        Err(_) => {
-            return message(
-                StatusCode::BAD_REQUEST,
-                "Something is wrong with this request",
-                "The address to return to is not valid.",
-                None,
-            );
-        }
-    }
-    security_headers(resp.headers_mut());
-    resp
+/// The page for a request id that is unknown, expired, already used, or
+/// started in another browser.
+pub fn expired() -> Response {
+    page(
+        PageStatus::Invalid,
+        &MessageView {
+            heading: "This sign-in link has expired",
+            message: "Go back to the application and start again.",
+            detail: None,
+        },
+    )
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::http::html;
+    use axum::http::{StatusCode, header};
 
-    /// Every template compiles and renders, so a mistake fails here and not
-    /// at a user's first request.
+    /// Every page's view renders with its template, so that a mistake
+    /// fails here and not at a user's first request.
     #[test]
     fn every_page_renders() {
-        for (name, _) in TEMPLATES {
-            ENV.get_template(name).unwrap();
-        }
-        let r = login::page(
-            StatusCode::OK,
-            login::LoginView {
+        let r = page(
+            PageStatus::Shown,
+            &login::LoginView {
                 client_name: Some("<Demo>"),
                 csrf_token: "t",
                 request_id: "r",
@@ -158,7 +123,58 @@ mod tests {
             },
         );
         assert_eq!(r.status(), StatusCode::OK);
-        let r = message(StatusCode::OK, "Signed out", "Bye", None);
+        let r = page(
+            PageStatus::Shown,
+            &consent::ConsentView {
+                client_name: "Demo",
+                user_email: "a@example.com",
+                scopes: vec!["See your name".into()],
+                csrf_token: "t",
+                request_id: "r",
+            },
+        );
+        assert_eq!(r.status(), StatusCode::OK);
+        for (view, hidden) in [
+            (
+                html::render(&consent::ConsentView {
+                    client_name: "Demo",
+                    user_email: "a@example.com",
+                    scopes: vec!["See your name".into()],
+                    csrf_token: "t",
+                    request_id: "r",
+                }),
+                r#"<input type="hidden" name="request" value="r">"#,
+            ),
+            (
+                html::render(&device::DeviceConfirmView {
+                    client_name: "TV",
+                    user_email: "a@example.com",
+                    user_code: "WDJB-MJHT".into(),
+                    scopes: vec!["See your name".into()],
+                    csrf_token: "t",
+                }),
+                r#"<input type="hidden" name="user_code" value="WDJB-MJHT">"#,
+            ),
+        ] {
+            let text = view.unwrap();
+            assert!(text.contains(hidden), "{text}");
+            assert!(text.contains(r#"<input type="hidden" name="csrf_token" value="t">"#));
+            assert!(text.contains(r#"name="decision" value="allow""#));
+            assert!(text.contains(r#"name="decision" value="deny""#));
+            assert!(text.contains("See your name"));
+        }
+        let r = page(
+            PageStatus::Invalid,
+            &device::DeviceEntryView {
+                csrf_token: "t",
+                user_email: "a@example.com",
+                user_code: "WDJB",
+                error: Some("no"),
+            },
+        );
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let r = message("Signed out", "Bye");
         assert!(r.headers().contains_key(header::CONTENT_SECURITY_POLICY));
+        assert_eq!(expired().status(), StatusCode::BAD_REQUEST);
     }
 }

@@ -28,7 +28,30 @@ impl Process {
     /// Starts `latchkey serve` on `port` (issuer = its own URL), logging to
     /// `log` (appended), and waits until `/health/ready` answers 200.
     pub async fn start(db: &TestDb, port: u16, log: &Path, env: &[(&str, &str)]) -> Process {
-        let url = format!("http://127.0.0.1:{port}");
+        Process::start_with(db, "http", port, log, env, &reqwest::Client::new()).await
+    }
+
+    /// [`Process::start`] with HTTPS (`env` names the certificate and key):
+    /// readiness is checked with `http`, which must trust the certificate.
+    pub async fn start_https(
+        db: &TestDb,
+        port: u16,
+        log: &Path,
+        env: &[(&str, &str)],
+        http: &reqwest::Client,
+    ) -> Process {
+        Process::start_with(db, "https", port, log, env, http).await
+    }
+
+    async fn start_with(
+        db: &TestDb,
+        scheme: &str,
+        port: u16,
+        log: &Path,
+        env: &[(&str, &str)],
+        http: &reqwest::Client,
+    ) -> Process {
+        let url = format!("{scheme}://127.0.0.1:{port}");
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -56,7 +79,6 @@ impl Process {
             url,
             log: log.to_owned(),
         };
-        let http = reqwest::Client::new();
         let start = Instant::now();
         loop {
             let ready = http

@@ -1,0 +1,120 @@
+//! Starting a family and revoking one.
+
+use crate::core::audit::{self, AuditEvent, Outcome};
+use crate::core::clients::Client;
+use crate::core::clock::UnixTime;
+use crate::core::error::Result;
+use crate::core::scope::Scope;
+use crate::core::secret::{self, Secret, SecretHash, ServerKey};
+use crate::core::settings::Settings;
+use crate::core::tokens::IssuedRefreshToken;
+use crate::core::{Authority, Storage};
+
+use super::{FamilyOrigin, MAX_TOKEN_LEN, NewFamily, RefreshFamily, RefreshTokenRecord};
+
+/// What a new family is for.
+#[derive(Debug, Clone)]
+pub struct FamilySpec<'a> {
+    pub client: &'a Client,
+    pub user_id: &'a str,
+    /// The scope granted.
+    pub scope: Scope,
+    pub auth_time: Option<UnixTime>,
+    pub origin: FamilyOrigin,
+}
+
+/// Starts a family: a fresh random token, its record, and the family record.
+/// Pure: nothing is stored. The caller stores [`NewFamily`] — alone with
+/// `RefreshTokenStore::insert_family`, or inside its own transaction with
+/// `store::RefreshTx::insert_family` (so that, say, redeeming a code and
+/// issuing its tokens is one transaction).
+pub fn start(
+    settings: &Settings,
+    server_key: &ServerKey,
+    spec: FamilySpec<'_>,
+    now: UnixTime,
+) -> Result<(NewFamily, IssuedRefreshToken)> {
+    let FamilySpec {
+        client,
+        user_id,
+        scope,
+        auth_time,
+        origin,
+    } = spec;
+    let token = Secret::new(secret::random_token()?);
+    let family = RefreshFamily {
+        id: uuid::Uuid::new_v4().to_string(),
+        client_id: client.id.0.clone(),
+        user_id: user_id.to_owned(),
+        scope,
+        auth_time,
+        origin: Some(origin),
+        created_at: now,
+        expires_at: now + settings.refresh_token_absolute_ttl_seconds,
+        revoked_at: None,
+    };
+    let first_token = RefreshTokenRecord {
+        hash: SecretHash::of(token.expose()),
+        family_id: family.id.clone(),
+        issued_at: now,
+        expires_at: (now + settings.refresh_token_idle_ttl_seconds).min(family.expires_at),
+    };
+    let issued = IssuedRefreshToken::new(server_key, client, token, first_token.expires_at - now);
+    Ok((
+        NewFamily {
+            family,
+            first_token,
+        },
+        issued,
+    ))
+}
+
+/// Revokes the family of a refresh token, if the token is known and, when
+/// `client` is given, was issued to that client. Returns whether a family was
+/// revoked. Unknown tokens and other clients' tokens change nothing (RFC 7009
+/// §2.2: "invalid tokens do not cause an error response").
+pub async fn revoke_by_token<S: Storage>(
+    auth: &Authority<S>,
+    client: Option<&Client>,
+    token: &str,
+) -> Result<bool> {
+    if token.is_empty() || token.len() > MAX_TOKEN_LEN {
+        return Ok(false);
+    }
+    let Some(found) = auth
+        .store
+        .find_refresh_token(&SecretHash::of(token))
+        .await?
+    else {
+        return Ok(false);
+    };
+    if client.is_some_and(|c| !secret::constant_time_eq(&c.id.0, &found.family.client_id)) {
+        return Ok(false);
+    }
+    if client.is_none() {
+        // A cookie sign-out acts for the cookie's client (core::origins).
+        crate::core::origins::note_acting_client(&found.family.client_id);
+    }
+    let revoked = auth
+        .store
+        .revoke_family(&found.family.id, auth.clock.now())
+        .await?;
+    if revoked {
+        let actor = match client {
+            Some(c) => format!("client:{}", c.id),
+            None => format!("user:{}", found.family.user_id),
+        };
+        auth.audit.record(
+            AuditEvent::new(
+                auth.clock.now(),
+                audit::Kind::Revoke,
+                actor,
+                Outcome::Success,
+            )
+            .user(found.family.user_id.as_str())
+            .client(found.family.client_id.as_str())
+            .detail(format!("refresh token family {}", found.family.id)),
+        );
+    }
+    Ok(revoked)
+}

@@ -10,8 +10,14 @@
 //!
 //! `refresh`: every worker signs in once as `bench<N>@example.com` (password
 //! `bench-password`), then refreshes in a loop for `--duration` seconds.
-//! `signin`: every worker signs in in a loop. Prints requests/s and latency
-//! percentiles of the measured requests.
+//! `signin`: every worker signs in in a loop. `client-credentials`: the
+//! baseline without database writes, through the same client and HTTP stack
+//! as `refresh`, so that their ratio compares like with like.
+//! `introspect`: introspects `--token` in a loop (the client is the
+//! resource server). `argon2`: no server; hashes with latchkey's own
+//! `PasswordHasher` (default parameters, one thread) for `--duration`
+//! seconds: the reference a sign-in's CPU is compared to.
+//! Prints requests/s and latency percentiles of the measured requests.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -26,6 +32,10 @@ enum Mode {
     Signin,
     /// `client_credentials`, for a baseline without database writes.
     ClientCredentials,
+    /// RFC 7662 introspection of `--token`.
+    Introspect,
+    /// Argon2id hashes on one thread, no server.
+    Argon2,
 }
 
 #[derive(Debug, Parser)]
@@ -33,10 +43,13 @@ struct Args {
     mode: Mode,
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     url: String,
-    #[arg(long)]
+    #[arg(long, default_value = "")]
     client_id: String,
-    #[arg(long)]
+    #[arg(long, default_value = "")]
     client_secret: String,
+    /// The access token `introspect` asks about.
+    #[arg(long, default_value = "")]
+    token: String,
     /// Users bench0@example.com … bench<users-1>@example.com must exist.
     #[arg(long, default_value_t = 32)]
     users: usize,
@@ -83,6 +96,23 @@ impl Ctx {
         token_of(resp).await
     }
 
+    async fn introspect(&self) -> Result<String, String> {
+        let resp = self
+            .http
+            .post(format!("{}/v1/oauth/introspect", self.args.url))
+            .basic_auth(&self.args.client_id, Some(&self.args.client_secret))
+            .form(&[("token", self.args.token.as_str())])
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = resp.status();
+        let body: serde_json::Value = resp.json().await.map_err(|e| e.to_string())?;
+        if status != 200 || body["active"] != true {
+            return Err(format!("{status}: {body}"));
+        }
+        Ok(String::new())
+    }
+
     async fn refresh(&self, token: &str) -> Result<String, String> {
         let resp = self
             .http
@@ -108,9 +138,64 @@ async fn token_of(resp: reqwest::Response) -> Result<String, String> {
         .to_owned())
 }
 
+/// Hashes for `duration` seconds on one thread; prints hashes/s.
+async fn argon2(duration: u64) {
+    let s = latchkey::config::Settings::default();
+    let hasher = latchkey::core::password::PasswordHasher::new(
+        s.password_hash_memory_kib,
+        s.password_hash_iterations,
+        s.password_hash_parallelism,
+        1,
+    )
+    .unwrap();
+    let password = latchkey::core::secret::Secret::new(PASSWORD);
+    let stored = hasher.hash(&password).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(duration);
+    let started = Instant::now();
+    let cpu0 = process_cpu_seconds();
+    let mut n = 0u64;
+    while Instant::now() < deadline {
+        hasher.verify(&password, Some(&stored)).await.unwrap();
+        n += 1;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let cpu = process_cpu_seconds() - cpu0;
+    // CPU time, not wall time: on a machine shared with other work a hash
+    // takes longer to finish but not more CPU, and the server's CPU per
+    // sign-in is what it is compared with.
+    println!(
+        "mode=Argon2 m={}KiB t={} p={} duration={elapsed:.1}s ok={n} errors=0 rps={:.1} us_per_hash={:.0} p99=0ms",
+        s.password_hash_memory_kib,
+        s.password_hash_iterations,
+        s.password_hash_parallelism,
+        n as f64 / elapsed,
+        cpu * 1e6 / n as f64,
+    );
+}
+
+/// utime + stime of this process (proc(5)), seconds; clock ticks of 10 ms.
+fn process_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
+    if matches!(args.mode, Mode::Argon2) {
+        argon2(args.duration).await;
+        return;
+    }
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency * 2)
         .tcp_nodelay(true)
@@ -125,10 +210,14 @@ async fn main() {
                 .signin(w % ctx.args.users)
                 .await
                 .expect("initial sign-in"),
-            Mode::Signin | Mode::ClientCredentials => String::new(),
+            Mode::Signin | Mode::ClientCredentials | Mode::Introspect | Mode::Argon2 => {
+                String::new()
+            }
         });
     }
-    // Step 2: the measured run.
+    // Step 2: the measured run. The line on stderr tells a driver sampling
+    // the server's CPU (bench/bench.py) that the set-up sign-ins are over.
+    eprintln!("measuring");
     let deadline = Instant::now() + Duration::from_secs(ctx.args.duration);
     let mut workers = Vec::new();
     for (w, token) in tokens.into_iter().enumerate() {
@@ -144,6 +233,8 @@ async fn main() {
                     Mode::Refresh => ctx.refresh(&token).await,
                     Mode::Signin => ctx.signin(user).await,
                     Mode::ClientCredentials => ctx.client_credentials().await,
+                    Mode::Introspect => ctx.introspect().await,
+                    Mode::Argon2 => Ok(String::new()),
                 };
                 let micros = start.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
                 match result {

@@ -74,7 +74,7 @@ impl Server {
         let addr = listener
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
-        let grace = Duration::from_secs(app.settings.shutdown_grace_seconds);
+        let grace = Duration::from_secs(app.settings().shutdown_grace_seconds);
         let router = http::router(app.clone());
         let acceptor = tls.as_ref().map(|t| t.acceptor());
         let task = tokio::spawn(async move {
@@ -115,8 +115,8 @@ impl Server {
         self.background.abort();
         self.outbox.abort();
         // Audit rows still queued are written before the pool closes.
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.app.audit.flush()).await;
-        self.app.store.close().await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.app.audit().flush()).await;
+        self.app.store().close().await;
     }
 
     /// Waits until the server stops by itself (it does not, short of a panic).
@@ -172,7 +172,7 @@ fn reload_on_sighup(tls: Option<Arc<Tls>>) {
 /// each step is idempotent.
 pub fn spawn_background(app: AppState) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let period = Duration::from_secs(app.settings.key_refresh_seconds);
+        let period = Duration::from_secs(app.settings().key_refresh_seconds);
         let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;
@@ -201,11 +201,16 @@ pub fn deliverers(_app: &AppState) -> Vec<Arc<dyn Deliverer>> {
 /// round (here or elsewhere) tries again.
 pub fn spawn_outbox(app: AppState, deliverers: Vec<Arc<dyn Deliverer>>) -> JoinHandle<()> {
     let config = WorkerConfig {
-        poll_interval: Duration::from_millis(app.settings.outbox_poll_interval_ms),
+        poll_interval: Duration::from_millis(app.settings().outbox_poll_interval_ms),
         ..WorkerConfig::default()
     };
-    match Worker::new(app.clock.clone(), config, app.outbox.clone(), deliverers) {
-        Ok(worker) => tokio::spawn(worker.run(app.store.clone())),
+    match Worker::new(
+        app.clock().clone(),
+        config,
+        app.outbox().clone(),
+        deliverers,
+    ) {
+        Ok(worker) => tokio::spawn(worker.run(app.store().clone())),
         Err(e) => {
             tracing::error!(error = %e, "the outbox worker could not start");
             tokio::spawn(async {})

@@ -276,10 +276,10 @@ both_backends! {
         // Step 2: latchkey rotates, and drops the old key from its JWKS (as
         // it does once every token the key signed has expired).
         lk.rotate().await;
-        let gone = lk.now() + lk.app.settings.retired_key_lifetime() + 1;
-        assert_eq!(lk.app.store.purge_keys(gone).await.unwrap(), 1);
+        let gone = lk.now() + lk.app.settings().retired_key_lifetime() + 1;
+        assert_eq!(lk.app.store().purge_keys(gone).await.unwrap(), 1);
         lk.app.reload_keys().await.unwrap();
-        assert!(lk.app.store.list_keys().await.unwrap().iter().all(|k| k.kid != old.0));
+        assert!(lk.app.store().list_keys().await.unwrap().iter().all(|k| k.kid != old.0));
 
         // Step 3: until `max_age` has passed, the cache serves the old key
         // without asking latchkey.

@@ -8,7 +8,9 @@ use serde::Serialize;
 use super::{open_store, output};
 use crate::config::Settings;
 use crate::core::audit::Kind;
-use crate::core::clients::{Client, ClientStore as _, GrantType, NewClient, TokenDelivery};
+use crate::core::clients::{
+    Client, ClientId, ClientStore as _, GrantType, NewClient, TokenDelivery,
+};
 use crate::core::clock::{Clock as _, SystemClock};
 use crate::core::scope::Scope;
 
@@ -108,7 +110,7 @@ pub struct ClientView {
 impl From<&Client> for ClientView {
     fn from(c: &Client) -> Self {
         ClientView {
-            client_id: c.id.0.clone(),
+            client_id: c.id.to_string(),
             name: c.name.clone(),
             public: c.is_public(),
             first_party: c.first_party,
@@ -163,17 +165,14 @@ pub async fn run(settings: Settings, cmd: ClientCommand) -> anyhow::Result<ExitC
                 allowed_origins: a.allowed_origins,
             };
             let (client, secret) = create(&store, new).await?;
-            super::audit_cli(&store, Kind::ClientCreate, |e| {
-                e.client(client.id.0.as_str())
-            })
-            .await?;
+            super::audit_cli(&store, Kind::ClientCreate, |e| e.client(client.id.as_str())).await?;
             if a.json {
                 output::json(&Created {
-                    client_id: client.id.0.clone(),
+                    client_id: client.id.to_string(),
                     client_secret: secret,
                 })?;
             } else {
-                let mut rows = vec![("client_id", client.id.0.clone())];
+                let mut rows = vec![("client_id", client.id.to_string())];
                 if let Some(s) = secret {
                     rows.push(("client_secret", s));
                 }
@@ -195,7 +194,7 @@ pub async fn run(settings: Settings, cmd: ClientCommand) -> anyhow::Result<ExitC
             }
         }
         ClientCommand::Show(a) => {
-            let Some(client) = store.get_client(&a.id).await? else {
+            let Some(client) = store.get_client(&ClientId::new(a.id.as_str())).await? else {
                 eprintln!("error: no client with id {:?}", a.id);
                 return Ok(ExitCode::FAILURE);
             };
@@ -222,7 +221,7 @@ pub async fn run(settings: Settings, cmd: ClientCommand) -> anyhow::Result<ExitC
             }
         }
         ClientCommand::Delete(a) => {
-            let deleted = store.delete_client(&a.id).await?;
+            let deleted = store.delete_client(&ClientId::new(a.id.as_str())).await?;
             if deleted {
                 super::audit_cli(&store, Kind::ClientDelete, |e| e.client(a.id.as_str())).await?;
             }

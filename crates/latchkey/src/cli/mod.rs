@@ -1,4 +1,4 @@
-//! The `latchkey` binary's subcommands (SPEC §1).
+//! The `latchkey` binary's subcommands.
 //!
 //! Every subcommand reads the same configuration (file, then `LATCHKEY_*`
 //! variables, then flags). Admin commands print JSON on stdout with `--json`;

@@ -46,12 +46,12 @@ impl ListenArgs {
 pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     let server = Server::start(settings, Arc::new(SystemClock)).await?;
-    let settings = server.app.settings.clone();
+    let settings = server.app.settings().clone();
     tracing::info!(
         addr = %server.addr,
         https = server.tls.is_some(),
         issuer = %settings.issuer,
-        database = server.app.store.kind(),
+        database = server.app.store().kind(),
         startup_ms = started.elapsed().as_millis() as u64,
         "latchkey is listening"
     );
@@ -67,7 +67,7 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<ExitCode
 
 /// Creates the demo data on an empty database and prints how to use it.
 async fn demo(server: &Server, settings: &Settings) -> anyhow::Result<()> {
-    let store = &server.app.store;
+    let store = server.app.store();
     if !store.list_clients().await?.is_empty() {
         println!("--demo: the database already has clients; no demo data created.");
         return Ok(());
@@ -108,13 +108,10 @@ async fn demo(server: &Server, settings: &Settings) -> anyhow::Result<()> {
 /// The browser half of the demo: a public client for the authorization code
 /// flow with PKCE, and a user to sign in as.
 async fn demo_browser(server: &Server, settings: &Settings) -> anyhow::Result<()> {
-    use base64::Engine as _;
-    use sha2::Digest as _;
-
     use crate::core::secret::{self, Secret};
     use crate::core::users::{NewUser, UserStore as _};
 
-    let store = &server.app.store;
+    let store = server.app.store();
     let redirect_uri = settings.url("/demo/callback");
     let (public, _) = super::client::create(
         store,
@@ -138,7 +135,7 @@ async fn demo_browser(server: &Server, settings: &Settings) -> anyhow::Result<()
     let password = secret::random_token()?.chars().take(16).collect::<String>();
     let hash = server
         .app
-        .passwords
+        .passwords()
         .hash(&Secret::new(password.clone()))
         .await?;
     let user = NewUser {
@@ -146,12 +143,11 @@ async fn demo_browser(server: &Server, settings: &Settings) -> anyhow::Result<()
         name: Some("Demo User".into()),
         roles: vec!["demo".into()],
     }
-    .build(hash, server.app.clock.now())?;
+    .build(hash, server.app.clock().now())?;
     store.insert_user(&user).await?;
 
     let verifier = secret::random_token()?;
-    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    let challenge = crate::core::codes::s256_challenge(&verifier);
     let authorize = url::Url::parse_with_params(
         &settings.url(crate::core::discovery::paths::AUTHORIZE),
         &[

@@ -8,11 +8,12 @@ use serde::Serialize;
 
 use super::{open_store, output};
 use crate::config::Settings;
+use crate::core::accounts;
 use crate::core::audit::Kind;
 use crate::core::clock::{Clock as _, SystemClock};
 use crate::core::password::PasswordHasher;
 use crate::core::secret::Secret;
-use crate::core::users::{self, NewUser, User, UserStore as _};
+use crate::core::users::{NewUser, User, UserId, UserStore as _};
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
@@ -71,7 +72,7 @@ pub struct UserView {
 impl From<&User> for UserView {
     fn from(u: &User) -> Self {
         UserView {
-            id: u.id.0.clone(),
+            id: u.id.to_string(),
             email: u.email.clone(),
             name: u.name.clone(),
             roles: u.roles.clone(),
@@ -125,11 +126,11 @@ pub async fn run(settings: Settings, cmd: UserCommand) -> anyhow::Result<ExitCod
                 roles: a.roles,
             };
             let user = create(&store, &settings, new, &password).await?;
-            super::audit_cli(&store, Kind::UserCreate, |e| e.user(user.id.0.as_str())).await?;
+            super::audit_cli(&store, Kind::UserCreate, |e| e.user(user.id.as_str())).await?;
             if a.json {
-                output::json(&serde_json::json!({"id": user.id.0, "email": user.email}))?;
+                output::json(&serde_json::json!({"id": user.id, "email": user.email}))?;
             } else {
-                output::fields(&[("id", user.id.0.clone()), ("email", user.email.clone())]);
+                output::fields(&[("id", user.id.to_string()), ("email", user.email.clone())]);
             }
         }
         UserCommand::List(f) => {
@@ -150,18 +151,18 @@ pub async fn run(settings: Settings, cmd: UserCommand) -> anyhow::Result<ExitCod
         }
         UserCommand::Disable(a) => {
             let user = find(&store, &a.id).await?;
-            let revoked = users::disable(&store, &user.id.0, SystemClock.now())
+            let revoked = accounts::disable(&store, &user.id, SystemClock.now())
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no user {:?}", a.id))?;
             super::audit_cli(&store, Kind::UserDisable, |e| {
-                e.user(user.id.0.as_str()).detail(format!(
+                e.user(user.id.as_str()).detail(format!(
                     "{} refresh-token families revoked",
                     revoked.refresh_families
                 ))
             })
             .await?;
             let view = serde_json::json!({
-                "id": user.id.0,
+                "id": user.id,
                 "email": user.email,
                 "disabled": true,
                 "revoked_refresh_token_families": revoked.refresh_families,
@@ -171,7 +172,7 @@ pub async fn run(settings: Settings, cmd: UserCommand) -> anyhow::Result<ExitCod
                 output::json(&view)?;
             } else {
                 output::fields(&[
-                    ("id", user.id.0.clone()),
+                    ("id", user.id.to_string()),
                     ("disabled", "true".into()),
                     (
                         "revoked refresh-token families",
@@ -186,16 +187,16 @@ pub async fn run(settings: Settings, cmd: UserCommand) -> anyhow::Result<ExitCod
         }
         UserCommand::RevokeSessions(a) => {
             let user = find(&store, &a.id).await?;
-            let revoked = users::revoke_sessions(&store, &user.id.0, SystemClock.now()).await?;
+            let revoked = accounts::revoke_sessions(&store, &user.id, SystemClock.now()).await?;
             super::audit_cli(&store, Kind::UserRevokeSessions, |e| {
-                e.user(user.id.0.as_str()).detail(format!(
+                e.user(user.id.as_str()).detail(format!(
                     "{} refresh-token families revoked",
                     revoked.refresh_families
                 ))
             })
             .await?;
             let view = serde_json::json!({
-                "id": user.id.0,
+                "id": user.id,
                 "email": user.email,
                 "revoked_refresh_token_families": revoked.refresh_families,
                 "ended_browser_sessions": revoked.browser_sessions,
@@ -204,7 +205,7 @@ pub async fn run(settings: Settings, cmd: UserCommand) -> anyhow::Result<ExitCod
                 output::json(&view)?;
             } else {
                 output::fields(&[
-                    ("id", user.id.0.clone()),
+                    ("id", user.id.to_string()),
                     (
                         "revoked refresh-token families",
                         revoked.refresh_families.to_string(),
@@ -226,7 +227,7 @@ async fn find(store: &crate::store::Store, id_or_email: &str) -> anyhow::Result<
     let user = if id_or_email.contains('@') {
         store.find_user_by_email(id_or_email).await?
     } else {
-        store.get_user(id_or_email).await?
+        store.get_user(&UserId::new(id_or_email)).await?
     };
     user.ok_or_else(|| anyhow::anyhow!("no user {id_or_email:?}"))
 }

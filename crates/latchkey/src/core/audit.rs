@@ -33,7 +33,8 @@ const MAX_BATCH: usize = 256;
 pub enum Kind {
     /// A password sign-in (token endpoint or `/v1/signin`).
     Signin,
-    /// A sign-in refused by the failure limits (a lockout, SPEC §5).
+    /// A sign-in refused by the failure limits (a lockout;
+    /// docs/signin-limits.md).
     SigninRefused,
     /// A rotated refresh token presented again; its family was revoked.
     RefreshReuse,

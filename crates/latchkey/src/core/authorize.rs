@@ -1,4 +1,4 @@
-//! The authorization endpoint (RFC 6749 §4.1.1, OIDC Core §3.1.2, SPEC §6):
+//! The authorization endpoint (RFC 6749 §4.1.1, OIDC Core §3.1.2):
 //! validating a request, deciding whether the browser must sign in or
 //! consent, and issuing the code.
 //!
@@ -44,11 +44,12 @@ use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
+use super::Authority;
 use super::audit::{self, AuditEvent};
-use super::clients::{Client, GrantType};
+use super::clients::{Client, ClientId, ClientStore, GrantType};
 use super::clock::UnixTime;
-use super::codes::{self, StoredCode};
-use super::consent;
+use super::codes::{self, CodeStore, StoredCode};
+use super::consent::{self, ConsentStore};
 use super::decision::Decision;
 use super::error::{Error, Result};
 use super::params::Params;
@@ -57,7 +58,8 @@ use super::scope::{self, Scope};
 use super::secret::{self, Secret, SecretHash};
 use super::sessions::Session;
 use super::tokens;
-use super::{Authority, Storage};
+use super::users::UserId;
+use super::users::UserStore;
 
 /// How long a request may wait for the login and consent pages.
 pub const PENDING_TTL_SECONDS: i64 = 600;
@@ -71,7 +73,7 @@ const MAX_UI_LOCALES_LEN: usize = 256;
 /// A validated authorization request, as it waits for the pages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthorizationRequest {
-    pub client_id: String,
+    pub client_id: ClientId,
     pub redirect_uri: String,
     /// The scope to grant: the requested one, within the client's.
     pub scope: String,
@@ -128,6 +130,17 @@ pub enum AuthorizeOutcome {
     ConsentRequired { request_id: Secret },
 }
 
+/// The stores the authorization endpoint and its pages use between them.
+pub trait AuthorizeStores:
+    ClientStore + UserStore + ConsentStore + PendingRequestStore + CodeStore
+{
+}
+
+impl<T> AuthorizeStores for T where
+    T: ClientStore + UserStore + ConsentStore + PendingRequestStore + CodeStore
+{
+}
+
 /// A request waiting for a page, as stored.
 #[derive(Debug, Clone)]
 pub struct PendingRequest {
@@ -160,7 +173,7 @@ pub trait PendingRequestStore: Send + Sync {
 /// `browser` is the `latchkey_browser` cookie the response will carry (the
 /// caller creates one if the request had none); `session` the live session
 /// of the browser, if any.
-pub async fn authorize<S: Storage>(
+pub async fn authorize<S: AuthorizeStores>(
     auth: &Authority<S>,
     params: &Params,
     browser: &str,
@@ -173,7 +186,11 @@ pub async fn authorize<S: Storage>(
             "the request must name a client_id and a redirect_uri",
         )));
     };
-    let Some(client) = auth.clients.get(&auth.store, client_id).await? else {
+    let Some(client) = auth
+        .clients
+        .get(&auth.store, &ClientId::new(client_id))
+        .await?
+    else {
         return Ok(AuthorizeOutcome::ErrorPage(Error::invalid_request(
             "unknown client",
         )));
@@ -203,7 +220,7 @@ pub async fn authorize<S: Storage>(
 }
 
 /// Checks everything but the client and `redirect_uri`.
-fn validate<S: Storage>(
+fn validate<S>(
     auth: &Authority<S>,
     client: &Client,
     redirect_uri: &str,
@@ -268,7 +285,7 @@ fn validate<S: Storage>(
         return Err(Error::invalid_request("nonce is too long"));
     }
     Ok(AuthorizationRequest {
-        client_id: client.id.0.clone(),
+        client_id: client.id.clone(),
         redirect_uri: redirect_uri.to_owned(),
         scope: scope.to_string(),
         state: params.get("state").map(str::to_owned),
@@ -303,7 +320,7 @@ enum Login {
 }
 
 /// Decides, for a validated request, between login, consent and a code.
-async fn decide<S: Storage>(
+async fn decide<S: AuthorizeStores>(
     auth: &Authority<S>,
     request: AuthorizationRequest,
     browser: &str,
@@ -350,7 +367,7 @@ async fn decide<S: Storage>(
     };
     let scope = request.scope()?;
     let consent_needed = (request.prompt.forces_consent() && !client.first_party)
-        || consent::needed(&auth.store, &client, &user.id.0, &scope).await?;
+        || consent::needed(&auth.store, &client, &user.id, &scope).await?;
     if consent_needed {
         if request.prompt.forbids_pages() {
             return Ok(finish_with_error(
@@ -366,12 +383,12 @@ async fn decide<S: Storage>(
         let request_id = store_pending(auth, request, browser).await?;
         return Ok(AuthorizeOutcome::ConsentRequired { request_id });
     }
-    issue_code(auth, &request, &user.id.0, session.auth_time).await
+    issue_code(auth, &request, &user.id, session.auth_time).await
 }
 
 /// The pending request `request_id`, if it exists, is unexpired and belongs
 /// to this browser.
-pub async fn load_pending<S: Storage>(
+pub async fn load_pending<S: PendingRequestStore>(
     auth: &Authority<S>,
     request_id: &str,
     browser: Option<&str>,
@@ -393,7 +410,7 @@ pub async fn load_pending<S: Storage>(
 
 /// The `ui_locales` of the pending request `request_id` (this browser's,
 /// unexpired), for the language of its pages.
-pub async fn pending_ui_locales<S: Storage>(
+pub async fn pending_ui_locales<S: PendingRequestStore>(
     auth: &Authority<S>,
     request_id: &str,
     browser: Option<&str>,
@@ -404,7 +421,7 @@ pub async fn pending_ui_locales<S: Storage>(
 }
 
 /// After the login page: the user signed in for `request_id` just now.
-pub async fn resume<S: Storage>(
+pub async fn resume<S: AuthorizeStores>(
     auth: &Authority<S>,
     request_id: &str,
     browser: &str,
@@ -446,7 +463,7 @@ pub enum ConsentPrompt {
 
 /// What the consent page for `request_id` shows to the browser that sent
 /// `browser` (its `latchkey_browser` cookie), signed in as `session`.
-pub async fn consent_prompt<S: Storage>(
+pub async fn consent_prompt<S: AuthorizeStores>(
     auth: &Authority<S>,
     request_id: &str,
     browser: Option<&str>,
@@ -478,7 +495,7 @@ pub async fn consent_prompt<S: Storage>(
 /// (whose form's CSRF token the caller has checked). `None`: the request is
 /// gone (expired, decided meanwhile, or not this session's); without a
 /// session, the login page for the request.
-pub async fn consent<S: Storage>(
+pub async fn consent<S: AuthorizeStores>(
     auth: &Authority<S>,
     request_id: &str,
     browser: &str,
@@ -532,7 +549,7 @@ pub async fn consent<S: Storage>(
             audit::Outcome::Success,
         )
         .user(session.user_id.as_str())
-        .client(client.id.0.as_str())
+        .client(client.id.as_str())
         .detail(scope.to_string()),
     );
     issue_code(auth, &request, &session.user_id, session.auth_time)
@@ -541,7 +558,7 @@ pub async fn consent<S: Storage>(
 }
 
 /// Stores the request for the next page; returns its id.
-async fn store_pending<S: Storage>(
+async fn store_pending<S: PendingRequestStore>(
     auth: &Authority<S>,
     request: AuthorizationRequest,
     browser: &str,
@@ -560,10 +577,10 @@ async fn store_pending<S: Storage>(
 }
 
 /// Step (C): stores a code for the user and redirects with it.
-async fn issue_code<S: Storage>(
+async fn issue_code<S: CodeStore>(
     auth: &Authority<S>,
     request: &AuthorizationRequest,
-    user_id: &str,
+    user_id: &UserId,
     auth_time: UnixTime,
 ) -> Result<AuthorizeOutcome> {
     let now = auth.clock.now();
@@ -572,7 +589,7 @@ async fn issue_code<S: Storage>(
         .insert_code(&StoredCode {
             hash: SecretHash::of(&code),
             client_id: request.client_id.clone(),
-            user_id: user_id.to_owned(),
+            user_id: user_id.clone(),
             redirect_uri: request.redirect_uri.clone(),
             code_challenge: request.code_challenge.clone(),
             scope: request.scope()?,
@@ -593,7 +610,7 @@ async fn issue_code<S: Storage>(
     )))
 }
 
-fn finish_with_error<S: Storage>(
+fn finish_with_error<S>(
     auth: &Authority<S>,
     request: &AuthorizationRequest,
     error: Error,
@@ -679,7 +696,7 @@ pub fn describe_scope(scope: &Scope) -> Vec<ScopeItem> {
 }
 
 /// Fetches a client for the pages (its name).
-pub async fn client_for<S: Storage>(
+pub async fn client_for<S: ClientStore>(
     auth: &Authority<S>,
     request: &AuthorizationRequest,
 ) -> Result<Option<std::sync::Arc<Client>>> {

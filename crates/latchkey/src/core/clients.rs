@@ -11,9 +11,14 @@ use super::generation::{Freshness, Generation};
 use super::scope::Scope;
 use super::secret::{self, Secret, SecretHash};
 
-/// A client identifier. Public: it appears in URLs and tokens.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ClientId(pub String);
+/// A client identifier. Public: it appears in URLs and tokens. A distinct
+/// type so that a client id cannot be passed where a user id is meant (both
+/// are UUID strings); `as_str` and `Display` give the text.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
+pub struct ClientId(String);
 
 impl fmt::Display for ClientId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -21,13 +26,38 @@ impl fmt::Display for ClientId {
     }
 }
 
-impl ClientId {
-    pub fn as_str(&self) -> &str {
-        &self.0
+impl From<&str> for ClientId {
+    fn from(id: &str) -> Self {
+        ClientId(id.to_owned())
     }
 }
 
-/// The grant types a client may be registered for (SPEC §1).
+impl From<String> for ClientId {
+    fn from(id: String) -> Self {
+        ClientId(id)
+    }
+}
+
+impl ClientId {
+    /// An id as presented or stored. Not validated: an unknown id simply
+    /// finds no client.
+    pub fn new(id: impl Into<String>) -> Self {
+        ClientId(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Compares in constant time (client ids are not secret, but comparing
+    /// them so costs nothing and removes a question).
+    pub fn matches(&self, other: &ClientId) -> bool {
+        secret::constant_time_eq(&self.0, &other.0)
+    }
+}
+
+/// The grant types a client may be registered for (`client create
+/// --grant-type`; docs/endpoints.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GrantType {
     AuthorizationCode,
@@ -62,7 +92,7 @@ impl GrantType {
     }
 }
 
-/// How a client receives its refresh token (SPEC §5).
+/// How a client receives its refresh token (docs/first-party-apps.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TokenDelivery {
     /// In the JSON body, as RFC 6749 says.
@@ -109,7 +139,7 @@ pub struct Client {
     pub audiences: Vec<String>,
     pub token_delivery: TokenDelivery,
     /// The web origins (`scheme://host[:port]`, normalised by
-    /// [`super::origins::normalize_origin`]) whose browser code may read this
+    /// [`normalize_origin`]) whose browser code may read this
     /// client's answers across origins (CORS; docs/cors-and-tls.md).
     pub allowed_origins: Vec<String>,
     pub created_at: UnixTime,
@@ -185,7 +215,7 @@ impl NewClient {
         let mut allowed_origins = self
             .allowed_origins
             .iter()
-            .map(|o| super::origins::normalize_origin(o))
+            .map(|o| normalize_origin(o))
             .collect::<Result<Vec<_>>>()?;
         allowed_origins.sort();
         allowed_origins.dedup();
@@ -223,7 +253,7 @@ impl NewClient {
             (Some(SecretHash::of(&secret)), Some(Secret::new(secret)))
         };
         let client = Client {
-            id: ClientId(uuid::Uuid::new_v4().to_string()),
+            id: ClientId::new(uuid::Uuid::new_v4().to_string()),
             name: self.name,
             secret_hash,
             first_party: self.first_party,
@@ -238,6 +268,56 @@ impl NewClient {
         };
         Ok((client, secret))
     }
+}
+
+/// Validates an origin given at registration (`allowed_origins`, for CORS:
+/// `core::origins`) and returns its normal form:
+/// lowercase scheme and host, an IDN host in punycode, the port omitted when
+/// it is the scheme's default (`https://a.example:443` is
+/// `https://a.example`), as browsers serialize it (RFC 6454 §6.2).
+///
+/// Refused: anything with a path (even a lone trailing `/`), query,
+/// fragment or user info; wildcards; the opaque origin `null` (any sandboxed
+/// iframe or `data:` page sends it, so allowing it would allow everyone);
+/// and schemes other than `http` and `https`.
+pub fn normalize_origin(input: &str) -> Result<String> {
+    let bad = |why: &str| Error::invalid_request(format!("allowed origin {input:?} {why}"));
+    let trimmed = input.trim();
+    if trimmed.contains('*') {
+        return Err(bad(
+            "contains a wildcard; register each origin (scheme://host[:port]) exactly",
+        ));
+    }
+    if trimmed.eq_ignore_ascii_case("null") {
+        return Err(bad(
+            "is the opaque origin, which any sandboxed page can send: it cannot be allowed",
+        ));
+    }
+    let url = url::Url::parse(trimmed).map_err(|e| {
+        bad(&format!(
+            "is not an origin of the form scheme://host[:port]: {e}"
+        ))
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("must use http or https"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("must not contain user info"));
+    }
+    if url.path() != "/"
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || trimmed.ends_with('/')
+    {
+        return Err(bad(
+            "must be scheme://host[:port] alone: no path (not even a trailing /), query or fragment",
+        ));
+    }
+    let origin = url.origin();
+    if !origin.is_tuple() {
+        return Err(bad("is not a tuple origin"));
+    }
+    Ok(origin.ascii_serialization())
 }
 
 /// A redirect URI must be absolute and carry no fragment (RFC 6749 §3.1.2).
@@ -262,13 +342,13 @@ pub trait ClientStore: Send + Sync {
     /// [`super::origins::OriginIndex`] sees the new client's origins.
     fn insert_client(&self, client: &Client) -> impl Future<Output = Result<()>> + Send;
     /// The client with this id, if any.
-    fn get_client(&self, id: &str) -> impl Future<Output = Result<Option<Client>>> + Send;
+    fn get_client(&self, id: &ClientId) -> impl Future<Output = Result<Option<Client>>> + Send;
     /// All clients, oldest first.
     fn list_clients(&self) -> impl Future<Output = Result<Vec<Client>>> + Send;
     /// Deletes a client and, through the schema, everything issued to it, and
     /// bumps the clients generation in the same transaction. Returns whether it
     /// existed.
-    fn delete_client(&self, id: &str) -> impl Future<Output = Result<bool>> + Send;
+    fn delete_client(&self, id: &ClientId) -> impl Future<Output = Result<bool>> + Send;
     /// A counter that every insertion, change or removal of a client
     /// increases; caches
     /// compare it to know whether what they hold may be stale.
@@ -279,15 +359,15 @@ pub trait ClientStore: Send + Sync {
 #[derive(Debug, Clone)]
 pub enum ClientCredentials {
     /// `client_secret_basic`.
-    Basic { client_id: String, secret: Secret },
+    Basic { client_id: ClientId, secret: Secret },
     /// `client_secret_post`.
-    Post { client_id: String, secret: Secret },
+    Post { client_id: ClientId, secret: Secret },
     /// `none`: a public client names itself.
-    None { client_id: String },
+    None { client_id: ClientId },
 }
 
 impl ClientCredentials {
-    pub fn client_id(&self) -> &str {
+    pub fn client_id(&self) -> &ClientId {
         match self {
             ClientCredentials::Basic { client_id, .. }
             | ClientCredentials::Post { client_id, .. }
@@ -359,7 +439,7 @@ pub fn check_credentials(
 /// cached, so guessing ids cannot grow it; it is emptied when it outgrows
 /// `MAX_ENTRIES`.
 pub struct ClientCache {
-    entries: RwLock<HashMap<String, Arc<Client>>>,
+    entries: RwLock<HashMap<ClientId, Arc<Client>>>,
     generation: Generation,
 }
 
@@ -374,7 +454,11 @@ impl ClientCache {
     }
 
     /// The client with this id, from memory when the cache is known fresh.
-    pub async fn get<S: ClientStore>(&self, store: &S, id: &str) -> Result<Option<Arc<Client>>> {
+    pub async fn get<S: ClientStore>(
+        &self,
+        store: &S,
+        id: &ClientId,
+    ) -> Result<Option<Arc<Client>>> {
         let freshness = match self.generation.check(|| store.clients_generation()).await {
             Ok(f) => f,
             // The database is unreachable, but the cache was valid when it
@@ -409,23 +493,23 @@ impl ClientCache {
         if entries.len() >= Self::MAX_ENTRIES {
             entries.clear();
         }
-        entries.insert(id.to_owned(), client.clone());
+        entries.insert(id.clone(), client.clone());
         Ok(Some(client))
     }
 
     /// Forgets one client (this process just changed it).
-    pub fn forget(&self, id: &str) {
+    pub fn forget(&self, id: &ClientId) {
         self.write().remove(id);
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<Client>>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<ClientId, Arc<Client>>> {
         // A poisoned lock means a panic mid-insert; the map is still valid.
         self.entries
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<Client>>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<ClientId, Arc<Client>>> {
         self.entries
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -468,7 +552,7 @@ mod tests {
     fn secret_check() {
         let (c, s) = confidential();
         let c = Arc::new(c);
-        let id = c.id.0.clone();
+        let id = c.id.clone();
         let ok = ClientCredentials::Basic {
             client_id: id.clone(),
             secret: s.clone(),

@@ -1,4 +1,4 @@
-//! Authorization codes (RFC 6749 §4.1.2, SPEC §4): opaque, single use,
+//! Authorization codes (RFC 6749 §4.1.2): opaque, single use,
 //! `authorization_code_ttl_seconds` (60 s), bound to the client, the
 //! `redirect_uri`, the PKCE challenge, the nonce, the scope, the user and
 //! `auth_time`. Only the code's SHA-256 is stored.
@@ -14,20 +14,21 @@ use std::future::Future;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest as _, Sha256};
 
+use super::clients::ClientId;
 use super::clock::UnixTime;
 use super::error::Result;
 use super::refresh::NewFamily;
 use super::scope::Scope;
 use super::secret::{self, SecretHash};
+use super::users::UserId;
 
 /// A code as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredCode {
     pub hash: SecretHash,
-    pub client_id: String,
-    pub user_id: String,
+    pub client_id: ClientId,
+    pub user_id: UserId,
     pub redirect_uri: String,
     /// The S256 `code_challenge`; `None` only for a confidential client when
     /// `require_pkce` is off.
@@ -105,14 +106,19 @@ pub fn is_pkce_string(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
+/// The S256 challenge of a verifier: "BASE64URL-ENCODE(SHA256(ASCII(
+/// code_verifier)))" (RFC 7636 §4.2).
+pub fn s256_challenge(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(secret::sha256(verifier.as_bytes()))
+}
+
 /// "BASE64URL-ENCODE(SHA256(ASCII(code_verifier))) == code_challenge"
 /// (RFC 7636 §4.6), compared in constant time.
 pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
     if !is_pkce_string(verifier) {
         return false;
     }
-    let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-    secret::constant_time_eq(&computed, challenge)
+    secret::constant_time_eq(&s256_challenge(verifier), challenge)
 }
 
 #[cfg(test)]

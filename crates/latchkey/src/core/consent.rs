@@ -1,13 +1,14 @@
-//! Remembered consents (SPEC §6): once a user allowed a client some scopes,
+//! Remembered consents (docs/browser-flows.md): once a user allowed a client some scopes,
 //! later requests for those scopes (or fewer) skip the consent page.
 //! First-party clients never show it.
 
 use std::future::Future;
 
-use super::clients::Client;
+use super::clients::{Client, ClientId};
 use super::clock::UnixTime;
 use super::error::Result;
 use super::scope::Scope;
+use super::users::UserId;
 
 /// Storage of consents, one row per user and client holding the union of
 /// the scopes granted so far.
@@ -15,15 +16,15 @@ pub trait ConsentStore: Send + Sync {
     /// The scopes the user has granted the client, if any.
     fn get_consent(
         &self,
-        user_id: &str,
-        client_id: &str,
+        user_id: &UserId,
+        client_id: &ClientId,
     ) -> impl Future<Output = Result<Option<Scope>>> + Send;
     /// Records `scope` as granted (replacing what was stored: the caller
     /// passes the union).
     fn save_consent(
         &self,
-        user_id: &str,
-        client_id: &str,
+        user_id: &UserId,
+        client_id: &ClientId,
         scope: &Scope,
         now: UnixTime,
     ) -> impl Future<Output = Result<()>> + Send;
@@ -33,13 +34,13 @@ pub trait ConsentStore: Send + Sync {
 pub async fn needed<S: ConsentStore>(
     store: &S,
     client: &Client,
-    user_id: &str,
+    user_id: &UserId,
     scope: &Scope,
 ) -> Result<bool> {
     if client.first_party {
         return Ok(false);
     }
-    let granted = store.get_consent(user_id, client.id.as_str()).await?;
+    let granted = store.get_consent(user_id, &client.id).await?;
     Ok(!granted.is_some_and(|g| scope.is_subset_of(&g)))
 }
 
@@ -48,16 +49,14 @@ pub async fn needed<S: ConsentStore>(
 pub async fn remember<S: ConsentStore>(
     store: &S,
     client: &Client,
-    user_id: &str,
+    user_id: &UserId,
     scope: &Scope,
     now: UnixTime,
 ) -> Result<()> {
-    let before = store.get_consent(user_id, client.id.as_str()).await?;
+    let before = store.get_consent(user_id, &client.id).await?;
     let union = match before {
         Some(b) => Scope::from_tokens(b.iter().chain(scope.iter()).map(str::to_owned)),
         None => scope.clone(),
     };
-    store
-        .save_consent(user_id, client.id.as_str(), &union, now)
-        .await
+    store.save_consent(user_id, &client.id, &union, now).await
 }

@@ -122,7 +122,7 @@ mod tests {
     fn session(id: &str) -> Session {
         Session {
             id_hash: SecretHash::of(id),
-            user_id: "u".into(),
+            user_id: crate::core::users::UserId::new("u"),
             auth_time: 0,
             created_at: 0,
             idle_expires_at: 10,

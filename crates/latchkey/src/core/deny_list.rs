@@ -14,10 +14,10 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{PoisonError, RwLock};
 
+use super::Authority;
 use super::clock::UnixTime;
 use super::error::Result;
 use super::generation::{Freshness, Generation};
-use super::{Authority, Storage};
 
 /// Storage of the access-token deny list.
 ///
@@ -134,7 +134,11 @@ impl DenyListCache {
 
 /// Puts an access token's `jti` on the deny list until `expires_at`, and
 /// tells this process's mirror at once.
-pub async fn deny<S: Storage>(auth: &Authority<S>, jti: &str, expires_at: UnixTime) -> Result<()> {
+pub async fn deny<S: DenyListStore>(
+    auth: &Authority<S>,
+    jti: &str,
+    expires_at: UnixTime,
+) -> Result<()> {
     auth.store.deny_access_token(jti, expires_at).await?;
     auth.denied.note(jti, expires_at);
     Ok(())
@@ -142,7 +146,7 @@ pub async fn deny<S: Storage>(auth: &Authority<S>, jti: &str, expires_at: UnixTi
 
 /// Whether the access token `jti` was revoked, within the mirror's
 /// staleness bound.
-pub async fn is_denied<S: Storage>(auth: &Authority<S>, jti: &str) -> Result<bool> {
+pub async fn is_denied<S: DenyListStore>(auth: &Authority<S>, jti: &str) -> Result<bool> {
     auth.denied
         .is_denied(&auth.store, jti, auth.clock.now())
         .await

@@ -50,7 +50,8 @@
 use std::future::Future;
 use std::net::IpAddr;
 
-use super::clients::{self, ClientCredentials, GrantType};
+use super::clients::ClientStore;
+use super::clients::{self, ClientCredentials, ClientId, GrantType};
 use super::clock::UnixTime;
 use super::codes::Issued;
 use super::decision::Decision;
@@ -61,7 +62,9 @@ use super::scope::Scope;
 use super::secret::{self, Secret, SecretHash, ServerKey};
 use super::sessions::Session;
 use super::tokens;
-use super::{Authority, Storage, discovery::paths};
+use super::users::UserId;
+use super::users::UserStore;
+use super::{Authority, discovery::paths};
 
 /// The characters of a user code: RFC 8628 §6.1's example alphabet, the
 /// consonants without look-alikes.
@@ -125,7 +128,7 @@ pub struct StoredDevice {
     pub hash: SecretHash,
     /// HMAC of the normalized user code.
     pub user_code_hash: String,
-    pub client_id: String,
+    pub client_id: ClientId,
     pub scope: Scope,
     pub audience: Vec<String>,
     pub created_at: UnixTime,
@@ -133,7 +136,7 @@ pub struct StoredDevice {
     pub interval_seconds: i64,
     pub last_polled_at: Option<UnixTime>,
     pub status: DeviceStatus,
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     pub auth_time: Option<UnixTime>,
 }
 
@@ -179,17 +182,22 @@ pub trait DeviceStore: Send + Sync {
     ) -> impl Future<Output = Result<bool>> + Send;
     /// Denies every authorization the user approved that no device has
     /// redeemed yet (`user revoke-sessions`, `user disable`); returns how many.
-    fn deny_user_devices(&self, user_id: &str) -> impl Future<Output = Result<u64>> + Send;
+    fn deny_user_devices(&self, user_id: &UserId) -> impl Future<Output = Result<u64>> + Send;
     /// Deletes authorizations that expired before `before`; returns how many.
     fn purge_devices(&self, before: UnixTime) -> impl Future<Output = Result<u64>> + Send;
 }
+
+/// The stores the `/device` page uses between them.
+pub trait DevicePageStores: DeviceStore + ClientStore + UserStore + AttemptCounterStore {}
+
+impl<T: DeviceStore + ClientStore + UserStore + AttemptCounterStore> DevicePageStores for T {}
 
 /// A person's answer on the confirmation page, as the store records it.
 #[derive(Debug, Clone, Copy)]
 pub struct DeviceDecision<'a> {
     pub decision: Decision,
     /// Who answered.
-    pub user_id: &'a str,
+    pub user_id: &'a UserId,
     /// When they last typed their password: the `auth_time` of the tokens
     /// an approval leads to.
     pub auth_time: UnixTime,
@@ -284,7 +292,7 @@ impl UserCode {
 /// Steps (A) and (B): authenticates the client as the token endpoint does,
 /// checks that it is registered for the device grant and the scope, and
 /// issues a device code and a user code.
-pub async fn authorize<S: Storage>(
+pub async fn authorize<S: ClientStore + DeviceStore>(
     auth: &Authority<S>,
     creds: &ClientCredentials,
     params: &Params,
@@ -302,7 +310,7 @@ pub async fn authorize<S: Storage>(
         let stored = StoredDevice {
             hash: SecretHash::of(device_code.expose()),
             user_code_hash: user_code.stored_hash(&auth.server_key),
-            client_id: client.id.0.clone(),
+            client_id: client.id.clone(),
             scope: scope.clone(),
             audience: audience.clone(),
             created_at: now,
@@ -351,7 +359,7 @@ pub struct PendingDevice {
 /// names, charging the attempt to the limits first (429 once they are used
 /// up) and giving it back when the code was right. `None`: not a code of
 /// ours, or not any more (expired, decided).
-pub async fn lookup<S: Storage>(
+pub async fn lookup<S: DevicePageStores>(
     auth: &Authority<S>,
     typed: &str,
     session: &Session,
@@ -384,7 +392,7 @@ pub async fn lookup<S: Storage>(
 
 /// Step (D), second half: the user allows or denies. `Ok(false)` when the
 /// authorization is no longer pending (expired, or decided meanwhile).
-pub async fn decide<S: Storage>(
+pub async fn decide<S: DeviceStore>(
     auth: &Authority<S>,
     pending: &PendingDevice,
     session: &Session,
@@ -498,7 +506,7 @@ pub enum DeviceStep {
 }
 
 /// Step (C) seen from the page: a signed-in user opens `/device`.
-pub async fn open<S: Storage>(auth: &Authority<S>, session: &Session) -> Result<DevicePage> {
+pub async fn open<S: UserStore>(auth: &Authority<S>, session: &Session) -> Result<DevicePage> {
     Ok(DevicePage {
         user_email: user_email(auth, session).await?,
         step: DeviceStep::Enter,
@@ -508,7 +516,7 @@ pub async fn open<S: Storage>(auth: &Authority<S>, session: &Session) -> Result<
 /// Step (D): a signed-in user submits a code, with the decision or
 /// without (then the confirmation page asks for it). Every code is charged
 /// to the limits before it is looked up ([`lookup`]).
-pub async fn submit<S: Storage>(
+pub async fn submit<S: DevicePageStores>(
     auth: &Authority<S>,
     session: &Session,
     typed: &str,
@@ -538,7 +546,7 @@ pub async fn submit<S: Storage>(
 }
 
 /// The signed-in user's email, for the page (empty if the user is gone).
-async fn user_email<S: Storage>(auth: &Authority<S>, session: &Session) -> Result<String> {
+async fn user_email<S: UserStore>(auth: &Authority<S>, session: &Session) -> Result<String> {
     Ok(auth
         .store
         .get_user(&session.user_id)

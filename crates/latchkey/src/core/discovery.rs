@@ -7,7 +7,7 @@ use super::clients::GrantType;
 use super::keys::SigningAlg;
 use super::settings::Settings;
 
-/// The endpoint paths, relative to the issuer (SPEC §2).
+/// The endpoint paths, relative to the issuer (docs/endpoints.md).
 pub mod paths {
     pub const OPENID_CONFIGURATION: &str = "/.well-known/openid-configuration";
     pub const OAUTH_METADATA: &str = "/.well-known/oauth-authorization-server";

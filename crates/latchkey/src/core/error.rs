@@ -97,7 +97,7 @@ pub enum Error {
 
     /// A state-changing request from a browser without the proof that it came
     /// from the page that holds the cookie: the `X-CSRF-Token` header (or a
-    /// form's CSRF field) is missing or does not match (SPEC §5, §6). Answered
+    /// form's CSRF field) is missing or does not match (`core::csrf`). Answered
     /// with 403.
     #[error("invalid_csrf_token: {0}")]
     InvalidCsrfToken(Description),

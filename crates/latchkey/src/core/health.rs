@@ -4,8 +4,8 @@
 use std::future::Future;
 use std::time::Duration;
 
+use super::Authority;
 use super::error::Result;
-use super::{Authority, Storage};
 
 /// How long a readiness probe waits for the database: a load balancer's
 /// probe gives up after a few seconds, and a database that takes longer is
@@ -39,7 +39,7 @@ pub enum Readiness {
 }
 
 /// Readiness: the database answers within [`READY_TIMEOUT`].
-pub async fn readiness<S: Storage>(auth: &Authority<S>) -> Readiness {
+pub async fn readiness<S: HealthStore>(auth: &Authority<S>) -> Readiness {
     match tokio::time::timeout(READY_TIMEOUT, auth.store.ping()).await {
         Ok(Ok(())) => Readiness::Ready,
         _ => Readiness::DatabaseUnreachable,
@@ -47,6 +47,6 @@ pub async fn readiness<S: Storage>(auth: &Authority<S>) -> Readiness {
 }
 
 /// The connection pool's use, for the metrics scrape.
-pub fn pool_stats<S: Storage>(auth: &Authority<S>) -> PoolStats {
+pub fn pool_stats<S: HealthStore>(auth: &Authority<S>) -> PoolStats {
     auth.store.pool_stats()
 }

@@ -11,13 +11,16 @@
 
 use std::net::IpAddr;
 
+use super::Authority;
+use super::authorize::AuthorizeStores;
 use super::authorize::{self, AuthorizeOutcome};
 use super::discovery::paths;
 use super::error::{Error, Result};
 use super::secret::Secret;
 use super::sessions;
+use super::sessions::SessionStore;
 use super::signin;
-use super::{Authority, Storage};
+use super::signin::PasswordStores;
 
 /// What the login form shows.
 #[derive(Debug)]
@@ -93,7 +96,7 @@ pub fn return_to(return_to: Option<&str>) -> Option<&str> {
 
 /// What the form for `request_id` (empty: none) shows to the browser that
 /// sent `browser` (its `latchkey_browser` cookie, if it had one).
-pub async fn prompt<S: Storage>(
+pub async fn prompt<S: AuthorizeStores>(
     auth: &Authority<S>,
     request_id: &str,
     browser: Option<&str>,
@@ -117,7 +120,7 @@ pub async fn prompt<S: Storage>(
 /// Checks a submitted form from the browser `browser` (whose CSRF token
 /// the caller has checked), whose session cookie was `previous` (ended on
 /// success, whatever it named).
-pub async fn complete<S: Storage>(
+pub async fn complete<S: AuthorizeStores + PasswordStores + SessionStore>(
     auth: &Authority<S>,
     browser: &str,
     previous: Option<&str>,
@@ -155,7 +158,7 @@ pub async fn complete<S: Storage>(
     };
     // A new session id on every login (session fixation).
     sessions::end(auth, previous).await?;
-    let (id, session) = sessions::start(&auth.settings, &user.id.0, auth.clock.now())?;
+    let (id, session) = sessions::start(&auth.settings, &user.id, auth.clock.now())?;
     auth.store.insert_session(&session).await?;
 
     let next = match pending {

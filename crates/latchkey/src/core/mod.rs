@@ -4,6 +4,7 @@
 //! reached through the traits defined here (one per concept), implemented by
 //! `crate::store` for SQLite and PostgreSQL.
 
+pub mod accounts;
 pub mod audit;
 pub mod authorize;
 pub mod clients;
@@ -16,6 +17,7 @@ pub mod deny_list;
 pub mod device;
 pub mod discovery;
 pub mod error;
+pub mod first_party;
 pub mod generation;
 pub mod grants;
 pub mod health;
@@ -95,27 +97,75 @@ impl<T> Storage for T where
 
 /// The authorization server's state: settings, storage, keys and the clock.
 /// One per process, shared by every request.
+///
+/// The fields are private to `core`: the flows in `core` use them, and
+/// everything else (the HTTP layer, the CLI, the wiring, tests) reads them
+/// through the accessors below, so nothing outside the domain can replace
+/// a part of the state or reach a cache behind the domain's back.
 pub struct Authority<S> {
-    pub settings: Arc<Settings>,
-    pub store: S,
-    pub keys: keys::KeyRing,
-    pub clock: clock::SharedClock,
-    pub passwords: password::PasswordHasher,
+    settings: Arc<Settings>,
+    store: S,
+    keys: keys::KeyRing,
+    clock: clock::SharedClock,
+    passwords: password::PasswordHasher,
     /// The HMAC key shared by every process (see [`secret::ServerKey`]).
-    pub server_key: secret::ServerKey,
+    server_key: secret::ServerKey,
     /// Registered clients, kept in memory (see [`clients::ClientCache`]).
-    pub clients: clients::ClientCache,
+    clients: clients::ClientCache,
     /// The audit trail's queue (see [`audit::AuditLog`]).
-    pub audit: audit::AuditLog,
+    audit: audit::AuditLog,
     /// The access-token deny list, mirrored in memory (see
     /// [`deny_list::DenyListCache`]).
-    pub denied: deny_list::DenyListCache,
+    denied: deny_list::DenyListCache,
     /// Wakes this process's outbox worker after a flow committed a message
     /// (see [`outbox`]).
-    pub outbox: outbox::Signal,
+    outbox: outbox::Signal,
     /// Which clients registered which browser origins, mirrored in memory
     /// for CORS (see [`origins::OriginIndex`]).
-    pub origins: origins::OriginIndex,
+    origins: origins::OriginIndex,
+}
+
+impl<S> Authority<S> {
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The storage, for what runs beside the flows: the CLI's admin
+    /// commands, the wiring, tests. (`http` never calls it; see
+    /// ARCHITECTURE.md.)
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// This process's parsed signing keys (the JWKS and discovery read it).
+    pub fn keys(&self) -> &keys::KeyRing {
+        &self.keys
+    }
+
+    pub fn clock(&self) -> &clock::SharedClock {
+        &self.clock
+    }
+
+    /// The current time by the injected clock.
+    pub fn now(&self) -> clock::UnixTime {
+        self.clock.now()
+    }
+
+    pub fn passwords(&self) -> &password::PasswordHasher {
+        &self.passwords
+    }
+
+    pub fn server_key(&self) -> &secret::ServerKey {
+        &self.server_key
+    }
+
+    pub fn audit(&self) -> &audit::AuditLog {
+        &self.audit
+    }
+
+    pub fn outbox(&self) -> &outbox::Signal {
+        &self.outbox
+    }
 }
 
 impl<S: Storage> Authority<S> {

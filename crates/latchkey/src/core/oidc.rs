@@ -3,13 +3,19 @@
 
 use latchkey_proto::{Audience, IdTokenClaims};
 
+use super::Authority;
+use super::clients::ClientId;
+use super::clients::ClientStore;
+use super::deny_list::DenyListStore;
 use super::error::{Error, Result};
 use super::keys::JwtType;
 use super::params::Params;
 use super::revocation;
 use super::scope::{self, Scope};
 use super::sessions;
-use super::{Authority, Storage};
+use super::sessions::SessionStore;
+use super::users::UserId;
+use super::users::UserStore;
 
 /// `/v1/userinfo` (OIDC Core §5.3): verifies the access token (signature,
 /// expiry, deny list) and answers `sub` and the claims of the granted
@@ -17,7 +23,7 @@ use super::{Authority, Storage};
 ///
 /// `email_verified` is `false`: emails are entered by administrators and
 /// latchkey never proves that the user controls the mailbox.
-pub async fn userinfo<S: Storage>(
+pub async fn userinfo<S: DenyListStore + UserStore>(
     auth: &Authority<S>,
     token: Option<&str>,
 ) -> Result<serde_json::Value> {
@@ -33,13 +39,13 @@ pub async fn userinfo<S: Storage>(
     }
     let user = auth
         .store
-        .get_user(&claims.sub)
+        .get_user(&UserId::new(claims.sub.as_str()))
         .await?
         .filter(|u| !u.disabled)
         .ok_or_else(|| Error::InvalidToken("the token's user no longer exists".into()))?;
     let scope = Scope::parse(&claims.scope)?;
     let mut out = serde_json::Map::new();
-    out.insert("sub".into(), user.id.0.clone().into());
+    out.insert("sub".into(), user.id.to_string().into());
     if scope.contains(scope::PROFILE)
         && let Some(name) = &user.name
     {
@@ -65,7 +71,7 @@ pub enum LogoutTarget {
 /// the `latchkey_session` cookie names, then picks where the browser goes
 /// ([`logout_target`]) from the request's `id_token_hint`, `client_id`,
 /// `post_logout_redirect_uri` and `state`.
-pub async fn logout<S: Storage>(
+pub async fn logout<S: SessionStore + ClientStore>(
     auth: &Authority<S>,
     session_cookie: Option<&str>,
     params: &Params,
@@ -86,7 +92,7 @@ pub async fn logout<S: Storage>(
 /// `id_token_hint` (verified with our keys, expiry tolerated: a logout often
 /// comes long after the ID token expired) or by `client_id`. Anything else
 /// gets the page, never an unregistered redirect.
-pub async fn logout_target<S: Storage>(
+pub async fn logout_target<S: ClientStore>(
     auth: &Authority<S>,
     id_token_hint: Option<&str>,
     client_id: Option<&str>,
@@ -119,7 +125,11 @@ pub async fn logout_target<S: Storage>(
     let (Some(uri), Some(client_id)) = (post_logout_redirect_uri, client_id) else {
         return Ok(LogoutTarget::Page);
     };
-    let Some(client) = auth.clients.get(&auth.store, &client_id).await? else {
+    let Some(client) = auth
+        .clients
+        .get(&auth.store, &ClientId::new(client_id))
+        .await?
+    else {
         return Ok(LogoutTarget::Page);
     };
     if !client.post_logout_redirect_uris.iter().any(|r| r == uri) {

@@ -12,58 +12,10 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, PoisonError, RwLock};
 
+pub use super::clients::normalize_origin;
 use super::clients::{ClientStore, TokenDelivery};
 use super::error::{Error, Result};
 use super::generation::{Freshness, Generation};
-
-/// Validates an origin given at registration and returns its normal form:
-/// lowercase scheme and host, an IDN host in punycode, the port omitted when
-/// it is the scheme's default (`https://a.example:443` is
-/// `https://a.example`), as browsers serialize it (RFC 6454 §6.2).
-///
-/// Refused: anything with a path (even a lone trailing `/`), query,
-/// fragment or user info; wildcards; the opaque origin `null` (any sandboxed
-/// iframe or `data:` page sends it, so allowing it would allow everyone);
-/// and schemes other than `http` and `https`.
-pub fn normalize_origin(input: &str) -> Result<String> {
-    let bad = |why: &str| Error::invalid_request(format!("allowed origin {input:?} {why}"));
-    let trimmed = input.trim();
-    if trimmed.contains('*') {
-        return Err(bad(
-            "contains a wildcard; register each origin (scheme://host[:port]) exactly",
-        ));
-    }
-    if trimmed.eq_ignore_ascii_case("null") {
-        return Err(bad(
-            "is the opaque origin, which any sandboxed page can send: it cannot be allowed",
-        ));
-    }
-    let url = url::Url::parse(trimmed).map_err(|e| {
-        bad(&format!(
-            "is not an origin of the form scheme://host[:port]: {e}"
-        ))
-    })?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(bad("must use http or https"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad("must not contain user info"));
-    }
-    if url.path() != "/"
-        || url.query().is_some()
-        || url.fragment().is_some()
-        || trimmed.ends_with('/')
-    {
-        return Err(bad(
-            "must be scheme://host[:port] alone: no path (not even a trailing /), query or fragment",
-        ));
-    }
-    let origin = url.origin();
-    if !origin.is_tuple() {
-        return Err(bad("is not a tuple origin"));
-    }
-    Ok(origin.ascii_serialization())
-}
 
 /// One client that registered an origin.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,7 +128,7 @@ impl OriginIndex {
                     .or_default()
                     .0
                     .push(Registration {
-                        client_id: client.id.0.clone(),
+                        client_id: client.id.to_string(),
                         token_delivery: client.token_delivery,
                     });
             }
@@ -221,7 +173,7 @@ pub fn note_acting_client(client_id: &str) {
 /// The clients that registered `origin` (CORS: a preflight asks whether any
 /// did; an actual request, whether the client it acted for did), from the
 /// in-memory index of this process.
-pub async fn registrations<S: super::Storage>(
+pub async fn registrations<S: ClientStore>(
     auth: &super::Authority<S>,
     origin: &str,
 ) -> Result<OriginClients> {

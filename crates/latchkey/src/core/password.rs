@@ -2,7 +2,7 @@
 //! in flight.
 //!
 //! Each Argon2id hash with OWASP's parameters (m = 19 MiB, t = 2, p = 1) takes
-//! about 14 ms of one core and 19 MiB of memory (STACK.md). Hashing on a tokio
+//! about 14 ms of one core and 19 MiB of memory (measured; docs/PERFORMANCE.md). Hashing on a tokio
 //! worker would stall every other request on it, and an unbounded number of
 //! concurrent hashes would let a flood of sign-ins exhaust memory. So hashes run
 //! on a few dedicated threads, `max_concurrent_password_hashes` of them; the

@@ -13,15 +13,20 @@
 
 use latchkey_proto::{AccessTokenClaims, IntrospectionResponse};
 
+use super::Authority;
 use super::audit::{self, AuditEvent, Outcome};
+use super::clients::ClientStore;
 use super::clients::{self, Client, ClientCredentials};
 use super::deny_list;
+use super::deny_list::DenyListStore;
 use super::error::{Error, Result};
 use super::keys::JwtType;
 use super::params::Params;
+use super::refresh::RefreshTokenStore;
 use super::refresh::family;
 use super::secret::{self, SecretHash};
-use super::{Authority, Storage};
+use super::users::UserId;
+use super::users::UserStore;
 
 /// The `token_type` of an introspected refresh token. (An access token's is
 /// `Bearer`, its RFC 6749 §7.1 type.)
@@ -29,7 +34,7 @@ pub const REFRESH_TOKEN_TYPE: &str = "refresh_token";
 
 /// `POST /v1/oauth/revoke` (RFC 7009 §2): authenticates the client, then
 /// revokes `token` if it may.
-pub async fn revocation_request<S: Storage>(
+pub async fn revocation_request<S: ClientStore + RefreshTokenStore + DenyListStore>(
     auth: &Authority<S>,
     creds: &ClientCredentials,
     params: &Params,
@@ -41,7 +46,9 @@ pub async fn revocation_request<S: Storage>(
 
 /// `POST /v1/oauth/introspect` (RFC 7662 §2): authenticates the client, then
 /// introspects `token`.
-pub async fn introspection_request<S: Storage>(
+pub async fn introspection_request<
+    S: ClientStore + RefreshTokenStore + DenyListStore + UserStore,
+>(
     auth: &Authority<S>,
     creds: &ClientCredentials,
     params: &Params,
@@ -60,7 +67,7 @@ fn looks_like_jwt(token: &str) -> bool {
 /// published key, `typ: at+jwt`, `iss`, expiry by the injected clock with no
 /// leeway, and the deny list. Never fetches `jku`/`x5u` (see
 /// `KeySet::verify`). Every failure is `invalid_token`.
-pub async fn verify_access_token<S: Storage>(
+pub async fn verify_access_token<S: DenyListStore>(
     auth: &Authority<S>,
     token: &str,
 ) -> Result<AccessTokenClaims> {
@@ -84,7 +91,11 @@ pub async fn verify_access_token<S: Storage>(
 /// validation fails, the request is refused" — silently here, as §2.2 answers
 /// 200 for invalid tokens, so that nobody learns whether someone else's token
 /// exists.
-pub async fn revoke<S: Storage>(auth: &Authority<S>, client: &Client, token: &str) -> Result<()> {
+pub async fn revoke<S: RefreshTokenStore + DenyListStore>(
+    auth: &Authority<S>,
+    client: &Client,
+    token: &str,
+) -> Result<()> {
     if looks_like_jwt(token) {
         revoke_access_token(auth, client, token).await
     } else {
@@ -94,7 +105,7 @@ pub async fn revoke<S: Storage>(auth: &Authority<S>, client: &Client, token: &st
     }
 }
 
-async fn revoke_access_token<S: Storage>(
+async fn revoke_access_token<S: DenyListStore>(
     auth: &Authority<S>,
     client: &Client,
     token: &str,
@@ -111,7 +122,7 @@ async fn revoke_access_token<S: Storage>(
     ) else {
         return Ok(());
     };
-    if !secret::constant_time_eq(&claims.client_id, &client.id.0) {
+    if !secret::constant_time_eq(&claims.client_id, client.id.as_str()) {
         return Ok(());
     }
     deny_list::deny(auth, &claims.jti, claims.exp).await?;
@@ -119,10 +130,10 @@ async fn revoke_access_token<S: Storage>(
     let mut event = AuditEvent::new(
         auth.clock.now(),
         audit::Kind::Revoke,
-        format!("client:{}", client.id.0),
+        format!("client:{}", client.id),
         Outcome::Success,
     )
-    .client(client.id.0.as_str())
+    .client(client.id.as_str())
     .detail(format!("access token {}", claims.jti));
     if claims.sub != claims.client_id {
         event = event.user(claims.sub.as_str());
@@ -139,7 +150,7 @@ async fn revoke_access_token<S: Storage>(
 /// resource server introspects tokens issued to others); a refresh token only
 /// for the client it was issued to, since nobody else should ever hold one.
 /// Anything else is `{"active": false}`, with no reason given.
-pub async fn introspect<S: Storage>(
+pub async fn introspect<S: RefreshTokenStore + DenyListStore + UserStore>(
     auth: &Authority<S>,
     client: &Client,
     token: &str,
@@ -159,7 +170,11 @@ pub async fn introspect<S: Storage>(
         // `roles` marks a user's token; `sub` is then a user id.
         let username = match (&claims.email, &claims.roles) {
             (Some(email), _) => Some(email.clone()),
-            (None, Some(_)) => auth.store.get_user(&claims.sub).await?.map(|u| u.email),
+            (None, Some(_)) => auth
+                .store
+                .get_user(&UserId::new(claims.sub.as_str()))
+                .await?
+                .map(|u| u.email),
             (None, None) => None,
         };
         return Ok(IntrospectionResponse {
@@ -188,22 +203,19 @@ pub async fn introspect<S: Storage>(
     else {
         return Ok(inactive);
     };
-    if !found.is_live(now)
-        || found.owner.disabled
-        || !secret::constant_time_eq(&found.family.client_id, &client.id.0)
-    {
+    if !found.is_live(now) || found.owner.disabled || !found.family.client_id.matches(&client.id) {
         return Ok(inactive);
     }
     Ok(IntrospectionResponse {
         active: true,
         scope: Some(found.family.scope.to_string()),
-        client_id: Some(found.family.client_id),
+        client_id: Some(found.family.client_id.to_string()),
         username: Some(found.owner.email),
         token_type: Some(REFRESH_TOKEN_TYPE.to_owned()),
         exp: Some(found.record.expires_at),
         iat: Some(found.record.issued_at),
         nbf: None,
-        sub: Some(found.family.user_id),
+        sub: Some(found.family.user_id.to_string()),
         aud: None,
         iss: Some(auth.settings.issuer.clone()),
         jti: None,

@@ -1,14 +1,15 @@
 //! Random tokens, their hashes, and constant-time comparison.
 //!
-//! Every token latchkey hands out (client secrets, refresh tokens, codes, session
-//! ids, `jti`s) comes from the operating system's CSPRNG through `getrandom`.
+//! Every token latchkey hands out (client secrets, refresh tokens, codes,
+//! session ids, key ids) comes from the operating system's CSPRNG through
+//! aws-lc-rs, the one crate latchkey takes its randomness, hashes and MACs
+//! from.
 //! What is stored is the SHA-256 of a token, never the token: the tokens carry at
 //! least 256 bits of entropy, so a fast hash is as safe as a slow one and keeps
 //! lookups and client authentication cheap.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::error::{Error, Result};
@@ -18,7 +19,7 @@ pub const SECRET_BYTES: usize = 32;
 
 /// Fills `buf` from the OS CSPRNG.
 pub fn fill_random(buf: &mut [u8]) -> Result<()> {
-    getrandom::fill(buf).map_err(|e| Error::internal(format!("OS random source failed: {e}")))
+    aws_lc_rs::rand::fill(buf).map_err(|_| Error::internal("the OS random source failed"))
 }
 
 /// SHA-256 of `data`.
@@ -55,7 +56,7 @@ pub struct SecretHash(String);
 
 impl SecretHash {
     pub fn of(secret: &str) -> Self {
-        SecretHash(URL_SAFE_NO_PAD.encode(Sha256::digest(secret.as_bytes())))
+        SecretHash(URL_SAFE_NO_PAD.encode(sha256(secret.as_bytes())))
     }
 
     pub fn from_stored(s: String) -> Self {

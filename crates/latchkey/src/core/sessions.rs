@@ -1,4 +1,4 @@
-//! Browser sessions (SPEC §6): who is signed in to latchkey itself, so that
+//! Browser sessions (docs/browser-flows.md): who is signed in to latchkey itself, so that
 //! the next authorization request of the same browser needs no password.
 //!
 //! The `latchkey_session` cookie holds 256 random bits; the database keeps
@@ -9,17 +9,18 @@
 
 use std::future::Future;
 
+use super::Authority;
 use super::clock::UnixTime;
 use super::error::Result;
 use super::secret::{self, Secret, SecretHash};
 use super::settings::Settings;
-use super::{Authority, Storage};
+use super::users::UserId;
 
 /// A session as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     pub id_hash: SecretHash,
-    pub user_id: String,
+    pub user_id: UserId,
     /// When the user last proved who they are with a password (OIDC
     /// `auth_time`).
     pub auth_time: UnixTime,
@@ -52,18 +53,18 @@ pub trait SessionStore: Send + Sync {
     ) -> impl Future<Output = Result<()>> + Send;
     fn delete_session(&self, id_hash: &SecretHash) -> impl Future<Output = Result<bool>> + Send;
     /// Ends every session of a user; returns how many.
-    fn delete_user_sessions(&self, user_id: &str) -> impl Future<Output = Result<u64>> + Send;
+    fn delete_user_sessions(&self, user_id: &UserId) -> impl Future<Output = Result<u64>> + Send;
     /// Deletes expired sessions; returns how many.
     fn purge_sessions(&self, now: UnixTime) -> impl Future<Output = Result<u64>> + Send;
 }
 
 /// A new session for `user_id`, authenticated `now`: the cookie value to hand
 /// to the browser and the row to store.
-pub fn start(settings: &Settings, user_id: &str, now: UnixTime) -> Result<(Secret, Session)> {
+pub fn start(settings: &Settings, user_id: &UserId, now: UnixTime) -> Result<(Secret, Session)> {
     let id = Secret::new(secret::random_token()?);
     let session = Session {
         id_hash: SecretHash::of(id.expose()),
-        user_id: user_id.to_owned(),
+        user_id: user_id.clone(),
         auth_time: now,
         created_at: now,
         idle_expires_at: (now + settings.session_idle_ttl_seconds)
@@ -79,7 +80,7 @@ const MAX_ID_LEN: usize = 128;
 /// The live session a cookie names, if any. Pushes its idle expiry forward
 /// when at least a minute has passed since the last push, so that a busy
 /// session costs a write per minute, not per request.
-pub async fn current<S: Storage>(
+pub async fn current<S: SessionStore>(
     auth: &Authority<S>,
     cookie: Option<&str>,
 ) -> Result<Option<Session>> {
@@ -104,7 +105,7 @@ pub async fn current<S: Storage>(
 
 /// Ends the session a cookie names (logout, and before a login replaces
 /// it), live or not. Unknown ids are fine.
-pub async fn end<S: Storage>(auth: &Authority<S>, cookie: Option<&str>) -> Result<()> {
+pub async fn end<S: SessionStore>(auth: &Authority<S>, cookie: Option<&str>) -> Result<()> {
     if let Some(cookie) = cookie.filter(|c| !c.is_empty() && c.len() <= MAX_ID_LEN) {
         auth.store.delete_session(&SecretHash::of(cookie)).await?;
     }

@@ -1,7 +1,6 @@
-//! Password sign-in: the first-party `POST /v1/signin` and the token
-//! endpoint's `grant_type=password` (RFC 6749 §4.3, `grants::password`) are
-//! one code path; the cookie refresh and sign-out of `/v1/refresh` and
-//! `/v1/signout`.
+//! Checking a password under the sign-in limits: the one check behind the
+//! password grant (`grants::password`, which `POST /v1/signin` calls too)
+//! and the login page (`core::login`).
 //!
 //! "The authorization server MUST [...] protect the endpoint against brute
 //! force attacks (e.g., using rate-limitation or generating alerts)" (RFC 6749
@@ -12,39 +11,27 @@
 
 use std::net::IpAddr;
 
+use super::Authority;
 use super::audit::{self, AuditEvent, AuditLog, Outcome};
-use super::clients::{self, ClientCredentials};
 use super::clock::SharedClock;
 use super::error::{Error, Result};
-use super::grants::password::{self, PasswordSignin};
-use super::grants::refresh_token::{self, Presenter, RefreshRequest};
-use super::params::Params;
 use super::password::{PasswordHasher, Verified};
+use super::ratelimit::AttemptCounterStore;
 use super::ratelimit::{HASH_START_DEADLINE, LimitKeys, Outcome as RateOutcome, SigninLimiter};
-use super::refresh::family;
-use super::scope::Scope;
 use super::secret::Secret;
-use super::tokens::IssuedTokens;
-use super::users::User;
-use super::{Authority, Storage};
+use super::users::UserStore;
+use super::users::{User, UserId};
+
+/// The stores a password check uses. It runs in a task of its own (see
+/// [`check_password`]), which owns a clone of the store.
+pub trait PasswordStores: UserStore + AttemptCounterStore + Clone + 'static {}
+
+impl<T: UserStore + AttemptCounterStore + Clone + 'static> PasswordStores for T {}
 
 /// The same answer for every failure, so that nobody learns which usernames
 /// exist, or which accounts are disabled.
 fn bad_credentials() -> Error {
     Error::invalid_grant("invalid username or password")
-}
-
-/// `POST /v1/signin`: authenticates the client (HTTP Basic, or a public
-/// client's `client_id` in the body), then signs the user in.
-pub async fn signin<S: Storage>(
-    auth: &Authority<S>,
-    creds: &ClientCredentials,
-    params: &Params,
-    client_addr: Option<IpAddr>,
-) -> Result<IssuedTokens> {
-    let request = PasswordSignin::from_params(params, client_addr)?;
-    let client = clients::authenticate(&auth.store, &auth.clients, creds).await?;
-    password::issue(auth, &client, request).await
 }
 
 /// Checks a username and password under the sign-in limits (see
@@ -55,7 +42,7 @@ pub async fn signin<S: Storage>(
 /// The check runs in a task of its own, so that a request whose client hangs
 /// up (dropping this future) is still checked to the end and counted as what
 /// it was: a slot taken is always given back, a wrong password always counts.
-pub async fn check_password<S: Storage>(
+pub async fn check_password<S: PasswordStores>(
     auth: &Authority<S>,
     username: &str,
     password: &Secret,
@@ -94,7 +81,7 @@ struct PasswordCheck<S> {
     client_id: Option<String>,
 }
 
-impl<S: Storage> PasswordCheck<S> {
+impl<S: PasswordStores> PasswordCheck<S> {
     async fn run(self) -> Result<User> {
         let admission = match self
             .limiter
@@ -155,7 +142,7 @@ impl<S: Storage> PasswordCheck<S> {
                 let mut failed =
                     self.event(audit::Kind::Signin, "anonymous".into(), Outcome::Failure);
                 if let Some(u) = user {
-                    failed = failed.user(u.id.0.as_str());
+                    failed = failed.user(u.id.as_str());
                 }
                 self.audit.record(failed);
                 // Counted before the answer goes out, so that the client's
@@ -172,13 +159,13 @@ impl<S: Storage> PasswordCheck<S> {
         self.audit.record(
             self.event(
                 audit::Kind::Signin,
-                format!("user:{}", user.id.0),
+                format!("user:{}", user.id),
                 Outcome::Success,
             )
-            .user(user.id.0.as_str()),
+            .user(user.id.as_str()),
         );
         if verdict == Verified::YesRehash {
-            self.rehash(&user.id.0).await;
+            self.rehash(&user.id).await;
         }
         Ok(user)
     }
@@ -195,7 +182,7 @@ impl<S: Storage> PasswordCheck<S> {
     /// Stores a hash with the configured parameters after a sign-in verified
     /// an older, weaker one. A failure here costs the user nothing: the old
     /// hash still works, and the next sign-in tries again.
-    async fn rehash(&self, user_id: &str) {
+    async fn rehash(&self, user_id: &UserId) {
         let result = async {
             let hash = self.passwords.hash(&self.password).await?;
             self.store
@@ -204,75 +191,8 @@ impl<S: Storage> PasswordCheck<S> {
         }
         .await;
         match result {
-            Ok(_) => tracing::info!(user_id, "password rehashed with the configured parameters"),
-            Err(e) => tracing::warn!(user_id, error = %e, "rehashing a password failed"),
+            Ok(_) => tracing::info!(%user_id, "password rehashed with the configured parameters"),
+            Err(e) => tracing::warn!(%user_id, error = %e, "rehashing a password failed"),
         }
     }
-}
-
-/// What `POST /v1/refresh` and `POST /v1/signout` read from the browser
-/// (SPEC §5): the refresh cookie, the CSRF cookie, the `X-CSRF-Token` header.
-#[derive(Debug, Clone, Default)]
-pub struct BrowserCredentials<'a> {
-    pub refresh_cookie: Option<Secret>,
-    pub csrf_cookie: Option<&'a str>,
-    pub csrf_header: Option<&'a str>,
-}
-
-/// `POST /v1/refresh`: rotates the refresh token of the cookie, after the
-/// double-submit check. No client authentication: the token is bound to its
-/// client, which must be registered for cookie delivery. An optional `scope`
-/// narrows the new access token, as at the token endpoint.
-pub async fn refresh_with_cookie<S: Storage>(
-    auth: &Authority<S>,
-    browser: &BrowserCredentials<'_>,
-    params: &Params,
-) -> Result<IssuedTokens> {
-    let token = browser
-        .refresh_cookie
-        .as_ref()
-        .ok_or_else(|| Error::invalid_grant("no refresh token cookie"))?;
-    super::csrf::check_refresh_cookie(
-        &auth.server_key,
-        token,
-        browser.csrf_cookie,
-        browser.csrf_header,
-    )?;
-    let scope = params.get("scope").map(Scope::parse).transpose()?;
-    let resources: Vec<String> = params.get_all("resource").map(str::to_owned).collect();
-    refresh_token::rotate(
-        auth,
-        RefreshRequest {
-            presenter: Presenter::Cookie,
-            token,
-            scope: scope.as_ref(),
-            resources: &resources,
-        },
-    )
-    .await
-}
-
-/// `POST /v1/signout`: revokes the family of the refresh token given either
-/// as `refresh_token` in the body, by an authenticated client (`creds`), or
-/// as the cookie, with the double-submit check. Signing out without either
-/// succeeds (there is nothing to end); the caller clears the cookies.
-pub async fn signout<S: Storage>(
-    auth: &Authority<S>,
-    browser: &BrowserCredentials<'_>,
-    creds: Result<ClientCredentials>,
-    params: &Params,
-) -> Result<()> {
-    if let Some(token) = params.get("refresh_token") {
-        let client = clients::authenticate(&auth.store, &auth.clients, &creds?).await?;
-        family::revoke_by_token(auth, Some(&client), token).await?;
-    } else if let Some(token) = &browser.refresh_cookie {
-        super::csrf::check_refresh_cookie(
-            &auth.server_key,
-            token,
-            browser.csrf_cookie,
-            browser.csrf_header,
-        )?;
-        family::revoke_by_token(auth, None, token.expose()).await?;
-    }
-    Ok(())
 }

@@ -8,6 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use latchkey_proto::{AccessTokenClaims, Audience, IdTokenClaims};
 
+use super::Authority;
 use super::clients::{Client, GrantType, TokenDelivery};
 use super::clock::UnixTime;
 use super::csrf;
@@ -18,17 +19,17 @@ use super::refresh::{FamilyOrigin, NewFamily};
 use super::scope::{self, Scope};
 use super::secret::{self, Secret, ServerKey};
 use super::settings::Settings;
-use super::users::User;
-use super::{Authority, Storage};
+use super::users::{User, UserId};
 
 /// Who an access token speaks for.
 #[derive(Debug, Clone)]
 pub enum Subject {
     /// The client itself (`client_credentials`): `sub` is the client id.
     Client,
-    /// A user, with the claims SPEC §4 puts in the token.
+    /// A user, with `roles`, `email` (under the `email` scope) and
+    /// `auth_time`.
     User {
-        id: String,
+        id: UserId,
         roles: Vec<String>,
         email: Option<String>,
         auth_time: Option<UnixTime>,
@@ -45,7 +46,8 @@ pub struct IssuedTokens {
     pub id_token: Option<String>,
 }
 
-/// A refresh token on its way to the client, and how it travels (SPEC §5).
+/// A refresh token on its way to the client, and how it travels (the JSON
+/// body, or the `latchkey_refresh` cookie; docs/first-party-apps.md).
 #[derive(Debug, Clone)]
 pub struct IssuedRefreshToken {
     pub token: Secret,
@@ -113,16 +115,16 @@ pub fn mint_access_token(
     audience: Vec<String>,
 ) -> Result<(String, AccessTokenClaims)> {
     let (sub, roles, email, auth_time) = match subject {
-        Subject::Client => (client.id.0.clone(), None, None, None),
+        Subject::Client => (client.id.to_string(), None, None, None),
         Subject::User {
             id,
             roles,
             email,
             auth_time,
         } => (
-            id.clone(),
+            id.to_string(),
             Some(roles.clone()),
-            // SPEC §4: `email` only when the email scope was granted.
+            // `email` only when the email scope was granted.
             email
                 .clone()
                 .filter(|_| scope.contains(super::scope::EMAIL)),
@@ -137,7 +139,7 @@ pub fn mint_access_token(
         iat: now,
         nbf: None,
         jti: uuid::Uuid::new_v4().to_string(),
-        client_id: client.id.0.clone(),
+        client_id: client.id.to_string(),
         scope: scope.to_string(),
         auth_time,
         roles,
@@ -177,8 +179,8 @@ pub fn mint_id_token(
         .ok_or_else(|| Error::internal("no current signing key"))?;
     let claims = IdTokenClaims {
         iss: settings.issuer.clone(),
-        sub: user.id.0.clone(),
-        aud: Audience::One(client.id.0.clone()),
+        sub: user.id.to_string(),
+        aud: Audience::One(client.id.to_string()),
         exp: now + settings.id_token_ttl_seconds,
         iat: now,
         auth_time: Some(spec.auth_time),
@@ -261,13 +263,10 @@ pub struct PreparedTokens {
 /// it starts; and, for an OpenID Connect request that was granted `openid`,
 /// the ID token bound to that access token (`at_hash`). Pure: the caller
 /// stores the family (see [`family::start`]).
-pub fn prepare_user_tokens<S: Storage>(
-    auth: &Authority<S>,
-    grant: UserGrant<'_>,
-) -> Result<PreparedTokens> {
+pub fn prepare_user_tokens<S>(auth: &Authority<S>, grant: UserGrant<'_>) -> Result<PreparedTokens> {
     let now = auth.clock.now();
     let subject = Subject::User {
-        id: grant.user.id.0.clone(),
+        id: grant.user.id.clone(),
         roles: grant.user.roles.clone(),
         email: Some(grant.user.email.clone()),
         auth_time: Some(grant.auth_time),
@@ -299,18 +298,19 @@ pub fn prepare_user_tokens<S: Storage>(
         _ => None,
     };
     let (family, refresh_token) = if grant.client.allows_grant(GrantType::RefreshToken) {
-        let (family, issued) = family::start(
+        let (family, token) = family::start(
             &auth.settings,
-            &auth.server_key,
             FamilySpec {
                 client: grant.client,
-                user_id: &grant.user.id.0,
+                user_id: &grant.user.id,
                 scope: grant.scope.clone(),
                 auth_time: Some(grant.auth_time),
                 origin: grant.origin,
             },
             now,
         )?;
+        let expires_in = family.first_token.expires_at - now;
+        let issued = IssuedRefreshToken::new(&auth.server_key, grant.client, token, expires_in);
         (Some(family), Some(issued))
     } else {
         (None, None)

@@ -6,13 +6,40 @@ use std::future::Future;
 use super::clock::UnixTime;
 use super::error::{Error, Result};
 
-/// A user id: a UUID, the `sub` of the user's tokens.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct UserId(pub String);
+/// A user id: a UUID, the `sub` of the user's tokens. A distinct type so
+/// that a user id cannot be passed where a client id is meant; `as_str` and
+/// `Display` give the text.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct UserId(String);
 
 impl fmt::Display for UserId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for UserId {
+    fn from(id: &str) -> Self {
+        UserId(id.to_owned())
+    }
+}
+
+impl From<String> for UserId {
+    fn from(id: String) -> Self {
+        UserId(id)
+    }
+}
+
+impl UserId {
+    /// An id as presented (a token's `sub`, a CLI argument) or stored. Not
+    /// validated: an unknown id simply finds no user.
+    pub fn new(id: impl Into<String>) -> Self {
+        UserId(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
@@ -65,7 +92,7 @@ impl NewUser {
         roles.sort();
         roles.dedup();
         Ok(User {
-            id: UserId(uuid::Uuid::new_v4().to_string()),
+            id: UserId::new(uuid::Uuid::new_v4().to_string()),
             email,
             name: self.name.filter(|n| !n.trim().is_empty()),
             roles,
@@ -83,14 +110,14 @@ impl NewUser {
 pub trait UserStore: Send + Sync {
     /// Inserts a new user; `invalid_request` if the email is taken.
     fn insert_user(&self, user: &User) -> impl Future<Output = Result<()>> + Send;
-    fn get_user(&self, id: &str) -> impl Future<Output = Result<Option<User>>> + Send;
+    fn get_user(&self, id: &UserId) -> impl Future<Output = Result<Option<User>>> + Send;
     /// Looks a user up by email, case-insensitively.
     fn find_user_by_email(&self, email: &str) -> impl Future<Output = Result<Option<User>>> + Send;
     fn list_users(&self) -> impl Future<Output = Result<Vec<User>>> + Send;
     /// Sets the disabled flag; returns whether the user exists.
     fn set_user_disabled(
         &self,
-        id: &str,
+        id: &UserId,
         disabled: bool,
         now: UnixTime,
     ) -> impl Future<Output = Result<bool>> + Send;
@@ -98,53 +125,10 @@ pub trait UserStore: Send + Sync {
     /// password); returns whether the user exists.
     fn set_password_hash(
         &self,
-        id: &str,
+        id: &UserId,
         hash: &str,
         now: UnixTime,
     ) -> impl Future<Output = Result<bool>> + Send;
-}
-
-/// What `user disable` and `user revoke-sessions` did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Revoked {
-    /// Refresh-token families revoked.
-    pub refresh_families: u64,
-    /// Browser sessions ended.
-    pub browser_sessions: u64,
-}
-
-/// Disables a user and revokes everything the user holds (SPEC §1): every
-/// refresh-token family and browser session. Sign-ins are refused from now on. Returns `None` if
-/// there is no such user.
-pub async fn disable<S: super::Storage>(
-    store: &S,
-    id: &str,
-    now: UnixTime,
-) -> Result<Option<Revoked>> {
-    // Disable first: a sign-in racing with this cannot then start a family
-    // that outlives the revocation below.
-    if !store.set_user_disabled(id, true, now).await? {
-        return Ok(None);
-    }
-    revoke_sessions(store, id, now).await.map(Some)
-}
-
-/// Revokes every refresh-token family of a user, ends every browser session,
-/// and denies the device authorizations the user approved that no device has
-/// redeemed yet (else a device could still get a fresh family after this);
-/// everywhere. The user stays enabled and may sign in again.
-pub async fn revoke_sessions<S: super::Storage>(
-    store: &S,
-    id: &str,
-    now: UnixTime,
-) -> Result<Revoked> {
-    let refresh_families = store.revoke_user_families(id, now).await?;
-    let browser_sessions = store.delete_user_sessions(id).await?;
-    store.deny_user_devices(id).await?;
-    Ok(Revoked {
-        refresh_families,
-        browser_sessions,
-    })
 }
 
 #[cfg(test)]

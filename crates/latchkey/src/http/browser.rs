@@ -68,7 +68,7 @@ impl Browser {
                 let set = if value.is_empty() {
                     SetCookies::none()
                 } else {
-                    cookies::browser(&app.settings, &value)
+                    cookies::browser(app.settings(), &value)
                 };
                 Browser {
                     value: Secret::new(value),
@@ -105,7 +105,7 @@ impl Browser {
     /// The CSRF token of a form shown to this browser, for `scope` (see
     /// [`PageForm::csrf_scope`]).
     pub fn csrf_token(&self, app: &AppState, scope: FormScope<'_>) -> String {
-        csrf::form_token(&app.server_key, self.value(), scope)
+        csrf::form_token(app.server_key(), self.value(), scope)
     }
 }
 
@@ -232,7 +232,7 @@ impl<T: PageForm> FromRequest<AppState> for CsrfForm<T> {
             return Err(T::unbound(&params, &locale));
         };
         csrf::check_form(
-            &app.server_key,
+            app.server_key(),
             visitor.browser.existing(),
             scope,
             params.get("csrf_token"),

@@ -31,7 +31,7 @@ impl FromRequestParts<AppState> for ClientAddr {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(addr)| addr.ip());
         Ok(ClientAddr(peer.map(|p| {
-            client_address(p, &parts.headers, &app.settings.trusted_proxies)
+            client_address(p, &parts.headers, &app.settings().trusted_proxies)
         })))
     }
 }

@@ -4,7 +4,7 @@ use axum::http::{HeaderMap, header};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::core::clients::ClientCredentials;
+use crate::core::clients::{ClientCredentials, ClientId};
 use crate::core::error::{Error, Result};
 use crate::core::params::Params;
 use crate::core::secret::Secret;
@@ -29,14 +29,14 @@ pub fn credentials(headers: &HeaderMap, params: &Params) -> Result<ClientCredent
             ));
         }
         return Ok(ClientCredentials::Basic {
-            client_id,
+            client_id: ClientId::new(client_id),
             secret: Secret::new(secret),
         });
     }
     let client_id = params
         .get("client_id")
-        .ok_or_else(|| Error::invalid_client("no client authentication included"))?
-        .to_owned();
+        .map(ClientId::new)
+        .ok_or_else(|| Error::invalid_client("no client authentication included"))?;
     Ok(match params.get("client_secret") {
         Some(secret) => ClientCredentials::Post {
             client_id,
@@ -144,7 +144,7 @@ mod tests {
         let ClientCredentials::Basic { client_id, secret } = c else {
             panic!()
         };
-        assert_eq!(client_id, "my client");
+        assert_eq!(client_id.as_str(), "my client");
         assert_eq!(secret.expose(), "p:ss word");
     }
 
@@ -217,7 +217,7 @@ mod tests {
         fn basic_with_any_decoded_pair_never_panics(inner in ".{0,120}") {
             let h = with_auth(&format!("Basic {}", b64(&inner)));
             match credentials(&h, &Params::default()) {
-                Ok(ClientCredentials::Basic { client_id, .. }) => proptest::prop_assert!(!client_id.is_empty()),
+                Ok(ClientCredentials::Basic { client_id, .. }) => proptest::prop_assert!(!client_id.as_str().is_empty()),
                 Ok(_) => proptest::prop_assert!(false, "Basic must yield Basic credentials"),
                 Err(e) => proptest::prop_assert!(matches!(e.code(), "invalid_client" | "invalid_request")),
             }

@@ -10,8 +10,8 @@ use super::AppState;
 use crate::core::discovery;
 
 pub async fn metadata(State(app): State<AppState>) -> Response {
-    let algs = app.keys.snapshot().algorithms();
-    let mut resp = Json(discovery::metadata(&app.settings, &algs)).into_response();
+    let algs = app.keys().snapshot().algorithms();
+    let mut resp = Json(discovery::metadata(app.settings(), &algs)).into_response();
     resp.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=300"),
@@ -22,7 +22,7 @@ pub async fn metadata(State(app): State<AppState>) -> Response {
 /// The JWKS. Caches may keep it a few minutes: a new key is published as *next*
 /// long before it signs (see `core::keys`).
 pub async fn jwks(State(app): State<AppState>) -> Response {
-    let json = app.keys.snapshot().jwks_json();
+    let json = app.keys().snapshot().jwks_json();
     (
         [
             (

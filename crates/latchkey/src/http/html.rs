@@ -24,7 +24,6 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use minijinja::value::Kwargs;
 use minijinja::{Environment, ErrorKind, HtmlEscape, State, UndefinedBehavior, Value};
 use serde::Serialize;
-use sha2::{Digest as _, Sha256};
 
 use crate::core::i18n::{self, Catalogue};
 
@@ -123,8 +122,8 @@ pub struct Stylesheet {
 
 impl Stylesheet {
     fn new(css: String) -> Stylesheet {
-        let digest = Sha256::digest(css.as_bytes());
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        let digest = crate::core::secret::sha256(css.as_bytes());
+        let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
         let version = hex[..16].to_owned();
         Stylesheet {
             etag: HeaderValue::from_str(&format!("\"{hex}\""))

@@ -91,11 +91,11 @@ pub fn load_pages(settings: &Settings) -> Result<Arc<Pages>, ThemeError> {
 }
 
 /// The whole application: every route and every cross-cutting layer, with
-/// the pages of `app.settings`. `app::build` has refused a theme that does
+/// the pages of `app.settings()`. `app::build` has refused a theme that does
 /// not load; should it fail here all the same (its files changed since),
 /// the built-in pages serve.
 pub fn router(app: AppState) -> Router {
-    let pages = load_pages(&app.settings).unwrap_or_else(|e| {
+    let pages = load_pages(app.settings()).unwrap_or_else(|e| {
         tracing::error!(error = %e, "the theme does not load; serving the built-in pages");
         Pages::builtin()
     });
@@ -104,7 +104,7 @@ pub fn router(app: AppState) -> Router {
 
 /// [`router`] with pages loaded already.
 pub fn router_with_pages(app: AppState, pages: Arc<Pages>) -> Router {
-    let timeout = Duration::from_secs(app.settings.request_timeout_seconds);
+    let timeout = Duration::from_secs(app.settings().request_timeout_seconds);
     metrics::install();
     Router::new()
         .route(paths::OPENID_CONFIGURATION, get(discovery::metadata))

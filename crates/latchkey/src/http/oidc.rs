@@ -72,5 +72,5 @@ async fn logout(app: &AppState, browser: &Browser, locale: &Locale, params: &Par
         ),
         Err(e) => return PageError(e, locale).into_response(),
     };
-    (cookies::clear_session(&app.settings), answer).into_response()
+    (cookies::clear_session(app.settings()), answer).into_response()
 }

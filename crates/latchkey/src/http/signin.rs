@@ -13,8 +13,8 @@ use super::cookies;
 use super::error::ApiError;
 use super::headers::no_store;
 use super::token::token_response;
+use crate::core::first_party::{self, BrowserCredentials};
 use crate::core::secret::Secret;
-use crate::core::signin::{self, BrowserCredentials};
 
 /// `POST /v1/signin`: HTTP Basic (or a public client's `client_id` in the
 /// body) and `{"username", "password", "scope"}`; answers as the token
@@ -27,8 +27,8 @@ pub async fn signin(
 ) -> Response {
     let (app, params) = (&app, &params);
     client_auth::respond(&headers, params, |creds| async move {
-        let tokens = signin::signin(app, &creds, params, client_addr).await?;
-        Ok(token_response(tokens, &app.settings))
+        let tokens = first_party::signin(app, &creds, params, client_addr).await?;
+        Ok(token_response(tokens, app.settings()))
     })
     .await
 }
@@ -40,8 +40,8 @@ pub async fn refresh(
     OptionalFormOrJson(params): OptionalFormOrJson,
 ) -> Response {
     let browser = browser_credentials(&headers);
-    match signin::refresh_with_cookie(&app, &browser, &params).await {
-        Ok(tokens) => token_response(tokens, &app.settings),
+    match first_party::refresh_with_cookie(&app, &browser, &params).await {
+        Ok(tokens) => token_response(tokens, app.settings()),
         Err(e) => ApiError::from(e).into_response(),
     }
 }
@@ -55,11 +55,11 @@ pub async fn signout(
     let basic = client_auth::tried_basic(&headers);
     let browser = browser_credentials(&headers);
     let creds = client_auth::credentials(&headers, &params);
-    match signin::signout(&app, &browser, creds, &params).await {
+    match first_party::signout(&app, &browser, creds, &params).await {
         Ok(()) => {
             let mut resp = StatusCode::NO_CONTENT.into_response();
             no_store(resp.headers_mut());
-            cookies::clear_refresh(&app.settings).apply(resp.headers_mut());
+            cookies::clear_refresh(app.settings()).apply(resp.headers_mut());
             resp
         }
         Err(e) => ApiError::from(e)

@@ -27,7 +27,7 @@ pub async fn token(
     client_auth::respond(&headers, params, |creds| async move {
         let context = TokenContext { client_addr };
         let tokens = grants::token_with(app, &creds, params, &context).await?;
-        Ok(token_response(tokens, &app.settings))
+        Ok(token_response(tokens, app.settings()))
     })
     .await
 }

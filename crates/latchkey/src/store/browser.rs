@@ -9,6 +9,7 @@
 //! issues. Either both commit or neither does.
 
 use crate::core::authorize::{AuthorizationRequest, PendingRequest, PendingRequestStore};
+use crate::core::clients::ClientId;
 use crate::core::clock::UnixTime;
 use crate::core::codes::{CodeStore, Issued, StoredCode};
 use crate::core::consent::ConsentStore;
@@ -17,6 +18,7 @@ use crate::core::refresh::FamilyOrigin;
 use crate::core::scope::Scope;
 use crate::core::secret::SecretHash;
 use crate::core::sessions::{Session, SessionStore};
+use crate::core::users::UserId;
 
 use super::deny_list::DenyListTx;
 use super::refresh::RefreshTx;
@@ -40,7 +42,7 @@ impl SessionStore for Store {
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(s.id_hash.as_str())
-        .bind(&s.user_id)
+        .bind(s.user_id.as_str())
         .bind(s.auth_time)
         .bind(s.created_at)
         .bind(s.idle_expires_at)
@@ -63,7 +65,7 @@ impl SessionStore for Store {
         .map_err(db_err)?;
         Ok(row.map(|r| Session {
             id_hash: SecretHash::from_stored(r.id_hash),
-            user_id: r.user_id,
+            user_id: UserId::new(r.user_id),
             auth_time: r.auth_time,
             created_at: r.created_at,
             idle_expires_at: r.idle_expires_at,
@@ -95,9 +97,9 @@ impl SessionStore for Store {
         Ok(n > 0)
     }
 
-    async fn delete_user_sessions(&self, user_id: &str) -> Result<u64> {
+    async fn delete_user_sessions(&self, user_id: &UserId) -> Result<u64> {
         on_pool!(self, pool => sqlx::query("DELETE FROM browser_sessions WHERE user_id = $1")
-            .bind(user_id)
+            .bind(user_id.as_str())
             .execute(pool)
             .await
             .map(|r| r.rows_affected()))
@@ -131,7 +133,7 @@ impl PendingRequestStore for Store {
         )
         .bind(id_hash.as_str())
         .bind(p.browser_hash.as_str())
-        .bind(&p.request.client_id)
+        .bind(p.request.client_id.as_str())
         .bind(json)
         .bind(now)
         .bind(p.expires_at)
@@ -208,8 +210,8 @@ impl CodeStore for Store {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL)",
         )
         .bind(c.hash.as_str())
-        .bind(&c.client_id)
-        .bind(&c.user_id)
+        .bind(c.client_id.as_str())
+        .bind(c.user_id.as_str())
         .bind(&c.redirect_uri)
         .bind(&c.code_challenge)
         .bind(c.scope.to_string())
@@ -240,8 +242,8 @@ impl CodeStore for Store {
         };
         Ok(Some(StoredCode {
             hash: SecretHash::from_stored(r.hash),
-            client_id: r.client_id,
-            user_id: r.user_id,
+            client_id: ClientId::new(r.client_id),
+            user_id: UserId::new(r.user_id),
             redirect_uri: r.redirect_uri,
             code_challenge: r.code_challenge,
             scope: Scope::parse(&r.scope)?,
@@ -322,12 +324,12 @@ impl CodeStore for Store {
 }
 
 impl ConsentStore for Store {
-    async fn get_consent(&self, user_id: &str, client_id: &str) -> Result<Option<Scope>> {
+    async fn get_consent(&self, user_id: &UserId, client_id: &ClientId) -> Result<Option<Scope>> {
         let row: Option<String> = on_pool!(self, pool => sqlx::query_scalar(
             "SELECT scope FROM consents WHERE user_id = $1 AND client_id = $2",
         )
-        .bind(user_id)
-        .bind(client_id)
+        .bind(user_id.as_str())
+        .bind(client_id.as_str())
         .fetch_optional(pool)
         .await)
         .map_err(db_err)?;
@@ -336,8 +338,8 @@ impl ConsentStore for Store {
 
     async fn save_consent(
         &self,
-        user_id: &str,
-        client_id: &str,
+        user_id: &UserId,
+        client_id: &ClientId,
         scope: &Scope,
         now: UnixTime,
     ) -> Result<()> {
@@ -346,8 +348,8 @@ impl ConsentStore for Store {
              VALUES ($1, $2, $3, $4, $4) \
              ON CONFLICT (user_id, client_id) DO UPDATE SET scope = $3, updated_at = $4",
         )
-        .bind(user_id)
-        .bind(client_id)
+        .bind(user_id.as_str())
+        .bind(client_id.as_str())
         .bind(scope.to_string())
         .bind(now)
         .execute(pool)

@@ -55,7 +55,7 @@ impl ClientRow {
             allowed_origins: text_to_list(&self.allowed_origins)?,
             created_at: self.created_at,
             name: self.name,
-            id: ClientId(self.id),
+            id: ClientId::new(self.id),
         })
     }
 }
@@ -71,7 +71,7 @@ impl ClientStore for Store {
                  allowed_origins, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             )
-            .bind(&c.id.0)
+            .bind(c.id.as_str())
             .bind(&c.name)
             .bind(c.secret_hash.as_ref().map(SecretHash::as_str))
             .bind(c.first_party)
@@ -93,10 +93,10 @@ impl ClientStore for Store {
         })
     }
 
-    async fn get_client(&self, id: &str) -> Result<Option<Client>> {
+    async fn get_client(&self, id: &ClientId) -> Result<Option<Client>> {
         let row: Option<ClientRow> =
             on_pool!(self, pool => sqlx::query_as(select_clients!("WHERE id = $1"))
-            .bind(id)
+            .bind(id.as_str())
             .fetch_optional(pool)
             .await)
             .map_err(db_err)?;
@@ -112,10 +112,10 @@ impl ClientStore for Store {
         rows.into_iter().map(ClientRow::into_client).collect()
     }
 
-    async fn delete_client(&self, id: &str) -> Result<bool> {
+    async fn delete_client(&self, id: &ClientId) -> Result<bool> {
         in_tx!(self, tx => {
             let done = sqlx::query("DELETE FROM clients WHERE id = $1")
-                .bind(id)
+                .bind(id.as_str())
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();

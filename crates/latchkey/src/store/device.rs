@@ -10,12 +10,14 @@
 //! the row lock and then matches nothing), and the `INSERT` of the refresh
 //! family it issues. Either both commit or neither does.
 
+use crate::core::clients::ClientId;
 use crate::core::clock::UnixTime;
 use crate::core::codes::Issued;
 use crate::core::device::{DeviceDecision, DeviceStatus, DeviceStore, StoredDevice};
 use crate::core::error::{Error, Result};
 use crate::core::scope::Scope;
 use crate::core::secret::SecretHash;
+use crate::core::users::UserId;
 
 use super::refresh::RefreshTx;
 use super::{Store, db_err, in_tx, is_unique_violation, list_to_text, on_pool, text_to_list};
@@ -49,7 +51,7 @@ impl DeviceRow {
         Ok(StoredDevice {
             hash: SecretHash::from_stored(self.hash),
             user_code_hash: self.user_code_hash,
-            client_id: self.client_id,
+            client_id: ClientId::new(self.client_id),
             scope: Scope::parse(&self.scope)?,
             audience: text_to_list(&self.audience)?,
             created_at: self.created_at,
@@ -57,7 +59,7 @@ impl DeviceRow {
             interval_seconds: self.interval_seconds,
             last_polled_at: self.last_polled_at,
             status: DeviceStatus::parse(&self.status)?,
-            user_id: self.user_id,
+            user_id: self.user_id.map(UserId::new),
             auth_time: self.auth_time,
         })
     }
@@ -73,7 +75,7 @@ impl DeviceStore for Store {
         )
         .bind(d.hash.as_str())
         .bind(&d.user_code_hash)
-        .bind(&d.client_id)
+        .bind(d.client_id.as_str())
         .bind(d.scope.to_string())
         .bind(list_to_text(&d.audience))
         .bind(d.created_at)
@@ -141,7 +143,7 @@ impl DeviceStore for Store {
              WHERE hash = $5 AND status = $6 AND expires_at > $4",
         )
         .bind(decision.status().as_str())
-        .bind(decision.user_id)
+        .bind(decision.user_id.as_str())
         .bind(decision.recorded_auth_time())
         .bind(now)
         .bind(hash.as_str())
@@ -180,11 +182,11 @@ impl DeviceStore for Store {
         })
     }
 
-    async fn deny_user_devices(&self, user_id: &str) -> Result<u64> {
+    async fn deny_user_devices(&self, user_id: &UserId) -> Result<u64> {
         on_pool!(self, pool => sqlx::query(
             "UPDATE device_codes SET status = $2 WHERE user_id = $1 AND status = $3",
         )
-        .bind(user_id)
+        .bind(user_id.as_str())
         .bind(DeviceStatus::Denied.as_str())
         .bind(DeviceStatus::Approved.as_str())
         .execute(pool)

@@ -1,26 +1,33 @@
 //! Refresh tokens and their families on both backends (see `core::refresh`).
 //!
-//! Rotation is one transaction of two statements: a conditional `UPDATE …
-//! WHERE used_at IS NULL` that claims the presented token, then the `INSERT` of
-//! its successor. SQLite runs it under `BEGIN IMMEDIATE` (one writer at a
-//! time); on PostgreSQL a concurrent `UPDATE` of the same row waits for the
-//! first transaction and then re-evaluates its `WHERE` on the committed row,
-//! where `used_at` is no longer null, and matches nothing. Either way at most
-//! one caller claims a token, and a crash before the commit leaves the token
-//! unused and no successor: never two live successors.
+//! Rotation lives in `store::rotation` (group commit): a conditional `UPDATE
+//! … WHERE used_at IS NULL` that claims the presented token, then the
+//! `INSERT` of its successor, in one transaction shared with the rotations
+//! waiting at the same moment. SQLite runs it under `BEGIN IMMEDIATE` (one
+//! writer at a time); on PostgreSQL a concurrent `UPDATE` of the same row
+//! waits for the first transaction and then re-evaluates its `WHERE` on the
+//! committed row, where `used_at` is no longer null, and matches nothing.
+//! Either way at most one caller claims a token, and a crash before the
+//! commit leaves the token unused and no successor: never two live
+//! successors.
 
+use std::collections::HashMap;
 use std::future::Future;
 
+use crate::core::clients::ClientId;
 use crate::core::clock::UnixTime;
-use crate::core::error::Result;
+use crate::core::error::{Error, Result};
 use crate::core::refresh::{
     FamilyOrigin, NewFamily, RefreshFamily, RefreshTokenRecord, RefreshTokenStore,
     StoredRefreshToken, TokenOwner,
 };
 use crate::core::scope::Scope;
 use crate::core::secret::SecretHash;
+use crate::core::users::UserId;
 
-use super::{Backend, Store, db_err, in_tx, on_pool, purge_in_batches, text_to_list};
+use super::group::Group;
+use super::rotation::{RefreshConn, RotationItem};
+use super::{Store, db_err, in_tx, on_pool, purge_in_batches, text_to_list};
 
 const INSERT_FAMILY: &str = "INSERT INTO refresh_families \
      (id, client_id, user_id, scope, auth_time, origin, created_at, expires_at, revoked_at) \
@@ -88,8 +95,8 @@ macro_rules! impl_refresh_tx {
                 let f = &new.family;
                 sqlx::query(INSERT_FAMILY)
                     .bind(&f.id)
-                    .bind(&f.client_id)
-                    .bind(&f.user_id)
+                    .bind(f.client_id.as_str())
+                    .bind(f.user_id.as_str())
                     .bind(f.scope.to_string())
                     .bind(f.auth_time)
                     .bind(f.origin.as_ref().map(FamilyOrigin::to_stored))
@@ -142,7 +149,7 @@ macro_rules! impl_refresh_tx {
 impl_refresh_tx!(sqlx::SqliteConnection);
 impl_refresh_tx!(sqlx::PgConnection);
 
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, Clone)]
 struct FoundRow {
     hash: String,
     family_id: String,
@@ -176,8 +183,8 @@ impl FoundRow {
             successor_hash: self.successor_hash.map(SecretHash::from_stored),
             family: RefreshFamily {
                 id: self.family_id,
-                client_id: self.client_id,
-                user_id: self.user_id,
+                client_id: ClientId::new(self.client_id),
+                user_id: UserId::new(self.user_id),
                 scope: Scope::parse(&self.scope)?,
                 auth_time: self.auth_time,
                 origin: self
@@ -198,78 +205,157 @@ impl FoundRow {
     }
 }
 
-const FIND: &str = "SELECT t.hash, t.family_id, t.issued_at, t.expires_at, t.used_at, \
-     t.successor_hash, f.client_id, f.user_id, f.scope, f.auth_time, f.origin, \
-     f.created_at AS family_created_at, f.expires_at AS family_expires_at, f.revoked_at, \
-     u.email, u.roles, u.disabled \
-     FROM refresh_tokens t \
-     JOIN refresh_families f ON f.id = t.family_id \
-     JOIN users u ON u.id = f.user_id \
-     WHERE t.hash = $1";
-
-/// Claims a token for rotation: only if unused, unexpired, and in a live
-/// family. `$1` is now, `$2` the successor's hash, `$3` the presented token's
-/// hash, `$4` the successor's expiry.
-macro_rules! claim {
+macro_rules! found_columns {
     () => {
-        "UPDATE refresh_tokens SET used_at = $1, successor_hash = $2 \
-         WHERE hash = $3 AND used_at IS NULL AND expires_at > $1 \
-         AND EXISTS (SELECT 1 FROM refresh_families f \
-                     WHERE f.id = refresh_tokens.family_id \
-                     AND f.revoked_at IS NULL AND f.expires_at > $1)"
+        "SELECT t.hash, t.family_id, t.issued_at, t.expires_at, t.used_at, \
+         t.successor_hash, f.client_id, f.user_id, f.scope, f.auth_time, f.origin, \
+         f.created_at AS family_created_at, f.expires_at AS family_expires_at, f.revoked_at, \
+         u.email, u.roles, u.disabled "
     };
 }
 
-/// Rotation on PostgreSQL: the claim, and the successor inserted into the
-/// claimed token's family, as one statement.
-const ROTATE_PG: &str = concat!(
-    "WITH claimed AS (",
-    claim!(),
-    " RETURNING family_id) \
-     INSERT INTO refresh_tokens (hash, family_id, issued_at, expires_at, used_at, successor_hash) \
-     SELECT $2, family_id, $1, $4, NULL, NULL FROM claimed"
+const FIND: &str = concat!(
+    found_columns!(),
+    "FROM refresh_tokens t \
+     JOIN refresh_families f ON f.id = t.family_id \
+     JOIN users u ON u.id = f.user_id \
+     WHERE t.hash = $1"
 );
 
-/// Rotation on SQLite, a whole transaction in one text: the claim; the
-/// successor, inserted only if the claim changed a row (`changes()` counts the
-/// most recent `INSERT`/`UPDATE`/`DELETE`); then `SELECT changes()`, which is
-/// 1 if the successor was inserted. (Summing rows affected would not do:
-/// SQLite reports the last DML's count for `BEGIN` and `COMMIT` too.) If
-/// anything stops it half-way (an error, or the request being dropped), the
-/// connection is closed rather than reused ([`CloseUnlessDone`]), and closing
-/// rolls the open transaction back.
-const ROTATE_SQLITE: &str = concat!(
-    "BEGIN IMMEDIATE; ",
-    claim!(),
-    "; INSERT INTO refresh_tokens (hash, family_id, issued_at, expires_at, used_at, successor_hash) \
-     SELECT $2, family_id, $1, $4, NULL, NULL FROM refresh_tokens WHERE hash = $3 AND changes() = 1; \
-     SELECT changes(); \
-     COMMIT"
+/// Several tokens in one query on SQLite: `$1` is a JSON array of hashes;
+/// the batch is the outer loop (`CROSS JOIN`), one primary-key probe each.
+const FIND_MANY_SQLITE: &str = concat!(
+    found_columns!(),
+    "FROM json_each($1) AS b CROSS JOIN refresh_tokens t ON t.hash = b.value \
+     JOIN refresh_families f ON f.id = t.family_id \
+     JOIN users u ON u.id = f.user_id"
 );
 
-/// A pooled SQLite connection that goes back to the pool only if `done` was
-/// called; otherwise (an error, or the future dropped mid-way) it is closed,
-/// which rolls back a transaction its statements left open.
-struct CloseUnlessDone(Option<sqlx::pool::PoolConnection<sqlx::Sqlite>>);
+/// Several tokens in one query on PostgreSQL.
+const FIND_MANY_PG: &str = concat!(
+    found_columns!(),
+    "FROM refresh_tokens t \
+     JOIN refresh_families f ON f.id = t.family_id \
+     JOIN users u ON u.id = f.user_id \
+     WHERE t.hash = ANY($1)"
+);
 
-impl CloseUnlessDone {
-    fn done(mut self) {
-        // Dropping the connection here returns it to the pool.
-        drop(self.0.take());
-    }
+/// The reads of a refresh request, grouped as rotations are: the finds
+/// waiting at one moment share one query, so one hop to a SQLite
+/// connection's thread (or one PostgreSQL round trip) instead of one each.
+/// Reads take no lock, so two workers run batches side by side.
+pub(crate) type FindGroup = Group<SecretHash, Result<Option<StoredRefreshToken>>>;
+
+/// Up to this many finds share a query.
+const MAX_FIND_BATCH: usize = 64;
+
+pub(crate) fn start_find_group(conn: &RefreshConn) -> FindGroup {
+    let backend = conn.clone();
+    Group::start(2, MAX_FIND_BATCH, move |hashes: Vec<SecretHash>| {
+        let backend = backend.clone();
+        async move { find_batch(&backend, &hashes).await }
+    })
 }
 
-impl Drop for CloseUnlessDone {
-    fn drop(&mut self) {
-        if let Some(conn) = self.0.as_mut() {
-            conn.close_on_drop();
+async fn find_one(backend: &RefreshConn, hash: &SecretHash) -> Result<Option<StoredRefreshToken>> {
+    let row: Option<FoundRow> = match backend {
+        RefreshConn::Sqlite(lane) => {
+            async {
+                let mut conn = lane.lock().await?;
+                let row = sqlx::query_as(FIND)
+                    .bind(hash.as_str())
+                    .fetch_optional(conn.conn()?)
+                    .await?;
+                conn.done();
+                Ok(row)
+            }
+            .await
+        }
+        RefreshConn::Postgres(pool) => {
+            sqlx::query_as(FIND)
+                .bind(hash.as_str())
+                .fetch_optional(pool)
+                .await
+        }
+    }
+    .map_err(db_err)?;
+    row.map(FoundRow::into_found).transpose()
+}
+
+/// One answer per hash, in order.
+async fn find_batch(
+    backend: &RefreshConn,
+    hashes: &[SecretHash],
+) -> Vec<Result<Option<StoredRefreshToken>>> {
+    if hashes.len() == 1 {
+        let mut out = Vec::with_capacity(1);
+        for h in hashes {
+            out.push(find_one(backend, h).await);
+        }
+        return out;
+    }
+    let rows: Result<Vec<FoundRow>, sqlx::Error> = match backend {
+        RefreshConn::Sqlite(lane) => {
+            let json =
+                serde_json::Value::from(hashes.iter().map(|h| h.as_str()).collect::<Vec<_>>())
+                    .to_string();
+            async {
+                let mut conn = lane.lock().await?;
+                let rows = sqlx::query_as(FIND_MANY_SQLITE)
+                    .bind(json)
+                    .fetch_all(conn.conn()?)
+                    .await?;
+                conn.done();
+                Ok(rows)
+            }
+            .await
+        }
+        RefreshConn::Postgres(pool) => {
+            let list: Vec<&str> = hashes.iter().map(|h| h.as_str()).collect();
+            sqlx::query_as(FIND_MANY_PG)
+                .bind(list)
+                .fetch_all(pool)
+                .await
+        }
+    };
+    match rows {
+        Ok(rows) => {
+            let mut by_hash: HashMap<String, FoundRow> =
+                rows.into_iter().map(|r| (r.hash.clone(), r)).collect();
+            // A hash asked twice gets the row twice.
+            let mut out = Vec::with_capacity(hashes.len());
+            for (i, h) in hashes.iter().enumerate() {
+                let again = hashes[i + 1..].iter().any(|later| later == h);
+                let row = if again {
+                    by_hash.get(h.as_str()).cloned()
+                } else {
+                    by_hash.remove(h.as_str())
+                };
+                out.push(row.map(FoundRow::into_found).transpose());
+            }
+            out
+        }
+        Err(_) => {
+            // Each alone: its own answer, its own error.
+            let mut out = Vec::with_capacity(hashes.len());
+            for h in hashes {
+                out.push(find_one(backend, h).await);
+            }
+            out
         }
     }
 }
 
-fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
-    e.as_database_error()
-        .is_some_and(|d| d.is_foreign_key_violation())
+impl Store {
+    /// Runs `items` as the rotation workers run a batch — one transaction
+    /// for all of them, each item answered as if it had been alone — and
+    /// returns one answer per item, in order. The request path goes through
+    /// the queue instead (`rotate_refresh_token`); this is the same step
+    /// without the queue, so that the conformance tests can choose what
+    /// shares a batch.
+    pub async fn rotate_refresh_tokens(&self, items: &[RotationItem]) -> Vec<Result<bool>> {
+        super::rotation::rotate_batch(&self.refresh_conn, &self.sqlite_write_gate, items).await
+    }
 }
 
 impl RefreshTokenStore for Store {
@@ -280,12 +366,11 @@ impl RefreshTokenStore for Store {
     }
 
     async fn find_refresh_token(&self, hash: &SecretHash) -> Result<Option<StoredRefreshToken>> {
-        let row: Option<FoundRow> = on_pool!(self, pool => sqlx::query_as(FIND)
-            .bind(hash.as_str())
-            .fetch_optional(pool)
-            .await)
-        .map_err(db_err)?;
-        row.map(FoundRow::into_found).transpose()
+        self.finds.call(hash.clone()).await.unwrap_or_else(|| {
+            Err(Error::TemporarilyUnavailable(
+                "the store is shutting down".into(),
+            ))
+        })
     }
 
     async fn rotate_refresh_token(
@@ -294,52 +379,15 @@ impl RefreshTokenStore for Store {
         successor: &RefreshTokenRecord,
         now: UnixTime,
     ) -> Result<bool> {
-        let r: Result<bool, sqlx::Error> = match &self.backend {
-            // One statement: a data-modifying CTE claims the token and the
-            // INSERT takes its family from what the claim returned; nothing
-            // claimed, nothing inserted. One round trip, atomic on its own.
-            Backend::Postgres(pool) => sqlx::query(ROTATE_PG)
-                .bind(now)
-                .bind(successor.hash.as_str())
-                .bind(used.as_str())
-                .bind(successor.expires_at)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected() == 1),
-            // SQLite has no DML in CTEs: the whole transaction (BEGIN
-            // IMMEDIATE, claim, insert, COMMIT) travels to the connection's
-            // thread as one call, instead of one call per statement.
-            Backend::Sqlite(pool) => {
-                async {
-                    // The connection first, then the turn: waiting for a
-                    // connection while holding the turn stalls every writer.
-                    let mut conn = CloseUnlessDone(Some(pool.acquire().await?));
-                    let _turn = self.sqlite_write_gate.lock().await;
-                    let inserted: Vec<i64> = match conn.0.as_mut() {
-                        Some(c) => {
-                            sqlx::query_scalar(ROTATE_SQLITE)
-                                .bind(now)
-                                .bind(successor.hash.as_str())
-                                .bind(used.as_str())
-                                .bind(successor.expires_at)
-                                .fetch_all(&mut **c)
-                                .await?
-                        }
-                        None => Vec::new(),
-                    };
-                    conn.done();
-                    Ok(inserted == [1])
-                }
-                .await
-            }
-        };
-        match r {
-            Ok(done) => Ok(done),
-            // The family was purged between the claim's check and the insert
-            // (it had just been revoked or expired): nothing was rotated.
-            Err(e) if is_foreign_key_violation(&e) => Ok(false),
-            Err(e) => Err(db_err(e)),
-        }
+        // Group commit: this rotation shares a transaction with the others
+        // waiting at this moment (`store::rotation`).
+        self.rotations
+            .rotate(RotationItem {
+                used: used.clone(),
+                successor: successor.clone(),
+                now,
+            })
+            .await
     }
 
     async fn revoke_family(&self, family_id: &str, now: UnixTime) -> Result<bool> {
@@ -353,12 +401,12 @@ impl RefreshTokenStore for Store {
         Ok(n > 0)
     }
 
-    async fn revoke_user_families(&self, user_id: &str, now: UnixTime) -> Result<u64> {
+    async fn revoke_user_families(&self, user_id: &UserId, now: UnixTime) -> Result<u64> {
         on_pool!(self, pool => sqlx::query(
             "UPDATE refresh_families SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
         )
         .bind(now)
-        .bind(user_id)
+        .bind(user_id.as_str())
         .execute(pool)
         .await
         .map(|r| r.rows_affected()))
@@ -380,10 +428,22 @@ impl RefreshTokenStore for Store {
         // Families past their absolute lifetime, or revoked: their tokens go
         // with them (ON DELETE CASCADE). A token of a revoked family is
         // refused whether its row is there or not.
+        // Two statements, each on its own index (`refresh_families_expires`,
+        // `refresh_families_revoked`): an `OR` of the two conditions scanned
+        // the whole table. `revoked_at` comes from the clock, so every
+        // revoked family has `revoked_at <= now` (one written by a process
+        // whose clock runs ahead goes at a later purge).
         total += purge_in_batches(
             self,
-                "DELETE FROM refresh_families WHERE id IN \
-                 (SELECT id FROM refresh_families WHERE expires_at <= $1 OR revoked_at IS NOT NULL LIMIT $2)",
+            "DELETE FROM refresh_families WHERE id IN \
+                 (SELECT id FROM refresh_families WHERE expires_at <= $1 LIMIT $2)",
+            now,
+        )
+        .await?;
+        total += purge_in_batches(
+            self,
+            "DELETE FROM refresh_families WHERE id IN \
+                 (SELECT id FROM refresh_families WHERE revoked_at <= $1 LIMIT $2)",
             now,
         )
         .await?;

@@ -19,7 +19,7 @@ struct UserRow {
 impl UserRow {
     fn into_user(self) -> Result<User> {
         Ok(User {
-            id: UserId(self.id),
+            id: UserId::new(self.id),
             email: self.email,
             name: self.name,
             roles: text_to_list(&self.roles)?,
@@ -46,7 +46,7 @@ impl UserStore for Store {
             "INSERT INTO users (id, email, email_normalized, name, roles, password_hash, disabled, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
-        .bind(&u.id.0)
+        .bind(u.id.as_str())
         .bind(&u.email)
         .bind(normalize_email(&u.email))
         .bind(&u.name)
@@ -68,9 +68,9 @@ impl UserStore for Store {
         }
     }
 
-    async fn get_user(&self, id: &str) -> Result<Option<User>> {
+    async fn get_user(&self, id: &UserId) -> Result<Option<User>> {
         let row: Option<UserRow> = on_pool!(self, pool => sqlx::query_as(select_users!("WHERE id = $1"))
-            .bind(id)
+            .bind(id.as_str())
             .fetch_optional(pool)
             .await)?;
         row.map(UserRow::into_user).transpose()
@@ -91,22 +91,22 @@ impl UserStore for Store {
         rows.into_iter().map(UserRow::into_user).collect()
     }
 
-    async fn set_user_disabled(&self, id: &str, disabled: bool, now: UnixTime) -> Result<bool> {
+    async fn set_user_disabled(&self, id: &UserId, disabled: bool, now: UnixTime) -> Result<bool> {
         let n = on_pool!(self, pool => sqlx::query("UPDATE users SET disabled = $1, updated_at = $2 WHERE id = $3")
             .bind(disabled)
             .bind(now)
-            .bind(id)
+            .bind(id.as_str())
             .execute(pool)
             .await
             .map(|r| r.rows_affected()))?;
         Ok(n > 0)
     }
 
-    async fn set_password_hash(&self, id: &str, hash: &str, now: UnixTime) -> Result<bool> {
+    async fn set_password_hash(&self, id: &UserId, hash: &str, now: UnixTime) -> Result<bool> {
         let n = on_pool!(self, pool => sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
             .bind(hash)
             .bind(now)
-            .bind(id)
+            .bind(id.as_str())
             .execute(pool)
             .await
             .map(|r| r.rows_affected()))?;

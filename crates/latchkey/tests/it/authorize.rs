@@ -411,7 +411,7 @@ both_backends! {
         assert_eq!(page.redirect_param("error").as_deref(), Some("login_required"));
         // The server row is gone too (not just this browser's cookie).
         use latchkey::core::sessions::SessionStore as _;
-        assert_eq!(srv.server.app.store.delete_user_sessions(&user_id).await.unwrap(), 0);
+        assert_eq!(srv.server.app.store().delete_user_sessions(&user_id.as_str().into()).await.unwrap(), 0);
 
         // An unregistered post_logout_redirect_uri: the signed-out page.
         let url = url::Url::parse_with_params(&srv.url("/v1/oauth/logout"), &[
@@ -428,7 +428,7 @@ both_backends! {
         let b2 = Browser::new(&srv);
         b2.authorize_through(&code_params(&client.id, &challenge, "openid"), EMAIL).await;
         assert!(b2.authorize(&none).await.redirect_param("code").is_some());
-        let revoked = latchkey::core::users::revoke_sessions(&srv.server.app.store, &user_id, srv.now()).await.unwrap();
+        let revoked = latchkey::core::accounts::revoke_sessions(srv.server.app.store(), &user_id.as_str().into(), srv.now()).await.unwrap();
         assert_eq!(revoked.browser_sessions, 1);
         assert_eq!(b2.authorize(&none).await.redirect_param("error").as_deref(), Some("login_required"));
     }

@@ -103,7 +103,7 @@ both_backends! {
         let id = created["id"].as_str().unwrap();
 
         let store = db.store().await;
-        let user = store.get_user(id).await.unwrap().unwrap();
+        let user = store.get_user(&id.into()).await.unwrap().unwrap();
         assert_eq!(user.roles, ["admin"]);
         assert!(user.password_hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
         let hasher = latchkey::core::password::PasswordHasher::new(19456, 2, 1, 1).unwrap();

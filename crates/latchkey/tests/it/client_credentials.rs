@@ -267,7 +267,7 @@ both_backends! {
     /// registered clients in memory.
     async fn deleted_client_is_refused_at_once(db) {
         let srv = TestServer::start(&db).await;
-        let bound = srv.server.app.settings.client_cache_revalidate_ms;
+        let bound = srv.server.app.settings().client_cache_revalidate_ms;
         let c = srv.client(service("read")).await;
         for _ in 0..3 {
             let resp = srv.token_basic(&c, &[("grant_type", "client_credentials")]).await;

@@ -262,7 +262,7 @@ both_backends! {
         let app = srv.client(first_party(TokenDelivery::Body)).await;
         srv.user("fay@example.com", &[]).await;
         let r0 = srv.signed_in(&app, "fay@example.com").await.refresh_token.unwrap();
-        let csrf = srv.server.app.server_key.mac_token(
+        let csrf = srv.server.app.server_key().mac_token(
             latchkey::core::csrf::REFRESH_COOKIE_PURPOSE,
             r0.as_bytes(),
         );

@@ -520,7 +520,7 @@ both_backends! {
         let device = |code: &str, user_code: &str| StoredDevice {
             hash: SecretHash::of(code),
             user_code_hash: user_code.into(),
-            client_id: client.id.0.clone(),
+            client_id: client.id.clone(),
             scope: Scope::parse("read").unwrap(),
             audience: vec!["aud".into()],
             created_at: now,
@@ -538,13 +538,13 @@ both_backends! {
 
         let issued = Issued { access_jti: "j", access_expires_at: now + 900, family: None };
         assert!(!store.redeem_device(&a.hash, issued, now).await.unwrap(), "pending: nothing to redeem");
-        let allow = DeviceDecision { decision: Decision::Allow, user_id: &user.id.0, auth_time: now - 10 };
+        let allow = DeviceDecision { decision: Decision::Allow, user_id: &user.id, auth_time: now - 10 };
         assert!(!store.decide_device(&a.hash, allow, now + 600).await.unwrap(), "expired");
         assert!(store.decide_device(&a.hash, allow, now).await.unwrap());
         assert!(!store.decide_device(&a.hash, DeviceDecision { decision: Decision::Deny, ..allow }, now).await.unwrap(), "decided once");
         let got = store.find_device(&a.hash).await.unwrap().unwrap();
         assert_eq!(got.status, DeviceStatus::Approved);
-        assert_eq!(got.user_id.as_deref(), Some(user.id.0.as_str()));
+        assert_eq!(got.user_id.as_ref(), Some(&user.id));
         assert_eq!(got.auth_time, Some(now - 10));
 
         store.record_device_poll(&a.hash, 10, now + 1).await.unwrap();

@@ -59,7 +59,7 @@ both_backends! {
     /// Readiness follows the database: 503 once the pool is gone.
     async fn ready_is_503_without_database(db) {
         let srv = TestServer::start(&db).await;
-        srv.server.app.store.close().await;
+        srv.server.app.store().close().await;
         let ready = srv.http.get(srv.url("/health/ready")).send().await.unwrap();
         assert_eq!(ready.status(), 503);
         // Discovery and the JWKS are served from memory and keep answering.

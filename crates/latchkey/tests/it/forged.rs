@@ -65,7 +65,7 @@ async fn forger_for(
     let key = srv
         .server
         .app
-        .store
+        .store()
         .list_keys()
         .await
         .unwrap()

@@ -135,19 +135,19 @@ both_backends! {
     async fn retired_key_is_removed_after_its_tokens_expire(db) {
         let srv = TestServer::start_with(&db, |s| s.key_refresh_seconds = 1).await;
         let app = &srv.server.app;
-        let first = app.keys.snapshot().current().unwrap().0.to_owned();
-        let retire_for = app.settings.retired_key_lifetime();
-        latchkey::core::keys::rotate(&app.store, app.settings.signing_alg, srv.now(), retire_for).await.unwrap();
+        let first = app.keys().snapshot().current().unwrap().0.to_owned();
+        let retire_for = app.settings().retired_key_lifetime();
+        latchkey::core::keys::rotate(app.store(), app.settings().signing_alg, srv.now(), retire_for).await.unwrap();
         app.reload_keys().await.unwrap();
         assert!(srv.jwks().await.find(&first).is_some());
 
         srv.clock.advance(retire_for - 5);
-        latchkey::core::keys::KeyStore::purge_keys(&app.store, srv.now()).await.unwrap();
+        latchkey::core::keys::KeyStore::purge_keys(app.store(), srv.now()).await.unwrap();
         app.reload_keys().await.unwrap();
         assert!(srv.jwks().await.find(&first).is_some(), "still published while its tokens may live");
 
         srv.clock.advance(10);
-        latchkey::core::keys::KeyStore::purge_keys(&app.store, srv.now()).await.unwrap();
+        latchkey::core::keys::KeyStore::purge_keys(app.store(), srv.now()).await.unwrap();
         app.reload_keys().await.unwrap();
         let jwks = srv.jwks().await;
         assert!(jwks.find(&first).is_none(), "removed once they cannot");

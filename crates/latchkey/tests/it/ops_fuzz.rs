@@ -169,13 +169,13 @@ fn fixture() -> Fixture {
             scopes: Some(Scope::parse("read write").unwrap()),
             ..NewClient::default()
         }
-        .build(app.clock.now())
+        .build(app.clock().now())
         .unwrap();
-        app.store.insert_client(&client).await.unwrap();
+        app.store().insert_client(&client).await.unwrap();
         use base64::Engine as _;
         let basic = base64::engine::general_purpose::STANDARD.encode(format!(
             "{}:{}",
-            client.id.0,
+            client.id,
             secret.unwrap().expose()
         ));
         (db, app, basic)
@@ -328,9 +328,9 @@ fn random_requests_to_every_route_never_5xx() {
 #[test]
 fn jwt_verification_never_panics_and_refuses_any_change() {
     let f = fixture();
-    let keys = f.app.keys.snapshot();
-    let issuer = f.app.settings.issuer.clone();
-    let now = f.app.clock.now();
+    let keys = f.app.keys().snapshot();
+    let issuer = f.app.settings().issuer.clone();
+    let now = f.app.clock().now();
     let verify =
         |t: &str| keys.verify::<AccessTokenClaims>(t, JwtType::AccessToken, &issuer, None, now, 0);
     assert!(verify(&f.token).is_ok());

@@ -12,15 +12,15 @@ both_backends! {
         let b = TestServer::start_with(&db, |s| s.audit_retention_days = 30).await;
         let now = a.now();
         let day = 86_400;
-        let store = &a.server.app.store;
+        let store = &a.server.app.store();
         let events: Vec<AuditEvent> = [now - 31 * day, now - 40 * day, now - 29 * day, now]
             .into_iter()
             .map(|at| AuditEvent::new(at, Kind::Signin, "anonymous", Outcome::Failure).detail(at.to_string()))
             .collect();
         store.insert_audit_events(&events).await.unwrap();
         // The queue path too: recorded, flushed, stored.
-        a.server.app.audit.record(AuditEvent::new(now, Kind::Login, "user:u1", Outcome::Success).user("u1"));
-        a.server.app.audit.flush().await;
+        a.server.app.audit().record(AuditEvent::new(now, Kind::Login, "user:u1", Outcome::Success).user("u1"));
+        a.server.app.audit().flush().await;
 
         // Two processes purge at the same moment (and their background loops
         // may be purging too): every call succeeds, the old rows go once.

@@ -68,8 +68,8 @@ both_backends! {
         assert!(!text.contains("secret-looking-path"));
 
         // Step 3: the lockout and the reuse are in the audit trail too.
-        server.server.app.audit.flush().await;
-        let events = server.server.app.store
+        server.server.app.audit().flush().await;
+        let events = server.server.app.store()
             .list_audit_events(&AuditFilter { limit: 1000, ..AuditFilter::default() })
             .await
             .unwrap();

@@ -1,7 +1,8 @@
 //! The real `latchkey serve` under signals (issue 8 §5, §7, SPEC §9):
 //! SIGTERM drains requests in flight and exits cleanly; `kill -9` in the
-//! middle of refresh rotations and sign-ins loses no token whose answer
-//! reached its client and never leaves two live successors.
+//! middle of refresh rotations (batched by group commit) and sign-ins loses
+//! no token whose answer reached its client and never leaves two live
+//! successors.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -113,6 +114,30 @@ async fn families_with_two_live_tokens(db: &TestDb) -> i64 {
     }
 }
 
+/// `sum` and `count` of the rotation batch-size summary in `/metrics`.
+async fn batch_sizes(http: &reqwest::Client, url: &str) -> (f64, f64) {
+    let text = http
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix(name)
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+            })
+            .unwrap_or(0.0)
+    };
+    (
+        value("latchkey_refresh_rotation_batch_size_sum "),
+        value("latchkey_refresh_rotation_batch_size_count "),
+    )
+}
+
 both_backends! {
     async fn kill_9_mid_stream_loses_no_answered_refresh_token(db) {
         // Step 1: a client and a user, by the CLI.
@@ -137,7 +162,9 @@ both_backends! {
         // Step 2: rotation workers (each on its own family) and sign-in workers.
         let ledger = Arc::new(Mutex::new(Ledger::default()));
         let mut workers = Vec::new();
-        for _ in 0..4 {
+        // Enough rotation workers that rotations meet in the group-commit
+        // queue: the crash lands among batches of several.
+        for _ in 0..16 {
             let (http, url, id, secret, ledger) = (http.clone(), url.clone(), id.clone(), secret.clone(), ledger.clone());
             let (status, body) = token_call(&http, &url, &id, &secret, &signin).await.unwrap();
             assert_eq!(status, 200, "{body}");
@@ -180,6 +207,16 @@ both_backends! {
         crate::common::wait_until("enough load before the crash", Duration::from_secs(60), || async {
             let l = ledger.lock().unwrap();
             l.rotations > 10 && l.signins > 0
+        })
+        .await;
+        // ...and once some batch has carried more than one rotation (the sum
+        // of batch sizes exceeds their count): the crash lands among batches.
+        crate::common::wait_until("a rotation batch of several", Duration::from_secs(60), || {
+            let (http, url) = (http.clone(), url.clone());
+            async move {
+                let (sum, count) = batch_sizes(&http, &url).await;
+                sum > count
+            }
         })
         .await;
         server.kill9();

@@ -100,7 +100,7 @@ both_backends! {
     /// Grace period off (the default): the first repeat kills the family.
     async fn grace_period_off(db) {
         let srv = TestServer::start(&db).await;
-        assert_eq!(srv.server.app.settings.refresh_reuse_grace_seconds, 0);
+        assert_eq!(srv.server.app.settings().refresh_reuse_grace_seconds, 0);
         let app = srv.client(first_party(TokenDelivery::Body)).await;
         srv.user("eve@example.com", &[]).await;
         let r0 = srv.signed_in(&app, "eve@example.com").await.refresh_token.unwrap();
@@ -158,7 +158,7 @@ both_backends! {
     /// dead; each rotation starts a new idle period.
     async fn idle_expiry(db) {
         let srv = TestServer::start(&db).await;
-        let idle = srv.server.app.settings.refresh_token_idle_ttl_seconds;
+        let idle = srv.server.app.settings().refresh_token_idle_ttl_seconds;
         assert_eq!(idle, 7 * 24 * 3600);
         let app = srv.client(first_party(TokenDelivery::Body)).await;
         srv.user("hal@example.com", &[]).await;
@@ -177,7 +177,7 @@ both_backends! {
     /// `refresh_token_absolute_ttl_seconds` after the sign-in.
     async fn absolute_expiry(db) {
         let srv = TestServer::start(&db).await;
-        let absolute = srv.server.app.settings.refresh_token_absolute_ttl_seconds;
+        let absolute = srv.server.app.settings().refresh_token_absolute_ttl_seconds;
         assert_eq!(absolute, 30 * 24 * 3600);
         let app = srv.client(first_party(TokenDelivery::Body)).await;
         srv.user("ida@example.com", &[]).await;

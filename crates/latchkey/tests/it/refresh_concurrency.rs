@@ -1,12 +1,15 @@
-//! N concurrent uses of one refresh token: exactly one succeeds (SPEC §4), on
-//! each database, in one process and across two `latchkey serve` processes.
+//! N concurrent uses of one refresh token: exactly one succeeds (RFC 9700
+//! §4.14; ARCHITECTURE.md "Refresh tokens"), through the group-commit write
+//! path, on each database, in one process and across two `latchkey serve` processes.
 
 use latchkey::core::clients::TokenDelivery;
 
 use crate::common::first_party::{ChildServer, first_party, refresh_at};
 use crate::common::{TestClient, TestServer};
 
-const N: usize = 20;
+/// Enough for the requests to meet in the rotation queue: under group commit
+/// many of them share one batch, and still exactly one wins.
+const N: usize = 64;
 
 /// Fires `N` refreshes of `token` at once, alternating between `bases`;
 /// returns the status codes and the refresh tokens of the successes.

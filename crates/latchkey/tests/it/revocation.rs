@@ -259,7 +259,7 @@ both_backends! {
         let a = TestServer::start(&db).await;
         let issuer = a.url.clone();
         let b = TestServer::start_with(&db, |s| s.issuer = issuer).await;
-        let bound = b.server.app.settings.client_cache_revalidate_ms;
+        let bound = b.server.app.settings().client_cache_revalidate_ms;
         let app = a
             .client(NewClient {
                 name: "app".into(),

@@ -108,11 +108,11 @@ async fn send_and_hang_up(addr: SocketAddr, client_id: &str, username: &str, pas
 
 /// Sign-in audit events so far: (failures, refusals).
 async fn signin_events(srv: &TestServer) -> (usize, usize) {
-    srv.server.app.audit.flush().await;
+    srv.server.app.audit().flush().await;
     let events = srv
         .server
         .app
-        .store
+        .store()
         .list_audit_events(&AuditFilter {
             limit: 10_000,
             ..AuditFilter::default()

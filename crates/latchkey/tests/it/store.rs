@@ -24,16 +24,16 @@ both_backends! {
             ..NewClient::default()
         }.build(1_700_000_000).unwrap();
         store.insert_client(&client).await.unwrap();
-        let got = store.get_client(&client.id.0).await.unwrap().unwrap();
+        let got = store.get_client(&client.id).await.unwrap().unwrap();
         assert_eq!(got, client);
         assert!(got.secret_hash.unwrap().matches(secret.unwrap().expose()));
-        assert!(store.get_client("nope").await.unwrap().is_none());
+        assert!(store.get_client(&"nope".into()).await.unwrap().is_none());
         assert_eq!(store.list_clients().await.unwrap().len(), 1);
         let generation = store.clients_generation().await.unwrap();
-        assert!(store.delete_client(&client.id.0).await.unwrap());
+        assert!(store.delete_client(&client.id).await.unwrap());
         assert!(store.clients_generation().await.unwrap() > generation, "a removal bumps the generation");
-        assert!(!store.delete_client(&client.id.0).await.unwrap());
-        assert!(store.get_client(&client.id.0).await.unwrap().is_none());
+        assert!(!store.delete_client(&client.id).await.unwrap());
+        assert!(store.get_client(&client.id).await.unwrap().is_none());
     }
 }
 
@@ -139,20 +139,20 @@ both_backends! {
         .build("$argon2id$fake".into(), 10)
         .unwrap();
         store.insert_user(&alice).await.unwrap();
-        assert_eq!(store.get_user(&alice.id.0).await.unwrap().unwrap(), alice);
+        assert_eq!(store.get_user(&alice.id).await.unwrap().unwrap(), alice);
         assert_eq!(store.find_user_by_email("alice@EXAMPLE.com").await.unwrap().unwrap().id, alice.id);
         assert!(store.find_user_by_email("bob@example.com").await.unwrap().is_none());
 
         let twin = NewUser { email: "ALICE@example.COM".into(), ..NewUser::default() }.build("h".into(), 11).unwrap();
         assert_eq!(store.insert_user(&twin).await.unwrap_err().code(), "invalid_request");
 
-        assert!(store.set_user_disabled(&alice.id.0, true, 20).await.unwrap());
-        assert!(store.set_password_hash(&alice.id.0, "$argon2id$new", 21).await.unwrap());
-        let got = store.get_user(&alice.id.0).await.unwrap().unwrap();
+        assert!(store.set_user_disabled(&alice.id, true, 20).await.unwrap());
+        assert!(store.set_password_hash(&alice.id, "$argon2id$new", 21).await.unwrap());
+        let got = store.get_user(&alice.id).await.unwrap().unwrap();
         assert!(got.disabled);
         assert_eq!(got.password_hash, "$argon2id$new");
         assert_eq!(got.updated_at, 21);
-        assert!(!store.set_user_disabled("nobody", true, 22).await.unwrap());
+        assert!(!store.set_user_disabled(&"nobody".into(), true, 22).await.unwrap());
         assert_eq!(store.list_users().await.unwrap().len(), 1);
     }
 }

@@ -15,7 +15,7 @@ use latchkey::core::refresh::{
 use latchkey::core::scope::Scope;
 use latchkey::core::secret::SecretHash;
 use latchkey::core::users::{NewUser, UserStore as _};
-use latchkey::store::{DenyListTx as _, RefreshTx as _, Store};
+use latchkey::store::{DenyListTx as _, RefreshTx as _, RotationItem, Store};
 
 /// A client and a user to hang families on.
 async fn owner(store: &Store) -> (String, String) {
@@ -34,7 +34,7 @@ async fn owner(store: &Store) -> (String, String) {
     .build("h".into(), 0)
     .unwrap();
     store.insert_user(&user).await.unwrap();
-    (client.id.0, user.id.0)
+    (client.id.to_string(), user.id.to_string())
 }
 
 fn family(id: &str, client: &str, user: &str, token: &str, now: i64) -> NewFamily {
@@ -149,7 +149,7 @@ both_backends! {
         assert!(!store.find_refresh_token(&h("b0")).await.unwrap().unwrap().is_live(1020));
 
         // By user: only what is still live.
-        assert_eq!(store.revoke_user_families(&user, 1030).await.unwrap(), 1);
+        assert_eq!(store.revoke_user_families(&user.as_str().into(), 1030).await.unwrap(), 1);
         assert!(!store.find_refresh_token(&h("c0")).await.unwrap().unwrap().is_live(1030));
     }
 }
@@ -388,5 +388,92 @@ both_backends! {
         assert!(store.rotate_refresh_token(&SecretHash::of("t0"), &record("t1", "f1", 1002, 1102), 1002).await.unwrap());
         store.deny_access_token("after", 5000).await.unwrap();
         store.insert_family(&family("f3", &client, &user, "u0", 1003)).await.unwrap();
+    }
+}
+
+fn item(used: &str, successor: &str, family: &str, now: i64) -> RotationItem {
+    RotationItem {
+        used: SecretHash::of(used),
+        successor: record(successor, family, now, now + 100),
+        now,
+    }
+}
+
+both_backends! {
+    /// Group commit: one batch, each item answered as if it had been alone.
+    /// An item whose family was revoked after the caller read it is refused,
+    /// one whose successor cannot be inserted fails (and is rolled back), a
+    /// second item for a token already in the batch loses to the first; the
+    /// batch-mates of all three are rotated all the same.
+    async fn a_rotation_that_fails_in_a_batch_fails_alone(db) {
+        let store = db.store().await;
+        let (client, user) = owner(&store).await;
+        for (f, t) in [("fa", "a0"), ("fb", "b0"), ("fc", "c0"), ("fd", "d0"), ("fe", "e0")] {
+            store.insert_family(&family(f, &client, &user, t, 1000)).await.unwrap();
+        }
+        // Read, then the family is revoked before the write.
+        store.revoke_family("fb", 1001).await.unwrap();
+        let batch = [
+            item("a0", "a1", "fa", 1002),
+            item("b0", "b1", "fb", 1002),
+            item("c0", "c1", "fc", 1002),
+            // Its successor's hash is taken (by e0): the INSERT fails.
+            item("d0", "e0", "fd", 1002),
+            item("a0", "a1", "fa", 1002),
+            item("nope", "n1", "fa", 1002),
+        ];
+        let answers = store.rotate_refresh_tokens(&batch).await;
+        let summary: Vec<Option<bool>> = answers.iter().map(|a| a.as_ref().ok().copied()).collect();
+        assert_eq!(summary, [Some(true), Some(false), Some(true), None, Some(false), Some(false)], "{answers:?}");
+
+        let h = SecretHash::of;
+        for (used, succ) in [("a0", "a1"), ("c0", "c1")] {
+            let t = store.find_refresh_token(&h(used)).await.unwrap().unwrap();
+            assert_eq!((t.used_at, t.successor_hash), (Some(1002), Some(h(succ))));
+            assert!(store.find_refresh_token(&h(succ)).await.unwrap().unwrap().is_live(1002));
+        }
+        let b0 = store.find_refresh_token(&h("b0")).await.unwrap().unwrap();
+        assert_eq!(b0.used_at, None, "a revoked family's token is not claimed");
+        assert!(store.find_refresh_token(&h("b1")).await.unwrap().is_none());
+        let d0 = store.find_refresh_token(&h("d0")).await.unwrap().unwrap();
+        assert_eq!(d0.used_at, None, "the failed item was rolled back");
+        assert_eq!(store.find_refresh_token(&h("e0")).await.unwrap().unwrap().family.id, "fe");
+
+        // A batch of good items only commits as one, and the store goes on.
+        let answers = store.rotate_refresh_tokens(&[
+            item("a1", "a2", "fa", 1003),
+            item("c1", "c2", "fc", 1003),
+            item("d0", "d1", "fd", 1003),
+        ]).await;
+        assert!(answers.iter().all(|a| matches!(a, Ok(true))), "{answers:?}");
+        // A token claimed by an earlier batch is not claimed again, and its
+        // recorded successor stays the first one.
+        // The revoked family is refused inside a batch that commits, too.
+        let answers = store.rotate_refresh_tokens(&[
+            item("a1", "a2", "fa", 1003),
+            item("b0", "b1", "fb", 1003),
+            item("c2", "c3", "fc", 1003),
+        ]).await;
+        assert_eq!(answers.iter().map(|a| *a.as_ref().unwrap()).collect::<Vec<_>>(), [false, false, true]);
+    }
+}
+
+both_backends! {
+    /// A successor inserted by a batch is not claimed by the same batch,
+    /// even when an item presents it.
+    async fn a_batch_does_not_claim_its_own_successors(db) {
+        let store = db.store().await;
+        let (client, user) = owner(&store).await;
+        store.insert_family(&family("f", &client, &user, "t0", 1000)).await.unwrap();
+        store.insert_family(&family("g", &client, &user, "g0", 1000)).await.unwrap();
+        let answers = store.rotate_refresh_tokens(&[
+            item("t0", "t1", "f", 1001),
+            item("t1", "t2", "f", 1001),
+            item("g0", "g1", "g", 1001),
+        ]).await;
+        assert_eq!(answers.iter().map(|a| *a.as_ref().unwrap()).collect::<Vec<_>>(), [true, false, true]);
+        let t1 = store.find_refresh_token(&SecretHash::of("t1")).await.unwrap().unwrap();
+        assert_eq!(t1.used_at, None);
+        assert!(store.find_refresh_token(&SecretHash::of("t2")).await.unwrap().is_none());
     }
 }

@@ -267,9 +267,9 @@ impl Latchkey {
             ..NewClient::default()
         };
         let (client, secret) = new.build(self.now()).unwrap();
-        self.app.store.insert_client(&client).await.unwrap();
+        self.app.store().insert_client(&client).await.unwrap();
         TestClient {
-            id: client.id.0.clone(),
+            id: client.id.to_string(),
             secret: secret.unwrap().expose().to_owned(),
         }
     }
@@ -295,10 +295,10 @@ impl Latchkey {
     pub async fn rotate(&self) {
         let app = &self.app;
         latchkey::core::keys::rotate(
-            &app.store,
-            app.settings.signing_alg,
+            app.store(),
+            app.settings().signing_alg,
             self.now(),
-            app.settings.retired_key_lifetime(),
+            app.settings().retired_key_lifetime(),
         )
         .await
         .unwrap();
@@ -307,7 +307,7 @@ impl Latchkey {
 
     /// The kid and PKCS#8 private key latchkey currently signs with.
     pub async fn current_key(&self) -> (String, Vec<u8>) {
-        let keys = self.app.store.list_keys().await.unwrap();
+        let keys = self.app.store().list_keys().await.unwrap();
         let key = keys
             .into_iter()
             .find(|k| k.state == KeyState::Current)

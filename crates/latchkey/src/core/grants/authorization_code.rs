@@ -14,18 +14,20 @@
 //! transaction (`CodeStore::redeem_code`); a code presented again revokes the
 //! family and deny-lists the access token the first redemption issued.
 
+use crate::core::Authority;
 use crate::core::clients::{Client, GrantType};
+use crate::core::codes::CodeStore;
 use crate::core::codes::{self, Issued};
 use crate::core::error::{Error, Result};
 use crate::core::refresh::FamilyOrigin;
 use crate::core::secret::{Secret, SecretHash};
 use crate::core::tokens::{self, IssuedTokens, OidcRequest, UserGrant};
-use crate::core::{Authority, Storage};
+use crate::core::users::UserStore;
 
 /// Codes longer than this are refused unhashed (ours are 43 characters).
 const MAX_CODE_LEN: usize = 512;
 
-pub async fn issue<S: Storage>(
+pub async fn issue<S: CodeStore + UserStore>(
     auth: &Authority<S>,
     client: &Client,
     code: &Secret,
@@ -44,7 +46,7 @@ pub async fn issue<S: Storage>(
         .find_code(&hash)
         .await?
         .ok_or_else(|| bad("unknown authorization code"))?;
-    if stored.client_id != client.id.0 {
+    if stored.client_id != client.id {
         return Err(bad("the code was issued to another client"));
     }
     if stored.used_at.is_some() {
@@ -125,7 +127,7 @@ pub async fn issue<S: Storage>(
 /// Revokes what a replayed code's first redemption issued, and tells this
 /// process's deny-list mirror at once (other processes see the generation
 /// move within the revalidation bound).
-async fn revoke_replayed<S: Storage>(
+async fn revoke_replayed<S: CodeStore>(
     auth: &Authority<S>,
     hash: &SecretHash,
     now: crate::core::clock::UnixTime,

@@ -3,13 +3,13 @@
 //! No database write happens here: the token is a self-contained JWT and no
 //! refresh token is issued ("A refresh token SHOULD NOT be included", §4.4.3).
 
+use crate::core::Authority;
 use crate::core::clients::{Client, GrantType};
 use crate::core::error::{Error, Result};
 use crate::core::scope::Scope;
 use crate::core::tokens::{self, IssuedTokens, Subject};
-use crate::core::{Authority, Storage};
 
-pub(super) fn issue<S: Storage>(
+pub(super) fn issue<S>(
     auth: &Authority<S>,
     client: &Client,
     requested: Option<Scope>,

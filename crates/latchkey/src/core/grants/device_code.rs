@@ -13,16 +13,18 @@
 //! so of concurrent polls at most one gets tokens and the rest
 //! `invalid_grant`.
 
+use crate::core::Authority;
 use crate::core::clients::{Client, GrantType};
 use crate::core::codes::Issued;
+use crate::core::device::DeviceStore;
 use crate::core::device::{self, DeviceStatus, SLOW_DOWN_STEP_SECONDS};
 use crate::core::error::{Error, Result};
 use crate::core::refresh::FamilyOrigin;
 use crate::core::secret::Secret;
 use crate::core::tokens::{self, IssuedTokens, OidcRequest, UserGrant};
-use crate::core::{Authority, Storage};
+use crate::core::users::UserStore;
 
-pub async fn issue<S: Storage>(
+pub async fn issue<S: DeviceStore + UserStore>(
     auth: &Authority<S>,
     client: &Client,
     device_code: &Secret,
@@ -33,7 +35,7 @@ pub async fn issue<S: Storage>(
     let stored = auth.store.find_device(&hash).await?.ok_or_else(unknown)?;
     // Another client's code is as good as unknown: it says nothing about the
     // code's state.
-    if stored.client_id != client.id.0 {
+    if stored.client_id != client.id {
         return Err(unknown());
     }
     if stored.status == DeviceStatus::Redeemed {
@@ -68,7 +70,7 @@ pub async fn issue<S: Storage>(
     }
 }
 
-async fn redeem<S: Storage>(
+async fn redeem<S: DeviceStore + UserStore>(
     auth: &Authority<S>,
     client: &Client,
     stored: &device::StoredDevice,

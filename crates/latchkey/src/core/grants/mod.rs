@@ -13,13 +13,28 @@ pub mod refresh_token;
 use std::net::IpAddr;
 
 use super::Authority;
-use super::Storage;
-use super::clients::{self, ClientCredentials, GrantType};
+use super::clients::{self, ClientCredentials, ClientStore, GrantType};
+use super::codes::CodeStore;
+use super::device::DeviceStore;
 use super::error::{Error, Result};
 use super::params::Params;
+use super::refresh::RefreshTokenStore;
 use super::scope::Scope;
 use super::secret::Secret;
+use super::signin::PasswordStores;
 use super::tokens::IssuedTokens;
+use super::users::UserStore;
+
+/// The stores the token endpoint's grants use between them.
+pub trait TokenStores:
+    ClientStore + UserStore + RefreshTokenStore + CodeStore + DeviceStore + PasswordStores
+{
+}
+
+impl<T> TokenStores for T where
+    T: ClientStore + UserStore + RefreshTokenStore + CodeStore + DeviceStore + PasswordStores
+{
+}
 
 /// A token request, parsed.
 #[derive(Debug)]
@@ -29,7 +44,7 @@ pub enum Grant {
         scope: Option<Scope>,
         resources: Vec<String>,
     },
-    /// RFC 6749 §4.3 (SPEC §5).
+    /// RFC 6749 §4.3, for first-party clients.
     Password {
         username: String,
         password: Secret,
@@ -45,7 +60,7 @@ pub enum Grant {
     },
     /// RFC 8628 §3.4.
     DeviceCode { device_code: Secret },
-    /// RFC 6749 §6 (SPEC §4).
+    /// RFC 6749 §6, with rotation (RFC 9700 §4.14.2).
     RefreshToken {
         refresh_token: Secret,
         scope: Option<Scope>,
@@ -107,7 +122,7 @@ impl Grant {
 }
 
 /// Handles a token request: RFC 6749 §3.2 and §5.
-pub async fn token<S: Storage>(
+pub async fn token<S: TokenStores>(
     auth: &Authority<S>,
     creds: &ClientCredentials,
     params: &Params,
@@ -116,7 +131,7 @@ pub async fn token<S: Storage>(
 }
 
 /// [`token`], with what the HTTP layer knows about the request.
-pub async fn token_with<S: Storage>(
+pub async fn token_with<S: TokenStores>(
     auth: &Authority<S>,
     creds: &ClientCredentials,
     params: &Params,

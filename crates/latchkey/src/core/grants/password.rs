@@ -1,6 +1,6 @@
 //! The resource owner password credentials grant (RFC 6749 §4.3), for
 //! first-party clients. `POST /v1/signin` is this grant by another door
-//! (`core::signin::signin`), so both answer alike, limits included.
+//! (`core::first_party::signin`), so both answer alike, limits included.
 //!
 //! "The authorization server MUST [...] protect the endpoint against brute
 //! force attacks" (RFC 6749 §4.3.2): the password is checked by
@@ -8,15 +8,17 @@
 
 use std::net::IpAddr;
 
+use crate::core::Authority;
 use crate::core::clients::{Client, GrantType};
 use crate::core::error::Result;
 use crate::core::params::Params;
 use crate::core::refresh::FamilyOrigin;
+use crate::core::refresh::RefreshTokenStore;
 use crate::core::scope::Scope;
 use crate::core::secret::Secret;
 use crate::core::signin;
+use crate::core::signin::PasswordStores;
 use crate::core::tokens::{self, IssuedTokens, OidcRequest, UserGrant};
-use crate::core::{Authority, Storage};
 
 /// A password sign-in request.
 #[derive(Debug)]
@@ -45,7 +47,7 @@ impl<'a> PasswordSignin<'a> {
 }
 
 /// Signs a user in with a password on behalf of an authenticated `client`.
-pub async fn issue<S: Storage>(
+pub async fn issue<S: PasswordStores + RefreshTokenStore>(
     auth: &Authority<S>,
     client: &Client,
     request: PasswordSignin<'_>,
@@ -64,7 +66,7 @@ pub async fn issue<S: Storage>(
         request.username,
         &request.password,
         request.client_addr,
-        Some(client.id.0.as_str()),
+        Some(client.id.as_str()),
     )
     .await?;
 

@@ -26,17 +26,19 @@
 //! the family. The first token of a family is random, so every later one is
 //! unpredictable to anyone without the key.
 
+use crate::core::Authority;
 use crate::core::audit::{self, AuditEvent, Outcome};
+use crate::core::clients::ClientStore;
 use crate::core::clients::{Client, GrantType, TokenDelivery};
 use crate::core::clock::UnixTime;
 use crate::core::error::{Error, Result};
+use crate::core::refresh::RefreshTokenStore;
 use crate::core::refresh::{
     MAX_TOKEN_LEN, RefreshTokenRecord, StoredRefreshToken, invalid_refresh,
 };
 use crate::core::scope::Scope;
 use crate::core::secret::{self, Secret, SecretHash};
 use crate::core::tokens::{self, IssuedRefreshToken, IssuedTokens, Subject};
-use crate::core::{Authority, Storage};
 
 /// HMAC purpose of a successor token.
 pub const SUCCESSOR_PURPOSE: &str = "refresh-successor";
@@ -69,7 +71,7 @@ pub struct RefreshRequest<'a> {
 
 /// Rotates a refresh token: a new access token and the successor refresh
 /// token, or the family revoked on reuse.
-pub async fn rotate<S: Storage>(
+pub async fn rotate<S: RefreshTokenStore + ClientStore>(
     auth: &Authority<S>,
     req: RefreshRequest<'_>,
 ) -> Result<IssuedTokens> {
@@ -89,14 +91,14 @@ pub async fn rotate<S: Storage>(
     let fetched;
     let client: &Client = match req.presenter {
         Presenter::Client(c) => {
-            if !secret::constant_time_eq(&found.family.client_id, &c.id.0) {
+            if !found.family.client_id.matches(&c.id) {
                 return Err(invalid_refresh());
             }
             c
         }
         Presenter::Cookie => {
             // The request acts for the cookie's client (core::origins).
-            crate::core::origins::note_acting_client(&found.family.client_id);
+            crate::core::origins::note_acting_client(found.family.client_id.as_str());
             fetched = auth
                 .clients
                 .get(&auth.store, &found.family.client_id)
@@ -229,7 +231,7 @@ fn refreshed_scope(requested: Option<&Scope>, granted: &Scope, client: &Scope) -
 }
 
 /// The access token of a refresh, with the successor refresh token.
-fn mint<S: Storage>(
+fn mint<S>(
     auth: &Authority<S>,
     client: &Client,
     found: &StoredRefreshToken,

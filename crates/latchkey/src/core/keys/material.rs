@@ -17,7 +17,7 @@ use super::SigningAlg;
 use crate::core::error::{Error, Result};
 
 /// A private key, parsed once and kept for the life of the key set: parsing an
-/// RSA key costs as much as several signatures (STACK.md), so it never happens
+/// RSA key costs as much as several signatures (measured), so it never happens
 /// on the token path.
 pub(super) enum KeyPair {
     Rsa(RsaKeyPair),
@@ -26,7 +26,7 @@ pub(super) enum KeyPair {
 }
 
 impl KeyPair {
-    /// Generates a new key; RSA keys are 2048 bits (SPEC §1).
+    /// Generates a new key; RSA keys are 2048 bits (docs/operations.md).
     ///
     /// RSA generation takes tens to hundreds of milliseconds: call it off the
     /// async runtime.

@@ -1,4 +1,5 @@
-//! Signing keys: their life cycle (SPEC §4), the JWKS, and signing JWTs.
+//! Signing keys: their life cycle (docs/operations.md), the JWKS, and
+//! signing JWTs.
 //!
 //! A key moves through three states:
 //!

@@ -1,39 +1,41 @@
 //! Starting a family and revoking one.
 
+use crate::core::Authority;
 use crate::core::audit::{self, AuditEvent, Outcome};
 use crate::core::clients::Client;
 use crate::core::clock::UnixTime;
 use crate::core::error::Result;
 use crate::core::scope::Scope;
-use crate::core::secret::{self, Secret, SecretHash, ServerKey};
+use crate::core::secret::{self, Secret, SecretHash};
 use crate::core::settings::Settings;
-use crate::core::tokens::IssuedRefreshToken;
-use crate::core::{Authority, Storage};
+use crate::core::users::UserId;
 
-use super::{FamilyOrigin, MAX_TOKEN_LEN, NewFamily, RefreshFamily, RefreshTokenRecord};
+use super::{
+    FamilyOrigin, MAX_TOKEN_LEN, NewFamily, RefreshFamily, RefreshTokenRecord, RefreshTokenStore,
+};
 
 /// What a new family is for.
 #[derive(Debug, Clone)]
 pub struct FamilySpec<'a> {
     pub client: &'a Client,
-    pub user_id: &'a str,
+    pub user_id: &'a UserId,
     /// The scope granted.
     pub scope: Scope,
     pub auth_time: Option<UnixTime>,
     pub origin: FamilyOrigin,
 }
 
-/// Starts a family: a fresh random token, its record, and the family record.
-/// Pure: nothing is stored. The caller stores [`NewFamily`] — alone with
-/// `RefreshTokenStore::insert_family`, or inside its own transaction with
-/// `store::RefreshTx::insert_family` (so that, say, redeeming a code and
-/// issuing its tokens is one transaction).
+/// Starts a family: a fresh random token and the records to store, the
+/// family and the token's hash. Pure: nothing is stored. The caller stores
+/// [`NewFamily`] — alone with `RefreshTokenStore::insert_family`, or inside
+/// its own transaction with `store::RefreshTx::insert_family` (so that, say,
+/// redeeming a code and issuing its tokens is one transaction) — and hands
+/// the token out (`tokens::IssuedRefreshToken`).
 pub fn start(
     settings: &Settings,
-    server_key: &ServerKey,
     spec: FamilySpec<'_>,
     now: UnixTime,
-) -> Result<(NewFamily, IssuedRefreshToken)> {
+) -> Result<(NewFamily, Secret)> {
     let FamilySpec {
         client,
         user_id,
@@ -44,8 +46,8 @@ pub fn start(
     let token = Secret::new(secret::random_token()?);
     let family = RefreshFamily {
         id: uuid::Uuid::new_v4().to_string(),
-        client_id: client.id.0.clone(),
-        user_id: user_id.to_owned(),
+        client_id: client.id.clone(),
+        user_id: user_id.clone(),
         scope,
         auth_time,
         origin: Some(origin),
@@ -59,13 +61,12 @@ pub fn start(
         issued_at: now,
         expires_at: (now + settings.refresh_token_idle_ttl_seconds).min(family.expires_at),
     };
-    let issued = IssuedRefreshToken::new(server_key, client, token, first_token.expires_at - now);
     Ok((
         NewFamily {
             family,
             first_token,
         },
-        issued,
+        token,
     ))
 }
 
@@ -73,7 +74,7 @@ pub fn start(
 /// `client` is given, was issued to that client. Returns whether a family was
 /// revoked. Unknown tokens and other clients' tokens change nothing (RFC 7009
 /// §2.2: "invalid tokens do not cause an error response").
-pub async fn revoke_by_token<S: Storage>(
+pub async fn revoke_by_token<S: RefreshTokenStore>(
     auth: &Authority<S>,
     client: Option<&Client>,
     token: &str,
@@ -88,12 +89,12 @@ pub async fn revoke_by_token<S: Storage>(
     else {
         return Ok(false);
     };
-    if client.is_some_and(|c| !secret::constant_time_eq(&c.id.0, &found.family.client_id)) {
+    if client.is_some_and(|c| !c.id.matches(&found.family.client_id)) {
         return Ok(false);
     }
     if client.is_none() {
         // A cookie sign-out acts for the cookie's client (core::origins).
-        crate::core::origins::note_acting_client(&found.family.client_id);
+        crate::core::origins::note_acting_client(found.family.client_id.as_str());
     }
     let revoked = auth
         .store

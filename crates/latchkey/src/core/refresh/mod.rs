@@ -17,10 +17,12 @@ pub mod family;
 
 use std::future::Future;
 
+use super::clients::ClientId;
 use super::clock::UnixTime;
 use super::error::{Error, Result};
 use super::scope::Scope;
 use super::secret::SecretHash;
+use super::users::UserId;
 
 /// Presented refresh tokens longer than this are refused unhashed (ours are
 /// 43 characters).
@@ -74,8 +76,8 @@ impl FamilyOrigin {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshFamily {
     pub id: String,
-    pub client_id: String,
-    pub user_id: String,
+    pub client_id: ClientId,
+    pub user_id: UserId,
     /// The scope the resource owner granted; a refresh may narrow it for one
     /// access token, never widen it.
     pub scope: Scope,
@@ -178,7 +180,7 @@ pub trait RefreshTokenStore: Send + Sync {
     /// Revokes every live family of a user. Returns how many.
     fn revoke_user_families(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         now: UnixTime,
     ) -> impl Future<Output = Result<u64>> + Send;
 

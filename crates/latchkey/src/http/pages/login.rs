@@ -131,9 +131,9 @@ pub async fn post(
                 ),
             };
             let cookie = cookies::session(
-                &app.settings,
+                app.settings(),
                 session.expose(),
-                app.settings.session_absolute_ttl_seconds,
+                app.settings().session_absolute_ttl_seconds,
             );
             (cookie, answer).into_response()
         }

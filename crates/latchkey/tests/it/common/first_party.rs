@@ -48,7 +48,7 @@ impl TestServer {
 
     pub async fn user_with_password(&self, email: &str, roles: &[&str], password: &str) -> String {
         let app = &self.server.app;
-        let hash = app.passwords.hash(&Secret::new(password)).await.unwrap();
+        let hash = app.passwords().hash(&Secret::new(password)).await.unwrap();
         let user = NewUser {
             email: email.into(),
             name: None,
@@ -56,8 +56,8 @@ impl TestServer {
         }
         .build(hash, self.now())
         .unwrap();
-        app.store.insert_user(&user).await.unwrap();
-        user.id.0
+        app.store().insert_user(&user).await.unwrap();
+        user.id.to_string()
     }
 
     /// `POST /v1/signin` with HTTP Basic and a JSON body.
@@ -111,12 +111,12 @@ impl TestServer {
     pub fn claims(&self, access_token: &str) -> AccessTokenClaims {
         self.server
             .app
-            .keys
+            .keys()
             .snapshot()
             .verify(
                 access_token,
                 latchkey::core::keys::JwtType::AccessToken,
-                &self.server.app.settings.issuer,
+                &self.server.app.settings().issuer,
                 None,
                 self.now(),
                 0,

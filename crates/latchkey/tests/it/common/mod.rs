@@ -270,9 +270,14 @@ impl TestServer {
     /// Registers a client directly in the store; returns it with its secret.
     pub async fn client(&self, new: NewClient) -> TestClient {
         let (client, secret) = new.build(self.now()).unwrap();
-        self.server.app.store.insert_client(&client).await.unwrap();
+        self.server
+            .app
+            .store()
+            .insert_client(&client)
+            .await
+            .unwrap();
         TestClient {
-            id: client.id.0.clone(),
+            id: client.id.to_string(),
             secret: secret.map(|s| s.expose().to_owned()),
         }
     }

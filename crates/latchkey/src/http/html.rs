@@ -205,8 +205,8 @@ const BASE_CSP: &str =
     "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 static BUILTIN: LazyLock<Arc<Pages>> = LazyLock::new(|| {
-    // ok: the built-in files are checked by unit tests; failing here would
-    // only ever be a broken build, and the fallback keeps pages answering.
+    // The built-in files are checked by unit tests: failing here would be a
+    // broken build, and pages that answer FALLBACK beat a panic.
     Arc::new(
         Pages::new(&ThemeFiles::default(), &Brand::default()).unwrap_or_else(|e| {
             tracing::error!(error = %e, "the built-in pages do not load");

@@ -319,3 +319,57 @@ fn bad_brand_settings_are_named() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The example theme of docs/theming.md, file by file as printed there,
+/// loads and renders: the documentation shows a theme that works.
+#[test]
+fn the_documented_example_theme_works() {
+    let doc = include_str!("../../../../docs/theming.md");
+    let example = &doc[doc.find("## An example theme").unwrap()..];
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("locales")).unwrap();
+    let mut written = 0;
+    for piece in example.split("`/etc/latchkey/theme/").skip(1) {
+        let name = &piece[..piece.find('`').unwrap()];
+        let fence = piece.find("\n```").unwrap();
+        let body_start = fence + 4 + piece[fence + 4..].find('\n').unwrap() + 1;
+        let body = &piece[body_start..body_start + piece[body_start..].find("```").unwrap()];
+        let text = if name == "latchkey.css" {
+            // "a copy of the built-in stylesheet, plus" the block.
+            format!("{}{body}", latchkey::http::html::STYLE)
+        } else {
+            body.to_owned()
+        };
+        std::fs::write(dir.path().join(name), text).unwrap();
+        written += 1;
+    }
+    assert_eq!(written, 5, "login.html, latchkey.css and three catalogues");
+    let settings = latchkey::config::Settings {
+        theme_dir: Some(dir.path().display().to_string()),
+        brand_name: "Acme ID".into(),
+        ..Default::default()
+    };
+    let pages = latchkey::http::load_pages(&settings).unwrap();
+    let view = latchkey::http::pages::login::LoginView {
+        client_name: None,
+        csrf_token: "t",
+        request_id: "r",
+        username: "",
+        error: None,
+        return_to: "",
+    };
+    let de = pages.render("de", &view).unwrap();
+    assert!(
+        de.contains("Bei Acme anmelden") && de.contains("Willkommen zurück bei Acme ID."),
+        "{de}"
+    );
+    let pt = pages.render("pt-BR", &view).unwrap();
+    assert!(
+        pt.contains("<html lang=\"pt-BR\">") && pt.contains("Senha"),
+        "{pt}"
+    );
+    assert!(
+        String::from_utf8_lossy(&pages.stylesheet().body)
+            .contains(".acme-title{color:var(--lk-brand)}")
+    );
+}

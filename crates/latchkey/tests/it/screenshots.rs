@@ -4,11 +4,13 @@
 //! another origin are checked in the rendered page, not in its HTML. The
 //! screenshots are saved under `target/screenshots/` for a person to look
 //! at: `login-en.png`, `login-de.png`, `login-brand.png`,
-//! `consent-brand-fr.png`, `error-brand-es.png`.
+//! `consent-brand-fr.png`, `error-brand-es.png`, `device-confirm-brand.png`.
 
 use std::path::PathBuf;
 
 use axum::http::header;
+use latchkey::core::clients::{GrantType, NewClient};
+use latchkey::core::scope::Scope;
 use serde_json::{Value, json};
 
 use crate::common::browser::{code_client, code_params, pkce};
@@ -190,4 +192,43 @@ async fn the_login_page_as_a_browser_shows_it() {
     let seen = rendered(b).await;
     assert_eq!(seen["lang"], "es", "{seen}");
     save(b, "error-brand-es.png").await;
+
+    // Step 5: the device confirmation page (still signed in from step 3),
+    // in the browser's own language.
+    let tv = branded
+        .client(NewClient {
+            name: "Living Room TV".into(),
+            public: true,
+            grant_types: vec![GrantType::DeviceCode],
+            scopes: Some(Scope::parse("openid profile email").unwrap()),
+            ..NewClient::default()
+        })
+        .await;
+    let started: Value = branded
+        .http
+        .post(branded.url("/v1/oauth/device_authorization"))
+        .form(&[("client_id", tv.id.as_str()), ("scope", "openid profile")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    b.goto(started["verification_uri_complete"].as_str().unwrap())
+        .await
+        .unwrap();
+    b.execute("document.querySelector('form').submit();", vec![])
+        .await
+        .unwrap();
+    let mut confirmed = false;
+    for _ in 0..100 {
+        let source = b.source().await.unwrap();
+        if source.contains("name=\"decision\"") {
+            confirmed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(confirmed, "the confirmation page");
+    save(b, "device-confirm-brand.png").await;
 }

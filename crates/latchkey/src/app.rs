@@ -17,9 +17,11 @@ use crate::http::tls::Tls;
 use crate::http::{self, AppState};
 use crate::store::Store;
 
-/// Connects to the database, migrates it, and loads (or creates) the signing
-/// keys.
+/// Checks the pages (a theme that does not render stops the start here,
+/// naming its file), connects to the database, migrates it, and loads (or
+/// creates) the signing keys.
 pub async fn build(settings: Settings, clock: SharedClock) -> anyhow::Result<AppState> {
+    http::load_pages(&settings)?;
     let store = Store::connect(&settings).await?;
     store.migrate().await?;
     let app = Authority::init(Arc::new(settings), store, clock).await?;

@@ -240,10 +240,30 @@ impl Settings {
             ),
             _ => {}
         }
+        self.check_brand(&mut problems);
         if problems.0.is_empty() {
             Ok(self)
         } else {
             Err(problems.0)
+        }
+    }
+}
+
+impl Settings {
+    /// The branding settings: a name that fits a heading, a logo URL that
+    /// the pages' CSP can name (docs/theming.md). The theme's files are
+    /// checked when they are loaded (`serve`, `config check`).
+    fn check_brand(&mut self, problems: &mut Problems) {
+        self.brand_name = self.brand_name.trim().to_owned();
+        if self.brand_name.is_empty() || self.brand_name.chars().count() > 64 {
+            problems.add("brand_name", "must be 1 to 64 characters");
+        }
+        self.brand_logo_url = self.brand_logo_url.take().filter(|u| !u.trim().is_empty());
+        self.theme_dir = self.theme_dir.take().filter(|d| !d.trim().is_empty());
+        if let Some(logo) = &self.brand_logo_url
+            && let Err(e) = crate::core::settings::logo_origin(logo, &self.issuer)
+        {
+            problems.add("brand_logo_url", e);
         }
     }
 }

@@ -80,15 +80,27 @@ pub fn check(
 }
 
 /// What starting would read besides the settings themselves: the TLS
-/// certificate and key must load and go together.
+/// certificate and key must load and go together, and the pages (theme
+/// and brand) must render.
 fn check_files(settings: Settings) -> Result<Settings, Vec<SettingError>> {
+    let mut errors = Vec::new();
     if let (Some(cert), Some(key)) = (&settings.tls_cert_file, &settings.tls_key_file)
         && let Err(e) = crate::http::tls::check_files(cert.as_ref(), key.as_ref())
     {
-        return Err(vec![SettingError {
+        errors.push(SettingError {
             setting: e.setting.to_owned(),
             message: format!("{}: {}", e.path.display(), e.message),
-        }]);
+        });
     }
-    Ok(settings)
+    if let Err(e) = crate::http::load_pages(&settings) {
+        errors.push(SettingError {
+            setting: "theme_dir".to_owned(),
+            message: e.to_string(),
+        });
+    }
+    if errors.is_empty() {
+        Ok(settings)
+    } else {
+        Err(errors)
+    }
 }

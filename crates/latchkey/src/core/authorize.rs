@@ -68,6 +68,7 @@ pub const PENDING_TTL_SECONDS: i64 = 600;
 const MAX_STATE_LEN: usize = 2048;
 const MAX_NONCE_LEN: usize = 512;
 const MAX_HINT_LEN: usize = 256;
+const MAX_UI_LOCALES_LEN: usize = 256;
 
 /// A validated authorization request, as it waits for the pages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,6 +87,11 @@ pub struct AuthorizationRequest {
     pub prompt: Prompt,
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
+    /// OIDC Core §3.1.2.1 `ui_locales`: the languages the pages should
+    /// speak, in order of preference (space-separated tags). Ones latchkey
+    /// lacks are skipped, never an error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ui_locales: Option<String>,
     /// Set when the request reaches the consent stage: the hash of the
     /// session that passed the login checks (`prompt=login`, `max_age`). The
     /// consent page serves the request only to that session, so that a
@@ -292,6 +298,12 @@ fn validate<S>(
             .get("login_hint")
             .filter(|h| h.len() <= MAX_HINT_LEN)
             .map(str::to_owned),
+        // Only the pages' language depends on it: an overlong value is
+        // dropped rather than refused.
+        ui_locales: params
+            .get("ui_locales")
+            .filter(|l| l.len() <= MAX_UI_LOCALES_LEN)
+            .map(str::to_owned),
         consent_session: None,
     })
 }
@@ -396,6 +408,18 @@ pub async fn load_pending<S: PendingRequestStore>(
     Ok(Some(p.request))
 }
 
+/// The `ui_locales` of the pending request `request_id` (this browser's,
+/// unexpired), for the language of its pages.
+pub async fn pending_ui_locales<S: PendingRequestStore>(
+    auth: &Authority<S>,
+    request_id: &str,
+    browser: Option<&str>,
+) -> Result<Option<String>> {
+    Ok(load_pending(auth, request_id, browser)
+        .await?
+        .and_then(|r| r.ui_locales))
+}
+
 /// After the login page: the user signed in for `request_id` just now.
 pub async fn resume<S: AuthorizeStores>(
     auth: &Authority<S>,
@@ -427,7 +451,7 @@ pub enum ConsentPrompt {
     Ask {
         client_name: String,
         user_email: String,
-        scopes: Vec<String>,
+        scopes: Vec<ScopeItem>,
     },
     /// The request is not waiting for this session's consent (it still
     /// waits for its login, or the browser has no session or another
@@ -634,9 +658,19 @@ pub fn redirect_url(
     url.into()
 }
 
-/// The scopes of a request in plain words, for the consent page.
-pub fn describe_scope(scope: &Scope) -> Vec<String> {
-    // Who you are first, then what the client may see, then the rest.
+/// One line of the consent question: the catalogue key that says what a
+/// scope allows, in plain words, and the scope (for the `{scope}` of
+/// `scope.other`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScopeItem {
+    pub key: &'static str,
+    pub scope: String,
+}
+
+/// The scopes of a request in plain words (catalogue keys), for the
+/// consent and device confirmation pages: who you are first, then what the
+/// client may see, then the rest.
+pub fn describe_scope(scope: &Scope) -> Vec<ScopeItem> {
     let rank = |s: &str| match s {
         scope::OPENID => 0,
         scope::PROFILE => 1,
@@ -648,12 +682,15 @@ pub fn describe_scope(scope: &Scope) -> Vec<String> {
     tokens.sort_by_key(|s| rank(s));
     tokens
         .into_iter()
-        .map(|s| match s {
-            scope::OPENID => "Confirm that it is you (your account identifier)".to_owned(),
-            scope::PROFILE => "See your name".to_owned(),
-            scope::EMAIL => "See your email address".to_owned(),
-            scope::OFFLINE_ACCESS => "Stay connected while you are away".to_owned(),
-            other => format!("Use the \u{201c}{other}\u{201d} permission"),
+        .map(|s| ScopeItem {
+            key: match s {
+                scope::OPENID => "scope.openid",
+                scope::PROFILE => "scope.profile",
+                scope::EMAIL => "scope.email",
+                scope::OFFLINE_ACCESS => "scope.offline_access",
+                _ => "scope.other",
+            },
+            scope: s.to_owned(),
         })
         .collect()
 }
@@ -702,10 +739,9 @@ mod tests {
 
     #[test]
     fn scopes_in_plain_words_identity_first() {
-        let words = describe_scope(&Scope::parse("email openid print").unwrap());
-        assert_eq!(words.len(), 3);
-        assert!(words[0].contains("it is you"));
-        assert!(words[1].contains("email"));
-        assert!(words[2].contains("print"));
+        let items = describe_scope(&Scope::parse("email openid print").unwrap());
+        let keys: Vec<_> = items.iter().map(|i| i.key).collect();
+        assert_eq!(keys, ["scope.openid", "scope.email", "scope.other"]);
+        assert_eq!(items[2].scope, "print");
     }
 }

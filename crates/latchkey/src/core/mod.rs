@@ -22,6 +22,7 @@ pub mod generation;
 pub mod grants;
 pub mod health;
 pub mod housekeeping;
+pub mod i18n;
 pub mod keys;
 pub mod login;
 pub mod oidc;

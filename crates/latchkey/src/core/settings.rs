@@ -133,6 +133,25 @@ pub struct Settings {
     /// PEM file with the certificate's private key (PKCS#8, PKCS#1 or SEC1).
     pub tls_key_file: Option<String>,
 
+    // --- Branding and languages (docs/theming.md) ---
+    /// The product name the pages show (title, heading, logo's alt text).
+    pub brand_name: String,
+    /// The logo the pages show instead of the built-in mark: an `https://`
+    /// (or `http://`) URL, or a path on this server. A logo on another origin
+    /// is allowed by the pages' `Content-Security-Policy` (`img-src`), that
+    /// origin only.
+    pub brand_logo_url: Option<String>,
+    /// The colour of buttons, links and accents, as `#RRGGBB` or `#RGB`.
+    /// Text on it is white or near-black, whichever reads better. Unset: the
+    /// built-in blue.
+    pub brand_color: Option<CssColor>,
+    /// A directory whose files replace the built-in ones by name: page
+    /// templates (`login.html`, `consent.html`, …), the stylesheet
+    /// (`latchkey.css`), and `locales/<tag>.toml` catalogues that override
+    /// strings or add languages. Every template is rendered in every
+    /// language at start: a theme that fails is refused, naming the file.
+    pub theme_dir: Option<String>,
+
     // --- Outbox (durable e-mails and notifications) ---
     /// How often each process's outbox worker looks for messages due for
     /// delivery, in milliseconds (a message committed by the same process is
@@ -183,6 +202,10 @@ impl Default for Settings {
             device_user_code_max_failures_per_address: 100,
             tls_cert_file: None,
             tls_key_file: None,
+            brand_name: "latchkey".into(),
+            brand_logo_url: None,
+            brand_color: None,
+            theme_dir: None,
             outbox_poll_interval_ms: 1000,
         }
     }
@@ -221,6 +244,34 @@ impl Settings {
     pub fn secure_cookies(&self) -> bool {
         self.issuer.starts_with("https://")
     }
+}
+
+/// The origin a logo is fetched from when it is not the issuer's (for the
+/// pages' `img-src`): `None` for a path on this server or a URL on the
+/// issuer's origin. Only `http(s)` URLs and absolute paths are accepted,
+/// and nothing that would need quoting in a CSP or an attribute.
+pub fn logo_origin(logo: &str, issuer: &str) -> Result<Option<String>, String> {
+    if logo.chars().any(|c| {
+        c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | '<' | '>' | ';' | ',')
+    }) {
+        return Err("must not contain spaces, quotes, <, >, ; or ,".into());
+    }
+    if logo.starts_with('/') && !logo.starts_with("//") {
+        return Ok(None);
+    }
+    let url = url::Url::parse(logo).map_err(|e| {
+        format!("{logo:?} is neither an http(s) URL nor a path starting with /: {e}")
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || !url.username().is_empty() {
+        return Err(format!(
+            "{logo:?} must be an http(s) URL without user info, or a path starting with /"
+        ));
+    }
+    let origin = url.origin().ascii_serialization();
+    let own = url::Url::parse(issuer)
+        .map(|i| i.origin().ascii_serialization())
+        .unwrap_or_default();
+    Ok((origin != own).then_some(origin))
 }
 
 /// The format of the log lines on stderr.
@@ -290,6 +341,57 @@ impl<'de> Deserialize<'de> for SigningAlg {
 fn from_string<'de, D: Deserializer<'de>, T: FromStr<Err = String>>(d: D) -> Result<T, D::Error> {
     let s = String::deserialize(d)?;
     s.parse().map_err(serde::de::Error::custom)
+}
+
+/// A colour the pages' stylesheet can take as is: `#RRGGBB` (a `#RGB`
+/// setting is expanded), lowercase. Nothing else gets into the CSS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CssColor([u8; 3]);
+
+impl CssColor {
+    pub fn rgb(self) -> [u8; 3] {
+        self.0
+    }
+}
+
+impl FromStr for CssColor {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("brand_color must be #RRGGBB or #RGB, not {s:?}");
+        let hex = s.strip_prefix('#').ok_or_else(bad)?;
+        if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad());
+        }
+        let digit = |i: usize| u8::from_str_radix(&hex[i..=i], 16).map_err(|_| bad());
+        match hex.len() {
+            3 => Ok(CssColor([digit(0)? * 17, digit(1)? * 17, digit(2)? * 17])),
+            6 => {
+                let byte = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).map_err(|_| bad());
+                Ok(CssColor([byte(0)?, byte(2)?, byte(4)?]))
+            }
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl fmt::Display for CssColor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let [r, g, b] = self.0;
+        write!(f, "#{r:02x}{g:02x}{b:02x}")
+    }
+}
+
+impl Serialize for CssColor {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for CssColor {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_string(d)
+    }
 }
 
 /// The reverse proxies whose `X-Forwarded-For` is believed: IP addresses,
@@ -365,6 +467,28 @@ mod tests {
             .parse::<TrustedProxies>()
             .unwrap_err();
         assert!(err.contains("proxy.example"), "{err}");
+    }
+
+    #[test]
+    fn brand_colors_are_hex_only() {
+        assert_eq!(
+            "#3B5BDB".parse::<CssColor>().unwrap().to_string(),
+            "#3b5bdb"
+        );
+        assert_eq!("#f80".parse::<CssColor>().unwrap().to_string(), "#ff8800");
+        for bad in [
+            "3b5bdb",
+            "#3b5bd",
+            "#3b5bdbff",
+            "red",
+            "#12345g",
+            "#fff;}",
+            "#+1+2+3",
+            "",
+        ] {
+            let err = bad.parse::<CssColor>().unwrap_err();
+            assert!(err.contains("brand_color"), "{bad}: {err}");
+        }
     }
 
     #[test]

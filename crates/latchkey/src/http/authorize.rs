@@ -9,6 +9,7 @@ use super::AppState;
 use super::body::FormOrJson;
 use super::browser::{BrowserSession, PageQuery};
 use super::error::PageError;
+use super::locale::Locale;
 use super::pages::authorize_outcome;
 use crate::core::authorize;
 use crate::core::params::Params;
@@ -17,26 +18,35 @@ pub async fn get(
     State(app): State<AppState>,
     PageQuery(params): PageQuery,
     visitor: BrowserSession,
+    locale: Locale,
 ) -> Response {
-    run(&app, &visitor, &params).await
+    run(&app, &visitor, &locale, &params).await
 }
 
 pub async fn post(
     State(app): State<AppState>,
     visitor: BrowserSession,
+    locale: Locale,
     FormOrJson(params): FormOrJson,
 ) -> Response {
-    run(&app, &visitor, &params).await
+    run(&app, &visitor, &locale, &params).await
 }
 
 /// Step (A). A pending request is bound to the browser's value, so a fresh
-/// one is set on every answer.
-async fn run(app: &AppState, visitor: &BrowserSession, params: &Params) -> Response {
+/// one is set on every answer. An error page speaks the request's own
+/// `ui_locales` (a POSTed request carries it in the body).
+async fn run(
+    app: &AppState,
+    visitor: &BrowserSession,
+    locale: &Locale,
+    params: &Params,
+) -> Response {
     let browser = &visitor.browser;
+    let locale = locale.preferring(params.get("ui_locales"));
     let answer =
         match authorize::authorize(app, params, browser.value(), visitor.session.as_ref()).await {
-            Ok(outcome) => authorize_outcome(outcome),
-            Err(e) => PageError(e).into_response(),
+            Ok(outcome) => authorize_outcome(outcome, &locale),
+            Err(e) => PageError(e, locale).into_response(),
         };
     (browser.cookie(), answer).into_response()
 }

@@ -12,6 +12,9 @@
 //!   refused with the error page.
 //! - [`PageQuery`]: a page's query string, duplicates refused.
 //!
+//! The page's language is `http::locale::Locale`, an extractor too;
+//! [`CsrfForm`] carries the one its form's pending request asks for.
+//!
 //! Rejections are responses already (`http::error::PageError` pages, or the
 //! JSON answers of `http::body` for a body that cannot be read).
 
@@ -23,6 +26,7 @@ use super::AppState;
 use super::body::FormOrJson;
 use super::cookies::{self, SetCookies};
 use super::error::PageError;
+use super::locale::{self, Locale};
 use crate::core::csrf::{self, FormScope};
 use crate::core::error::Error;
 use crate::core::params::Params;
@@ -138,7 +142,7 @@ impl FromRequestParts<AppState> for BrowserSession {
         let Ok(browser) = Browser::from_request_parts(parts, app).await;
         let session = sessions::current(app, browser.session_cookie())
             .await
-            .map_err(|e| PageError(e).into_response())?;
+            .map_err(|e| PageError(e, Locale::from_headers(parts)).into_response())?;
         let found = BrowserSession { browser, session };
         parts.extensions.insert(found.clone());
         Ok(found)
@@ -154,7 +158,9 @@ impl<S: Send + Sync> FromRequestParts<S> for PageQuery {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, PageError> {
         let query = parts.uri.query().unwrap_or("");
-        Ok(PageQuery(Params::from_form(query.as_bytes())?))
+        Params::from_form(query.as_bytes())
+            .map(PageQuery)
+            .map_err(|e| PageError(e, Locale::from_headers(parts)))
     }
 }
 
@@ -170,10 +176,13 @@ pub trait PageForm: Sized {
     /// The answer to a form that cannot be bound: the CSRF refusal, unless
     /// the page knows better (the device page sends a browser without a
     /// session to sign in first).
-    fn unbound(_params: &Params) -> Response {
-        PageError(Error::InvalidCsrfToken(
-            "this form needs a session; sign in, reload the page and try again".into(),
-        ))
+    fn unbound(_params: &Params, locale: &Locale) -> Response {
+        PageError(
+            Error::InvalidCsrfToken(
+                "this form needs a session; sign in, reload the page and try again".into(),
+            ),
+            locale.clone(),
+        )
         .into_response()
     }
 
@@ -188,6 +197,10 @@ pub struct CsrfForm<T> {
     pub form: T,
     /// The browser, its session, and the value the token proved.
     pub visitor: BrowserSession,
+    /// The language of the answer: as [`Locale`] extracts it, preferring
+    /// the `ui_locales` of the pending request the form's `request` field
+    /// names (a form's page speaks the language its GET spoke).
+    pub locale: Locale,
 }
 
 impl<T> CsrfForm<T> {
@@ -204,10 +217,19 @@ impl<T: PageForm> FromRequest<AppState> for CsrfForm<T> {
     async fn from_request(req: Request, app: &AppState) -> Result<Self, Response> {
         let (mut parts, body) = req.into_parts();
         let visitor = BrowserSession::from_request_parts(&mut parts, app).await?;
+        let Ok(locale) = Locale::from_request_parts(&mut parts, app).await;
         let FormOrJson(params) =
             FormOrJson::from_request(Request::from_parts(parts, body), app).await?;
+        let locale = match params.get("request") {
+            Some(request_id) => locale.preferring(
+                locale::pending_ui_locales(app, request_id, visitor.browser.existing())
+                    .await
+                    .as_deref(),
+            ),
+            None => locale,
+        };
         let Some(scope) = T::csrf_scope(&params, visitor.session.as_ref()) else {
-            return Err(T::unbound(&params));
+            return Err(T::unbound(&params, &locale));
         };
         csrf::check_form(
             app.server_key(),
@@ -215,8 +237,13 @@ impl<T: PageForm> FromRequest<AppState> for CsrfForm<T> {
             scope,
             params.get("csrf_token"),
         )
-        .map_err(|e| PageError(e).into_response())?;
-        let form = T::from_params(&params).map_err(|e| PageError(e).into_response())?;
-        Ok(CsrfForm { form, visitor })
+        .map_err(|e| PageError(e, locale.clone()).into_response())?;
+        let form =
+            T::from_params(&params).map_err(|e| PageError(e, locale.clone()).into_response())?;
+        Ok(CsrfForm {
+            form,
+            visitor,
+            locale,
+        })
     }
 }

@@ -23,7 +23,8 @@ use axum::response::{Html, IntoResponse, Response};
 use latchkey_proto::ErrorBody;
 
 use super::headers::no_store;
-use super::html::{self, MessageView, View};
+use super::html::{self, MessageView, Stylesheet, View};
+use super::locale::Locale;
 use crate::core::error::Error;
 
 /// The status code of each error. Exhaustive on purpose: a new variant must
@@ -225,20 +226,26 @@ impl PageStatus {
     }
 }
 
-/// Renders `view` into a page with every security header.
-pub fn page<V: View>(status: PageStatus, view: &V) -> Response {
-    rendered(status.code(), view)
+/// Renders `view` into a page in `locale`'s language, with every security
+/// header.
+pub fn page<V: View>(status: PageStatus, locale: &Locale, view: &V) -> Response {
+    rendered(status.code(), locale, view)
 }
 
-fn rendered<V: View>(status: StatusCode, view: &V) -> Response {
-    let mut resp = match html::render(view) {
+fn rendered<V: View>(status: StatusCode, locale: &Locale, view: &V) -> Response {
+    let pages = locale.pages();
+    let mut resp = match pages.render(locale.lang(), view) {
         Ok(text) => (status, Html(text)).into_response(),
         Err(e) => {
             tracing::error!(template = V::TEMPLATE, error = %e, "template failed to render");
             (StatusCode::INTERNAL_SERVER_ERROR, Html(html::FALLBACK)).into_response()
         }
     };
-    html::security_headers(resp.headers_mut());
+    let headers = resp.headers_mut();
+    html::security_headers(headers, Some(pages.csp()));
+    if let Ok(lang) = HeaderValue::from_str(locale.lang()) {
+        headers.insert(header::CONTENT_LANGUAGE, lang);
+    }
     resp
 }
 
@@ -248,59 +255,81 @@ pub fn no_content() -> Response {
 }
 
 /// A `303 See Other` to `location` (after a form post the browser follows
-/// it with a GET), with the page headers.
+/// it with a GET), with the page headers. Every location is built by
+/// latchkey from registered or encoded parts; one that is no header value
+/// (which no request should be able to cause) is refused as a bad request,
+/// with a page that has no words to translate.
 pub fn see_other(location: &str) -> Response {
-    match HeaderValue::from_str(location) {
+    let mut resp = match HeaderValue::from_str(location) {
         Ok(v) => {
             let mut resp = StatusCode::SEE_OTHER.into_response();
             resp.headers_mut().insert(header::LOCATION, v);
-            html::security_headers(resp.headers_mut());
             resp
         }
-        Err(_) => page(
-            PageStatus::Invalid,
-            &MessageView {
-                heading: "Something is wrong with this request",
-                message: "The address to return to is not valid.",
-                detail: None,
-            },
-        ),
-    }
+        Err(_) => {
+            tracing::error!("a redirect location is not a header value");
+            (StatusCode::BAD_REQUEST, Html(html::FALLBACK)).into_response()
+        }
+    };
+    html::security_headers(resp.headers_mut(), None);
+    resp
 }
 
-/// An error in a browser flow, answered as an HTML page with the same
-/// status the JSON answer would have (400 for a bad request, 403 for a CSRF
-/// failure, 429 with `Retry-After`, 503 when the database is away).
+/// The stylesheet, or `304 Not Modified` when the browser holds this very
+/// version (`If-None-Match` with its `ETag`, RFC 9110 §13.1.2). A URL with
+/// the current `?v=` is cached for a year (`immutable`): a new stylesheet
+/// is a new URL. Any other URL is revalidated on every use.
+pub fn stylesheet(sheet: &Stylesheet, if_none_match: Option<&str>, current_url: bool) -> Response {
+    let fresh = if_none_match.is_some_and(|tags| {
+        tags.split(',')
+            .map(|t| t.trim().trim_start_matches("W/"))
+            .any(|t| t == "*" || sheet.etag.as_bytes() == t.as_bytes())
+    });
+    let mut resp = if fresh {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (StatusCode::OK, sheet.body.clone()).into_response()
+    };
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    h.insert(header::ETAG, sheet.etag.clone());
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(if current_url {
+            "public, max-age=31536000, immutable"
+        } else {
+            "no-cache"
+        }),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    resp
+}
+
+/// An error in a browser flow, answered as an HTML page in the locale's
+/// language with the same status the JSON answer would have (400 for a bad
+/// request, 403 for a CSRF failure, 429 with `Retry-After`, 503 when the
+/// database is away).
 #[derive(Debug)]
-pub struct PageError(pub Error);
-
-impl From<Error> for PageError {
-    fn from(error: Error) -> Self {
-        PageError(error)
-    }
-}
+pub struct PageError(pub Error, pub Locale);
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let PageError(error) = self;
+        let PageError(error, locale) = self;
         log(&error, "browser request refused");
         let (heading, message) = match &error {
-            Error::InvalidCsrfToken(_) => (
-                "This form has expired",
-                "For your security, go back, reload the page and try again.",
-            ),
-            Error::TooManyRequests { .. } => (
-                "Too many attempts",
-                "Too many attempts failed. Please wait a while, then try again.",
-            ),
-            Error::TemporarilyUnavailable(_) | Error::Internal(_) => (
-                "Something went wrong",
-                "The service is temporarily unavailable. Please try again in a moment.",
-            ),
-            _ => (
-                "This request cannot be completed",
-                "The application sent an invalid sign-in request. Go back to it and try again.",
-            ),
+            Error::InvalidCsrfToken(_) => ("error.csrf_heading", "error.csrf_body"),
+            Error::TooManyRequests { .. } => ("error.too_many_heading", "error.too_many_body"),
+            Error::TemporarilyUnavailable(_) | Error::Internal(_) => {
+                ("error.unavailable_heading", "error.unavailable_body")
+            }
+            Error::NotFound(_) => ("error.not_found_heading", "error.not_found_body"),
+            _ => ("error.invalid_heading", "error.invalid_body"),
         };
         let detail = match &error {
             Error::Internal(_) => None,
@@ -309,9 +338,10 @@ impl IntoResponse for PageError {
         let view = MessageView {
             heading,
             message,
+            client_name: None,
             detail: detail.as_deref(),
         };
-        let mut resp = rendered(status_of(&error), &view);
+        let mut resp = rendered(status_of(&error), &locale, &view);
         if let Some(r) = retry_after(&error) {
             resp.headers_mut().insert(header::RETRY_AFTER, r);
         }
@@ -343,13 +373,17 @@ mod tests {
         );
     }
 
+    fn en() -> Locale {
+        Locale::new(html::Pages::builtin(), "en")
+    }
+
     #[test]
     fn error_pages_carry_retry_after_and_page_headers() {
-        let resp = PageError(Error::TooManyRequests { retry_after: 42 }).into_response();
+        let resp = PageError(Error::TooManyRequests { retry_after: 42 }, en()).into_response();
         assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(resp.headers()[header::RETRY_AFTER], "42");
         assert_eq!(resp.headers()[header::X_FRAME_OPTIONS], "DENY");
-        let resp = PageError(Error::TemporarilyUnavailable("db".into())).into_response();
+        let resp = PageError(Error::TemporarilyUnavailable("db".into()), en()).into_response();
         assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(resp.headers()[header::RETRY_AFTER], "5");
     }

@@ -6,6 +6,7 @@
 //! checks it, with a short allow-list), and every wire error string comes from
 //! `core::Error::code`.
 
+mod assets;
 mod authorize;
 mod body;
 mod browser;
@@ -18,25 +19,27 @@ mod discovery;
 pub mod error;
 mod headers;
 mod health;
-mod html;
+pub mod html;
 mod limits;
+pub mod locale;
 pub mod metrics;
 mod oidc;
 pub mod pages;
 mod revocation;
 mod serve;
 mod signin;
+mod theme;
 pub mod tls;
 mod token;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::Request;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::{Extension, Router};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -46,8 +49,10 @@ pub use serve::{serve, serve_with};
 use crate::core::Authority;
 use crate::core::discovery::paths;
 use crate::core::error::Error;
+use crate::core::settings::Settings;
 use crate::store::Store;
 use error::{ApiError, Refusal};
+use html::{Pages, ThemeError};
 
 /// The state every handler shares.
 pub type AppState = Arc<Authority<Store>>;
@@ -70,13 +75,35 @@ pub const ROUTES: &[&str] = &[
     paths::LOGOUT,
     paths::DEVICE_AUTHORIZATION,
     paths::DEVICE_PAGE,
+    html::STYLESHEET_PATH,
     "/health/live",
     "/health/ready",
     "/metrics",
 ];
 
-/// The whole application: every route and every cross-cutting layer.
+/// The pages for `settings` (brand, theme, catalogues), every page
+/// rendered once in every language: a theme that fails is refused here,
+/// with an error naming its file. `serve` calls it before anything else.
+pub fn load_pages(settings: &Settings) -> Result<Arc<Pages>, ThemeError> {
+    let pages = theme::load(settings)?;
+    pages.check(&pages::samples())?;
+    Ok(Arc::new(pages))
+}
+
+/// The whole application: every route and every cross-cutting layer, with
+/// the pages of `app.settings()`. `app::build` has refused a theme that does
+/// not load; should it fail here all the same (its files changed since),
+/// the built-in pages serve.
 pub fn router(app: AppState) -> Router {
+    let pages = load_pages(app.settings()).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "the theme does not load; serving the built-in pages");
+        Pages::builtin()
+    });
+    router_with_pages(app, pages)
+}
+
+/// [`router`] with pages loaded already.
+pub fn router_with_pages(app: AppState, pages: Arc<Pages>) -> Router {
     let timeout = Duration::from_secs(app.settings().request_timeout_seconds);
     metrics::install();
     Router::new()
@@ -108,11 +135,13 @@ pub fn router(app: AppState) -> Router {
         )
         .route(paths::USERINFO, get(oidc::userinfo).post(oidc::userinfo))
         .route(paths::LOGOUT, get(oidc::logout_get).post(oidc::logout_post))
+        .route(html::STYLESHEET_PATH, get(assets::stylesheet))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(metrics::metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(Extension(pages))
         .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             timeout,

@@ -12,6 +12,7 @@ use super::browser::{Browser, PageQuery};
 use super::cookies;
 use super::error::{ApiError, PageError, see_other};
 use super::headers::no_store;
+use super::locale::Locale;
 use super::pages::message;
 use crate::core::oidc::{self, LogoutTarget};
 use crate::core::params::Params;
@@ -42,29 +43,34 @@ pub async fn logout_get(
     State(app): State<AppState>,
     PageQuery(params): PageQuery,
     browser: Browser,
+    locale: Locale,
 ) -> Response {
-    logout(&app, &browser, &params).await
+    logout(&app, &browser, &locale, &params).await
 }
 
 pub async fn logout_post(
     State(app): State<AppState>,
     browser: Browser,
+    locale: Locale,
     OptionalFormOrJson(params): OptionalFormOrJson,
 ) -> Response {
-    logout(&app, &browser, &params).await
+    logout(&app, &browser, &locale, &params).await
 }
 
 /// Ends the browser session (server row deleted, cookie cleared), then
 /// redirects to a registered `post_logout_redirect_uri` with `state`, or
 /// shows the "signed out" page.
-async fn logout(app: &AppState, browser: &Browser, params: &Params) -> Response {
+async fn logout(app: &AppState, browser: &Browser, locale: &Locale, params: &Params) -> Response {
+    let locale = locale.preferring(params.get("ui_locales"));
     let answer = match oidc::logout(app, browser.session_cookie(), params).await {
         Ok(LogoutTarget::Redirect(url)) => see_other(&url),
         Ok(LogoutTarget::Page) => message(
-            "You are signed out",
-            "Your session has ended. You can close this page.",
+            &locale,
+            "message.signed_out_heading",
+            "message.signed_out_body",
+            None,
         ),
-        Err(e) => return PageError(e).into_response(),
+        Err(e) => return PageError(e, locale).into_response(),
     };
     (cookies::clear_session(app.settings()), answer).into_response()
 }

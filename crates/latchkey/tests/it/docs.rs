@@ -140,3 +140,55 @@ fn configuration_reference() {
          `LATCHKEY_BLESS=1 cargo test -p latchkey --test it docs::` and commit the result"
     );
 }
+
+/// docs/theming.md names every built-in template and every catalogue key
+/// (with its placeholders), and no key the catalogue lacks: a theme author
+/// reads what the pages really use.
+#[test]
+fn theming_lists_every_template_and_key() {
+    use latchkey::core::i18n::{Catalogue, placeholders};
+    let doc = include_str!("../../../../docs/theming.md");
+    for (name, _) in latchkey::http::html::TEMPLATES {
+        assert!(
+            doc.contains(&format!("| `{name}` |")),
+            "docs/theming.md lacks the template {name}"
+        );
+    }
+    let catalogue = Catalogue::builtin().unwrap();
+    let mut keys: Vec<&str> = catalogue.keys("en").collect();
+    keys.sort_unstable();
+    let documented: Vec<(String, String)> = doc
+        .lines()
+        .filter_map(|l| {
+            let mut cells = l.split('|').map(str::trim).skip(1);
+            let key = cells.next()?.strip_prefix('`')?.strip_suffix('`')?;
+            let holes = cells.next()?;
+            (key.contains('.') && !key.ends_with(".html"))
+                .then(|| (key.to_owned(), holes.replace('`', "")))
+        })
+        .collect();
+    for key in &keys {
+        let text = catalogue.text("en", key).unwrap();
+        let row = documented.iter().find(|(k, _)| k == key);
+        let Some((_, holes)) = row else {
+            panic!("docs/theming.md lacks the key {key}");
+        };
+        let mut listed: Vec<&str> = holes
+            .split(',')
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+            .collect();
+        listed.sort_unstable();
+        assert_eq!(
+            listed,
+            placeholders(text),
+            "docs/theming.md: placeholders of {key}"
+        );
+    }
+    for (key, _) in &documented {
+        assert!(
+            keys.contains(&key.as_str()),
+            "docs/theming.md lists {key}, which the catalogue lacks"
+        );
+    }
+}

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::{authorize_outcome, expired, to_page};
-use crate::core::authorize::{self, ConsentPrompt};
+use crate::core::authorize::{self, ConsentPrompt, ScopeItem};
 use crate::core::csrf::FormScope;
 use crate::core::decision::Decision;
 use crate::core::discovery::paths;
@@ -18,14 +18,15 @@ use crate::http::AppState;
 use crate::http::browser::{BrowserSession, CsrfForm, PageForm, PageQuery};
 use crate::http::error::{PageError, PageStatus, page};
 use crate::http::html::View;
+use crate::http::locale::Locale;
 
 /// What the consent template shows.
 #[derive(Debug, Serialize)]
 pub struct ConsentView<'a> {
     pub client_name: &'a str,
     pub user_email: &'a str,
-    /// The scopes in plain words.
-    pub scopes: Vec<String>,
+    /// The scopes in plain words (catalogue keys).
+    pub scopes: Vec<ScopeItem>,
     pub csrf_token: &'a str,
     pub request_id: &'a str,
 }
@@ -60,6 +61,7 @@ pub async fn get(
     State(app): State<AppState>,
     PageQuery(params): PageQuery,
     visitor: BrowserSession,
+    locale: Locale,
 ) -> Response {
     let request_id = params.get("request").unwrap_or("");
     let browser = &visitor.browser;
@@ -77,6 +79,7 @@ pub async fn get(
             scopes,
         }) => page(
             PageStatus::Shown,
+            &locale,
             &ConsentView {
                 client_name: &client_name,
                 user_email: &user_email,
@@ -86,13 +89,14 @@ pub async fn get(
             },
         ),
         Ok(ConsentPrompt::SignIn) => to_page(paths::LOGIN_PAGE, request_id),
-        Ok(ConsentPrompt::Expired) => expired(),
-        Err(e) => PageError(e).into_response(),
+        Ok(ConsentPrompt::Expired) => expired(&locale),
+        Err(e) => PageError(e, locale).into_response(),
     }
 }
 
 pub async fn post(State(app): State<AppState>, submitted: CsrfForm<ConsentForm>) -> Response {
     let form = &submitted.form;
+    let locale = &submitted.locale;
     let session = submitted.visitor.session.as_ref();
     match authorize::consent(
         &app,
@@ -103,8 +107,8 @@ pub async fn post(State(app): State<AppState>, submitted: CsrfForm<ConsentForm>)
     )
     .await
     {
-        Ok(Some(next)) => authorize_outcome(next),
-        Ok(None) => expired(),
-        Err(e) => PageError(e).into_response(),
+        Ok(Some(next)) => authorize_outcome(next, locale),
+        Ok(None) => expired(locale),
+        Err(e) => PageError(e, locale.clone()).into_response(),
     }
 }

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::message;
-use crate::core::authorize;
+use crate::core::authorize::{self, ScopeItem};
 use crate::core::csrf::FormScope;
 use crate::core::decision::Decision;
 use crate::core::device::{self, DevicePage, DeviceStep, PendingDevice};
@@ -27,6 +27,11 @@ use crate::http::browser::{BrowserSession, CsrfForm, PageForm, PageQuery};
 use crate::http::client_addr::ClientAddr;
 use crate::http::error::{PageError, PageStatus, page, see_other};
 use crate::http::html::View;
+use crate::http::locale::Locale;
+
+/// The catalogue keys of the code-entry page's refusals.
+pub const UNKNOWN_CODE: &str = "device.unknown_code";
+pub const NO_LONGER_PENDING: &str = "device.no_longer_pending";
 
 /// A pre-filled code longer than this is not echoed back.
 const MAX_PREFILL_LEN: usize = 16;
@@ -38,7 +43,8 @@ pub struct DeviceEntryView<'a> {
     pub user_email: &'a str,
     /// The code to pre-fill (from `verification_uri_complete`, or as typed).
     pub user_code: &'a str,
-    pub error: Option<&'a str>,
+    /// A catalogue key.
+    pub error: Option<&'static str>,
 }
 
 impl View for DeviceEntryView<'_> {
@@ -52,8 +58,8 @@ pub struct DeviceConfirmView<'a> {
     pub user_email: &'a str,
     /// The code in its display form, `XXXX-XXXX`.
     pub user_code: String,
-    /// The scopes in plain words.
-    pub scopes: Vec<String>,
+    /// The scopes in plain words (catalogue keys).
+    pub scopes: Vec<ScopeItem>,
     pub csrf_token: &'a str,
 }
 
@@ -76,7 +82,7 @@ impl PageForm for DeviceForm {
         session.map(FormScope::DevicePage)
     }
 
-    fn unbound(params: &Params) -> Response {
+    fn unbound(params: &Params, _: &Locale) -> Response {
         login_first(params.get("user_code"))
     }
 
@@ -113,6 +119,7 @@ pub async fn get(
     State(app): State<AppState>,
     PageQuery(params): PageQuery,
     visitor: BrowserSession,
+    locale: Locale,
 ) -> Response {
     let user_code = params.get("user_code");
     let browser = &visitor.browser;
@@ -120,13 +127,14 @@ pub async fn get(
         None => login_first(user_code),
         Some(session) => match device::open(&app, session).await {
             Ok(opened) => entry_page(
+                &locale,
                 PageStatus::Shown,
                 &browser.csrf_token(&app, FormScope::DevicePage(session)),
                 &opened.user_email,
                 user_code.unwrap_or(""),
                 None,
             ),
-            Err(e) => PageError(e).into_response(),
+            Err(e) => PageError(e, locale).into_response(),
         },
     };
     (browser.cookie(), answer).into_response()
@@ -138,6 +146,7 @@ pub async fn post(
     submitted: CsrfForm<DeviceForm>,
 ) -> Response {
     let form = &submitted.form;
+    let locale = &submitted.locale;
     // The form's binding required the session.
     let Some(session) = &submitted.visitor.session else {
         return login_first(Some(&form.user_code));
@@ -145,47 +154,43 @@ pub async fn post(
     match device::submit(&app, session, &form.user_code, form.decision, client_addr).await {
         Ok(DevicePage { user_email, step }) => {
             let csrf = &form.csrf_token;
+            let entry =
+                |status, code, error| entry_page(locale, status, csrf, &user_email, code, error);
             match step {
-                DeviceStep::Enter => entry_page(PageStatus::Shown, csrf, &user_email, "", None),
-                DeviceStep::UnknownCode => entry_page(
-                    PageStatus::Invalid,
-                    csrf,
-                    &user_email,
-                    &form.user_code,
-                    Some(
-                        "That code is not valid or has expired. Check the code on your device \
-                         and try again.",
-                    ),
-                ),
-                DeviceStep::Confirm(pending) => confirm_page(csrf, &user_email, &pending),
-                DeviceStep::NoLongerPending => entry_page(
-                    PageStatus::Invalid,
-                    csrf,
-                    &user_email,
-                    "",
-                    Some("That code has expired or was already used. Start again on your device."),
-                ),
+                DeviceStep::Enter => entry(PageStatus::Shown, "", None),
+                DeviceStep::UnknownCode => {
+                    entry(PageStatus::Invalid, &form.user_code, Some(UNKNOWN_CODE))
+                }
+                DeviceStep::Confirm(pending) => confirm_page(locale, csrf, &user_email, &pending),
+                DeviceStep::NoLongerPending => {
+                    entry(PageStatus::Invalid, "", Some(NO_LONGER_PENDING))
+                }
                 DeviceStep::Allowed { client_name } => message(
-                    "Device connected",
-                    &format!("{client_name} now has access. You can return to your device."),
+                    locale,
+                    "message.device_allowed_heading",
+                    "message.device_allowed_body",
+                    Some(&client_name),
                 ),
                 DeviceStep::Denied => message(
-                    "Request denied",
-                    "The device was not given access. You can close this page.",
+                    locale,
+                    "message.device_denied_heading",
+                    "message.device_denied_body",
+                    None,
                 ),
             }
         }
-        Err(e) => PageError(e).into_response(),
+        Err(e) => PageError(e, locale.clone()).into_response(),
     }
 }
 
 /// The code-entry page.
 fn entry_page(
+    locale: &Locale,
     status: PageStatus,
     csrf_token: &str,
     user_email: &str,
     user_code: &str,
-    error: Option<&str>,
+    error: Option<&'static str>,
 ) -> Response {
     let user_code = if user_code.len() <= MAX_PREFILL_LEN {
         user_code
@@ -194,6 +199,7 @@ fn entry_page(
     };
     page(
         status,
+        locale,
         &DeviceEntryView {
             csrf_token,
             user_email,
@@ -203,9 +209,15 @@ fn entry_page(
     )
 }
 
-fn confirm_page(csrf_token: &str, user_email: &str, p: &PendingDevice) -> Response {
+fn confirm_page(
+    locale: &Locale,
+    csrf_token: &str,
+    user_email: &str,
+    p: &PendingDevice,
+) -> Response {
     page(
         PageStatus::Shown,
+        locale,
         &DeviceConfirmView {
             client_name: &p.client_name,
             user_email,
@@ -224,10 +236,18 @@ mod tests {
 
     #[test]
     fn pages_render_with_security_headers() {
-        let r = entry_page(PageStatus::Shown, "t", "a@example.com", "WDJB-MJHT", None);
+        let en = Locale::new(crate::http::html::Pages::builtin(), "en");
+        let r = entry_page(
+            &en,
+            PageStatus::Shown,
+            "t",
+            "a@example.com",
+            "WDJB-MJHT",
+            None,
+        );
         assert_eq!(r.status(), StatusCode::OK);
         assert_eq!(r.headers()[header::X_FRAME_OPTIONS], "DENY");
-        let r = PageError(Error::TooManyRequests { retry_after: 42 }).into_response();
+        let r = PageError(Error::TooManyRequests { retry_after: 42 }, en).into_response();
         assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(r.headers()[header::RETRY_AFTER], "42");
         assert!(r.headers().contains_key(header::CONTENT_SECURITY_POLICY));

@@ -19,6 +19,10 @@ use crate::http::client_addr::ClientAddr;
 use crate::http::cookies;
 use crate::http::error::{PageError, PageStatus, page, see_other};
 use crate::http::html::View;
+use crate::http::locale::Locale;
+
+/// The catalogue key of the refusal of a wrong email or password.
+pub const WRONG_PASSWORD: &str = "login.wrong_password";
 
 /// What the login template shows.
 #[derive(Debug, Serialize)]
@@ -27,7 +31,8 @@ pub struct LoginView<'a> {
     pub csrf_token: &'a str,
     pub request_id: &'a str,
     pub username: &'a str,
-    pub error: Option<&'a str>,
+    /// A catalogue key.
+    pub error: Option<&'static str>,
     /// Where to go after a login outside an authorization request (the
     /// device page); see `core::login::return_to`.
     pub return_to: &'a str,
@@ -70,6 +75,7 @@ impl PageForm for LoginForm {
 pub async fn get(
     State(app): State<AppState>,
     browser: Browser,
+    locale: Locale,
     PageQuery(params): PageQuery,
 ) -> Response {
     let request_id = params.get("request").unwrap_or("");
@@ -80,6 +86,7 @@ pub async fn get(
             login_hint,
         }) => page(
             PageStatus::Shown,
+            &locale,
             &LoginView {
                 client_name: client_name.as_deref(),
                 csrf_token: &browser.csrf_token(&app, FormScope::Request(request_id)),
@@ -89,8 +96,8 @@ pub async fn get(
                 return_to,
             },
         ),
-        Ok(LoginPrompt::Expired) => expired(),
-        Err(e) => PageError(e).into_response(),
+        Ok(LoginPrompt::Expired) => expired(&locale),
+        Err(e) => PageError(e, locale).into_response(),
     };
     (browser.cookie(), answer).into_response()
 }
@@ -101,6 +108,7 @@ pub async fn post(
     submitted: CsrfForm<LoginForm>,
 ) -> Response {
     let form = &submitted.form;
+    let locale = &submitted.locale;
     let attempt = LoginAttempt {
         request_id: &form.request_id,
         username: &form.username,
@@ -112,12 +120,14 @@ pub async fn post(
     match login::complete(&app, submitted.browser(), previous, attempt).await {
         Ok(LoginOutcome::SignedIn { session, next }) => {
             let answer = match next {
-                AfterLogin::Authorize(outcome) => authorize_outcome(outcome),
-                AfterLogin::Expired => expired(),
+                AfterLogin::Authorize(outcome) => authorize_outcome(outcome, locale),
+                AfterLogin::Expired => expired(locale),
                 AfterLogin::ReturnTo(back) => see_other(&back),
                 AfterLogin::Done => message(
-                    "You are signed in",
-                    "You can close this page and return to the application.",
+                    locale,
+                    "message.signed_in_heading",
+                    "message.signed_in_body",
+                    None,
                 ),
             };
             let cookie = cookies::session(
@@ -129,16 +139,17 @@ pub async fn post(
         }
         Ok(LoginOutcome::Refused { client_name }) => page(
             PageStatus::WrongCredentials,
+            locale,
             &LoginView {
                 client_name: client_name.as_deref(),
                 csrf_token: &form.csrf_token,
                 request_id: &form.request_id,
                 username: &form.username,
-                error: Some("That email and password do not match. Please try again."),
+                error: Some(WRONG_PASSWORD),
                 return_to: login::return_to(form.return_to.as_deref()).unwrap_or(""),
             },
         ),
-        Ok(LoginOutcome::Expired) => expired(),
-        Err(e) => PageError(e).into_response(),
+        Ok(LoginOutcome::Expired) => expired(locale),
+        Err(e) => PageError(e, locale.clone()).into_response(),
     }
 }

@@ -92,6 +92,24 @@ impl Browser {
         Browser::at(&srv.url)
     }
 
+    /// A browser whose every request says `Accept-Language: accept_language`.
+    pub fn speaking(srv: &TestServer, accept_language: &str) -> Browser {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::ACCEPT_LANGUAGE,
+            accept_language.parse().unwrap(),
+        );
+        Browser {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .default_headers(headers)
+                .build()
+                .unwrap(),
+            base: srv.url.clone(),
+        }
+    }
+
     /// A browser for the server at `base`.
     pub fn at(base: &str) -> Browser {
         Browser {

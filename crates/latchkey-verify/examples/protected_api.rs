@@ -1,4 +1,4 @@
-//! A service protected by latchkey (SPEC §8).
+//! A service protected by latchkey (docs/resource-servers.md).
 //!
 //! ```sh
 //! ISSUER=http://127.0.0.1:8080 AUDIENCE=http://127.0.0.1:8080 \

@@ -79,7 +79,7 @@ impl fmt::Debug for ClientCredentialsConfig {
 }
 
 /// An access token. Its `Debug` does not show it: tokens do not belong in
-/// logs (SPEC §9).
+/// logs (docs/errors.md).
 #[derive(Clone, PartialEq, Eq)]
 pub struct AccessToken(Arc<str>);
 

@@ -23,11 +23,11 @@ pub enum VerifyError {
 }
 
 impl VerifyError {
-    /// The `code` of the JSON error body (SPEC §8). The only place these wire
+    /// The `code` of the JSON error body (docs/resource-servers.md). The only place these wire
     /// strings are spelled.
     pub fn code(&self) -> &'static str {
         match self {
-            // SPEC §8 names three codes; a client written against it knows only
+            // docs/resource-servers.md names three codes; a client written against it knows only
             // those, so a missing token is one more kind of invalid one. The
             // bare `WWW-Authenticate: Bearer` (RFC 6750 §3.1) is what tells
             // the two apart.

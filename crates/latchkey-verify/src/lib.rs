@@ -12,7 +12,7 @@
 //!   `iat`. Tokens that point at their own key (`jku`, `x5u`, `jwk`, `x5c`)
 //!   are refused, and those URLs are never fetched.
 //! - [`Authenticated`]: an axum extractor; [`VerifyLayer`]: a tower layer.
-//!   Failures answer as SPEC §8 says (401 `INVALID_TOKEN` or
+//!   Failures answer as docs/resource-servers.md says (401 `INVALID_TOKEN` or
 //!   `TOKEN_EXPIRED`, 403 `INSUFFICIENT_SCOPE`, with RFC 6750's
 //!   `WWW-Authenticate`).
 //! - [`ClientCredentials`]: tokens for calls to other services, cached and

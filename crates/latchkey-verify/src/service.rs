@@ -1,6 +1,6 @@
 //! axum and tower integration: the [`Authenticated`] extractor, the
 //! [`VerifyLayer`], and the error responses of RFC 6750 §3 with the bodies
-//! of SPEC §8.
+//! of docs/resource-servers.md.
 //!
 //! | failure | status | body | `WWW-Authenticate` |
 //! |---|---|---|---|

@@ -164,7 +164,7 @@ impl Verifier {
         let jws = Compact::split(token)?;
         let header = &jws.header;
         if header.names_its_own_key() {
-            // SPEC §7, §8: never fetch or trust a key the token points at.
+            // docs/endpoints.md, docs/resource-servers.md: never fetch or trust a key the token points at.
             return Err(VerifyError::Invalid(
                 "tokens naming or embedding their own key are refused",
             ));

@@ -1,6 +1,6 @@
-//! The JWT attack suite (SPEC §8): every forged or malformed token from
+//! The JWT attack suite (docs/resource-servers.md): every forged or malformed token from
 //! [`crate::forge`] is refused, by the verifier and through the axum
-//! extractor and layer with exactly SPEC §8's status, body and
+//! extractor and layer with exactly docs/resource-servers.md's status, body and
 //! `WWW-Authenticate`; URLs in `jku`/`x5u` are never fetched.
 
 use std::sync::Arc;
@@ -220,7 +220,7 @@ both_backends! {
 }
 
 both_backends! {
-    /// SPEC §8's responses, exactly, for the cases that are not forgeries.
+    /// docs/resource-servers.md's responses, exactly, for the cases that are not forgeries.
     async fn responses_are_exactly_as_the_contract_says(db) {
         let lk = Latchkey::start(&db).await;
         let client = lk.client("read admin").await;

@@ -1,5 +1,5 @@
 //! Forged and malformed access tokens: the JWT attacks every verifier of
-//! latchkey's tokens must refuse (SPEC §7, §8).
+//! latchkey's tokens must refuse (docs/endpoints.md, docs/resource-servers.md).
 //!
 //! Self-contained on purpose (aws-lc-rs, base64 and serde_json only, no
 //! latchkey types), so that other test crates can use the same generator,

@@ -464,7 +464,7 @@ impl ClientCache {
             // The database is unreachable, but the cache was valid when it
             // went: clients change only through the database, so what the
             // cache holds is at most as old as the outage. Serving it keeps
-            // client_credentials working through a failover (issue 8); the
+            // client_credentials working through a failover; the
             // counter is read again as soon as the database answers. A miss
             // still needs the database and answers 503.
             Err(Error::TemporarilyUnavailable(_)) if self.generation.current() != i64::MIN => {

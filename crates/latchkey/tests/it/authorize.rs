@@ -1,4 +1,4 @@
-//! The authorization code flow through the real pages (SPEC §6): every
+//! The authorization code flow through the real pages (docs/browser-flows.md): every
 //! failure the contract names, on both backends.
 
 use latchkey_proto::{ErrorBody, IdTokenClaims, TokenResponse};

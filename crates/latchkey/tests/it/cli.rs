@@ -1,4 +1,4 @@
-//! The CLI, run as a binary against each backend (SPEC §1).
+//! The CLI, run as a binary against each backend (docs/operations.md).
 
 use serde_json::Value;
 

@@ -1,4 +1,4 @@
-//! The client credentials grant through the real server (RFC 6749 §4.4, SPEC §3).
+//! The client credentials grant through the real server (RFC 6749 §4.4, docs/endpoints.md).
 
 use jsonwebtoken::Algorithm;
 use latchkey::core::clients::{GrantType, NewClient};

@@ -1,4 +1,4 @@
-//! `latchkey serve --demo` (SPEC §1): the printed public client, user and
+//! `latchkey serve --demo` (docs/operations.md): the printed public client, user and
 //! PKCE pair work through the browser flow as printed.
 
 use std::io::{BufRead as _, BufReader};

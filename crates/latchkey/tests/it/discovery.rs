@@ -1,4 +1,4 @@
-//! Discovery, the JWKS, health, and the shape of unknown routes (SPEC §1, §2).
+//! Discovery, the JWKS, health, and the shape of unknown routes (docs/operations.md, docs/endpoints.md).
 
 use serde_json::Value;
 

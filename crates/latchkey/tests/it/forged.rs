@@ -1,5 +1,5 @@
 //! Forged and malformed access tokens at latchkey's own endpoints that take
-//! one (SPEC §7): introspection answers `{"active": false}` for every one of
+//! one (docs/endpoints.md): introspection answers `{"active": false}` for every one of
 //! them, userinfo refuses every one, and nothing fetches a `jku`/`x5u` URL. The forgeries are the same as
 //! latchkey-verify's attack suite, from its self-contained generator.
 

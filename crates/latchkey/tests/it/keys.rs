@@ -1,6 +1,6 @@
 //! Key rotation seen from the outside: tokens signed before a rotation keep
 //! verifying, new tokens carry the new `kid`, and every process follows
-//! (SPEC §1, §4).
+//! (docs/operations.md, docs/endpoints.md).
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

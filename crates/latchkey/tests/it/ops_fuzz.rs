@@ -1,4 +1,4 @@
-//! Hostile input (issue 8 §6, SPEC §9) as property tests that run in CI:
+//! Hostile input (docs/errors.md) as property tests that run in CI:
 //! the body parsers (form and JSON, and the authorization request's query,
 //! which goes through the same `Params`), latchkey's own JWT verification,
 //! and random requests to every route of the real router, none of which may

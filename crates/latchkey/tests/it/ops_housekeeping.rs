@@ -1,4 +1,4 @@
-//! Background purging in one place (issue 8 §8): old audit events go by
+//! Background purging in one place: old audit events go by
 //! `audit_retention_days`, and every process may purge at once.
 
 use latchkey::core::audit::{AuditEvent, AuditFilter, AuditStore as _, Kind, Outcome};

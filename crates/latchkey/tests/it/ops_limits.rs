@@ -1,4 +1,4 @@
-//! Size limits on every route (issue 8 §6, SPEC §3, §9), through the real
+//! Size limits on every route (docs/endpoints.md, docs/errors.md), through the real
 //! listener: 414 for an over-long URI, 431 for over-large headers, 413 for an
 //! over-large body, each before any handler does work.
 

@@ -1,4 +1,4 @@
-//! Logs and the audit trail (issue 8 §2, §3), through the real binary: the
+//! Logs and the audit trail (docs/operations.md), through the real binary: the
 //! whole flow suite at trace level, then a search of everything logged for
 //! every secret the flows used.
 

@@ -1,4 +1,4 @@
-//! `GET /metrics` (issue 8 §1): Prometheus text, requests by route template
+//! `GET /metrics`: Prometheus text, requests by route template
 //! and status, latencies, tokens by grant and algorithm, errors by code,
 //! refresh reuse, rate-limit refusals, Argon2 queue depth, pool usage.
 

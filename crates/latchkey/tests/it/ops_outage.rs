@@ -1,4 +1,4 @@
-//! A database outage (issue 8 §4, SPEC §9): PostgreSQL behind a TCP proxy
+//! A database outage (docs/errors.md): PostgreSQL behind a TCP proxy
 //! that the test cuts. While it is cut, readiness is 503, what needs the
 //! database answers 503 `temporarily_unavailable` within a bounded time (no
 //! 500, no hang), the JWKS and discovery are served from memory, and a cached

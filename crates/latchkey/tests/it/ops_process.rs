@@ -1,4 +1,4 @@
-//! The real `latchkey serve` under signals (issue 8 §5, §7, SPEC §9):
+//! The real `latchkey serve` under signals (docs/errors.md):
 //! SIGTERM drains requests in flight and exits cleanly; `kill -9` in the
 //! middle of refresh rotations (batched by group commit) and sign-ins loses
 //! no token whose answer reached its client and never leaves two live
@@ -92,7 +92,7 @@ async fn token_call(
     Ok((status, body))
 }
 
-/// Rows that break "one live token per live family" (SPEC §4, §9).
+/// Rows that break "one live token per live family" (docs/endpoints.md, docs/errors.md).
 async fn families_with_two_live_tokens(db: &TestDb) -> i64 {
     let sql = "SELECT COUNT(*) FROM (SELECT t.family_id FROM refresh_tokens t \
                JOIN refresh_families f ON f.id = t.family_id \

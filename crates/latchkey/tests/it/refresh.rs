@@ -1,5 +1,5 @@
 //! Refresh tokens through the real server (RFC 6749 §6, RFC 9700 §4.14,
-//! SPEC §4): rotation, reuse detection, the grace period, client binding,
+//! docs/endpoints.md): rotation, reuse detection, the grace period, client binding,
 //! scope narrowing, idle and absolute expiry.
 
 use latchkey::core::clients::{GrantType, NewClient, TokenDelivery};

@@ -1,5 +1,5 @@
 //! Revocation (RFC 7009) and introspection (RFC 7662) of every kind of token
-//! (SPEC §7), through the real server.
+//! (docs/endpoints.md), through the real server.
 
 use latchkey::core::clients::{GrantType, NewClient, TokenDelivery};
 use latchkey::core::scope::Scope;

@@ -1,5 +1,5 @@
 //! First-party password sign-in through the real server: `POST /v1/signin`
-//! and `grant_type=password` (SPEC §5, RFC 6749 §4.3), with the brute-force
+//! and `grant_type=password` (docs/first-party-apps.md, RFC 6749 §4.3), with the brute-force
 //! limits.
 
 use latchkey::core::clients::{GrantType, NewClient, TokenDelivery};

@@ -1,5 +1,5 @@
 //! `latchkey user disable` and `user revoke-sessions`, run as the binary
-//! against the database a server is using (SPEC §1).
+//! against the database a server is using (docs/operations.md).
 
 use latchkey::core::clients::TokenDelivery;
 use serde_json::Value;

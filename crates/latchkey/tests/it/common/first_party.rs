@@ -73,7 +73,7 @@ impl TestServer {
             body["scope"] = s.into();
         }
         if client.secret.is_none() {
-            // A public client names itself in the body (SPEC §5).
+            // A public client names itself in the body (docs/first-party-apps.md).
             body["client_id"] = client.id.clone().into();
         }
         let req = self.http.post(self.url("/v1/signin")).json(&body);

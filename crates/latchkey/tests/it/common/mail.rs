@@ -160,7 +160,13 @@ impl MailCatcher {
 
     /// Waits (at most 20 s) until `address` has received `n` messages.
     pub async fn wait_for(&self, address: &str, n: usize) -> Vec<Received> {
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        self.wait_for_within(address, n, Duration::from_secs(20))
+            .await
+    }
+
+    /// [`MailCatcher::wait_for`], at most `limit`.
+    pub async fn wait_for_within(&self, address: &str, n: usize, limit: Duration) -> Vec<Received> {
+        let deadline = std::time::Instant::now() + limit;
         loop {
             let got = self.to(address);
             if got.len() >= n {

@@ -274,11 +274,11 @@ impl Settings {
     /// The accounts' settings (docs/accounts.md): a password rule that can
     /// be met, a mail server URL the mailer understands, a `From` address.
     fn check_accounts(&mut self, problems: &mut Problems) {
-        if !(1..=crate::core::password_rules::MAX_LENGTH).contains(&self.password_min_length) {
+        if !(8..=crate::core::password_rules::MAX_LENGTH).contains(&self.password_min_length) {
             problems.add(
                 "password_min_length",
                 format!(
-                    "must be 1 to {} characters",
+                    "must be 8 (NIST SP 800-63B's minimum) to {} characters",
                     crate::core::password_rules::MAX_LENGTH
                 ),
             );

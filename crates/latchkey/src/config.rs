@@ -205,6 +205,7 @@ impl Settings {
             ),
             ("key_refresh_seconds", self.key_refresh_seconds),
             ("outbox_poll_interval_ms", self.outbox_poll_interval_ms),
+            ("outbox_lease_seconds", self.outbox_lease_seconds),
             (
                 "signin_max_failures_per_username",
                 u64::from(self.signin_max_failures_per_username),

@@ -203,6 +203,8 @@ both_backends! {
             ("LATCHKEY_REGISTRATION", "open"),
             ("LATCHKEY_SMTP_URL", dead_url.as_str()),
             ("LATCHKEY_OUTBOX_POLL_INTERVAL_MS", "10"),
+            // Killed while it may hold the message: its lease must pass soon.
+            ("LATCHKEY_OUTBOX_LEASE_SECONDS", "2"),
         ]).await;
         let client = cli_client(&db);
         let http = reqwest::Client::new();

@@ -70,6 +70,7 @@ fn bench_rotation(c: &mut Criterion) {
             &auth,
             &client,
             PasswordSignin {
+                dpop_jkt: None,
                 username: "bench@example.com",
                 password: Secret::new("bench-password"),
                 scope: None,
@@ -89,6 +90,7 @@ fn bench_rotation(c: &mut Criterion) {
                         token: &token,
                         scope: None,
                         resources: &[],
+                        dpop_jkt: None,
                     },
                 ))
                 .unwrap();

@@ -157,6 +157,16 @@ pub struct Settings {
     /// delivery, in milliseconds (a message committed by the same process is
     /// picked up at once).
     pub outbox_poll_interval_ms: u64,
+
+    // --- Sender-constrained tokens (docs/sender-constrained.md) ---
+    /// Require a server nonce in every DPoP proof (RFC 9449 §8): a proof
+    /// without a current one is answered `use_dpop_nonce` with a fresh
+    /// nonce in the `DPoP-Nonce` header.
+    pub dpop_require_nonce: bool,
+    /// Every authorization request must come by PAR (RFC 9126): the
+    /// authorization endpoint takes only a `request_uri` from
+    /// `/v1/oauth/par`. Per client: `client create --require-par`.
+    pub require_pushed_authorization_requests: bool,
 }
 
 impl Default for Settings {
@@ -207,6 +217,8 @@ impl Default for Settings {
             brand_color: None,
             theme_dir: None,
             outbox_poll_interval_ms: 1000,
+            dpop_require_nonce: false,
+            require_pushed_authorization_requests: false,
         }
     }
 }

@@ -32,6 +32,8 @@ pub struct Purged {
     pub dpop_jtis: u64,
     /// Pushed authorization requests past their lifetime (RFC 9126).
     pub pushed_requests: u64,
+    /// E-mailed account tokens (verification, reset) past their expiry.
+    pub account_tokens: u64,
 }
 
 /// Deletes every expired row.
@@ -68,5 +70,6 @@ pub async fn purge_expired<S: Storage>(auth: &Authority<S>) -> Result<Purged> {
         outbox_rows: auth.store.purge_outbox(now - 86_400).await?,
         dpop_jtis: auth.store.purge_dpop_jtis(now).await?,
         pushed_requests: auth.store.purge_pushed(now).await?,
+        account_tokens: auth.store.purge_account_tokens(now).await?,
     })
 }

@@ -17,6 +17,7 @@ pub mod browser;
 pub mod chromium;
 pub mod dpop;
 pub mod first_party;
+pub mod mail;
 pub mod process;
 pub mod proxy;
 

@@ -62,6 +62,18 @@ pub struct AccessTokenClaims {
     pub roles: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// The key the token is bound to (RFC 9449 §6.1): present on a
+    /// DPoP-bound token, which is usable only with a proof by that key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// The `cnf` claim (RFC 7800 §3.1) of a sender-constrained token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    /// The RFC 7638 SHA-256 thumbprint of the DPoP key, base64url
+    /// (RFC 9449 §6.1).
+    pub jkt: String,
 }
 
 impl AccessTokenClaims {

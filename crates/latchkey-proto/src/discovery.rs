@@ -39,6 +39,15 @@ pub struct ProviderMetadata {
     pub claims_supported: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub prompt_values_supported: Vec<String>,
+    /// RFC 9126 §5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pushed_authorization_request_endpoint: Option<String>,
+    /// RFC 9126 §5: authorization requests only by PAR.
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
+    /// The algorithms of DPoP proofs the server accepts (RFC 9449 §5.1).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dpop_signing_alg_values_supported: Vec<String>,
     #[serde(default)]
     pub authorization_response_iss_parameter_supported: bool,
     #[serde(default)]

@@ -11,7 +11,7 @@ mod error;
 mod jwks;
 mod token;
 
-pub use claims::{AccessTokenClaims, Audience, IdTokenClaims};
+pub use claims::{AccessTokenClaims, Audience, Confirmation, IdTokenClaims};
 pub use discovery::ProviderMetadata;
 pub use error::ErrorBody;
 pub use jwks::{Jwk, JwkSet};

@@ -42,4 +42,7 @@ pub struct IntrospectionResponse {
     pub iss: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
+    /// A DPoP-bound token's key (RFC 9449 §6.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<crate::Confirmation>,
 }

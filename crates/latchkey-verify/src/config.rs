@@ -7,6 +7,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use latchkey_proto::JwkSet;
 
+pub use crate::dpop::DpopMode;
+
 /// A JWS algorithm the verifier may accept (RFC 7518 §3.1, RFC 8037 §3.1).
 ///
 /// `none` and the HMAC algorithms are deliberately absent: a resource server
@@ -125,6 +127,18 @@ pub struct VerifierConfig {
     pub http_timeout: Duration,
     /// Default: the system clock.
     pub clock: SharedClock,
+    /// Which tokens are accepted: DPoP-bound only, either kind (default),
+    /// or Bearer only (RFC 9449 §7).
+    pub dpop: DpopMode,
+    /// This service's external base URL (`https://api.example.com`), which
+    /// DPoP proofs name in `htu` together with the request's path. Unset:
+    /// `http://` and the request's `Host` header, right for a service
+    /// reached without a proxy rewriting the host or ending TLS.
+    pub public_url: Option<String>,
+    /// How many DPoP proofs the replay cache remembers at once (each until
+    /// its `iat` leaves the leeway). When it is full of live proofs, new
+    /// ones are refused rather than an old one forgotten. Default 100 000.
+    pub dpop_replay_capacity: usize,
 }
 
 impl VerifierConfig {
@@ -139,6 +153,9 @@ impl VerifierConfig {
             max_age: Duration::from_secs(300),
             http_timeout: Duration::from_secs(5),
             clock: Arc::new(SystemClock),
+            dpop: DpopMode::default(),
+            public_url: None,
+            dpop_replay_capacity: 100_000,
         }
     }
 }

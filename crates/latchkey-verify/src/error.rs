@@ -17,6 +17,12 @@ pub enum VerifyError {
     /// Anything else: malformed, forged, not for us, not yet valid.
     #[error("invalid access token: {0}")]
     Invalid(&'static str),
+    /// A DPoP-bound token presented without a valid proof for this very
+    /// request, as Bearer, or where the resource does not take it; or a
+    /// Bearer token where only bound tokens are accepted (RFC 9449 §7).
+    /// Answered with `WWW-Authenticate: DPoP error="invalid_token"`.
+    #[error("invalid DPoP use: {0}")]
+    InvalidDpop(&'static str),
     /// A valid token without a scope the resource requires.
     #[error("the access token lacks the scope {0:?}")]
     InsufficientScope(String),
@@ -33,7 +39,7 @@ impl VerifyError {
             // the two apart.
             VerifyError::Missing => "INVALID_TOKEN",
             VerifyError::Expired => "TOKEN_EXPIRED",
-            VerifyError::Invalid(_) => "INVALID_TOKEN",
+            VerifyError::Invalid(_) | VerifyError::InvalidDpop(_) => "INVALID_TOKEN",
             VerifyError::InsufficientScope(_) => "INSUFFICIENT_SCOPE",
         }
     }
@@ -82,6 +88,7 @@ mod tests {
         assert_eq!(VerifyError::Missing.code(), "INVALID_TOKEN");
         assert_eq!(VerifyError::Expired.code(), "TOKEN_EXPIRED");
         assert_eq!(VerifyError::Invalid("x").code(), "INVALID_TOKEN");
+        assert_eq!(VerifyError::InvalidDpop("x").code(), "INVALID_TOKEN");
         assert_eq!(
             VerifyError::InsufficientScope("admin".into()).code(),
             "INSUFFICIENT_SCOPE"

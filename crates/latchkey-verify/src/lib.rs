@@ -75,6 +75,7 @@
 
 mod client;
 mod config;
+mod dpop;
 mod error;
 mod jwt;
 mod keys;
@@ -82,9 +83,13 @@ mod service;
 mod verifier;
 
 pub use client::{AccessToken, ClientCredentials, ClientCredentialsConfig, TokenError};
-pub use config::{Algorithm, Clock, JwksSource, SharedClock, SystemClock, VerifierConfig};
+pub use config::{
+    Algorithm, Clock, DpopMode, JwksSource, SharedClock, SystemClock, VerifierConfig,
+};
 pub use error::{ConfigError, FetchError, VerifyError};
 pub use jwt::MAX_TOKEN_LEN;
 pub use latchkey_proto::{AccessTokenClaims, Audience, JwkSet};
-pub use service::{Authenticated, VerifyLayer, VerifyService, bearer_token};
+pub use service::{
+    Authenticated, Scheme, VerifyLayer, VerifyService, bearer_token, presented_token,
+};
 pub use verifier::{Verifier, discover};

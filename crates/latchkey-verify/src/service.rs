@@ -61,10 +61,57 @@ where
             return Ok(done.clone());
         }
         let verifier = Verifier::from_ref(state);
-        let token = bearer_token(&parts.headers)?;
-        let claims = verifier.verify(token).await?;
+        let claims = verifier
+            .verify_request(&parts.headers, &parts.method, original_uri(parts))
+            .await?;
         Ok(Authenticated(claims))
     }
+}
+
+/// How an access token came: `Authorization: Bearer` (RFC 6750 §2.1) or
+/// `Authorization: DPoP` (RFC 9449 §7.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Bearer,
+    Dpop,
+}
+
+/// The token of the request's `Authorization` header and its scheme,
+/// `Bearer` or `DPoP`, with [`bearer_token`]'s rules otherwise.
+pub fn presented_token(headers: &HeaderMap) -> Result<(Scheme, &str), VerifyError> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Err(VerifyError::Missing);
+    };
+    if values.next().is_some() {
+        return Err(VerifyError::Invalid("more than one Authorization header"));
+    }
+    let value = value
+        .to_str()
+        .map_err(|_| VerifyError::Invalid("Authorization header is not ASCII"))?;
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    let scheme = if scheme.eq_ignore_ascii_case("Bearer") {
+        Scheme::Bearer
+    } else if scheme.eq_ignore_ascii_case("DPoP") {
+        Scheme::Dpop
+    } else {
+        return Err(VerifyError::Missing);
+    };
+    let token = rest.trim_matches(' ');
+    if token.is_empty() {
+        return Err(VerifyError::Invalid("empty token"));
+    }
+    Ok((scheme, token))
+}
+
+/// The URI the client sent, which its DPoP proof names: inside a nested
+/// router axum strips the prefix from `parts.uri` and keeps the original
+/// aside.
+fn original_uri(parts: &Parts) -> &http::Uri {
+    parts
+        .extensions
+        .get::<axum::extract::OriginalUri>()
+        .map_or(&parts.uri, |o| &o.0)
 }
 
 /// The token of the request's `Authorization: Bearer` header (RFC 6750
@@ -110,12 +157,15 @@ impl IntoResponse for VerifyError {
             VerifyError::Invalid(_) => {
                 (StatusCode::UNAUTHORIZED, r#"Bearer error="invalid_token""#)
             }
+            VerifyError::InvalidDpop(_) => {
+                (StatusCode::UNAUTHORIZED, r#"DPoP error="invalid_token""#)
+            }
             VerifyError::InsufficientScope(_) => (
                 StatusCode::FORBIDDEN,
                 r#"Bearer error="insufficient_scope""#,
             ),
         };
-        if let VerifyError::Invalid(why) = &self {
+        if let VerifyError::Invalid(why) | VerifyError::InvalidDpop(why) = &self {
             tracing::debug!(why, "refused an access token");
         }
         #[derive(serde::Serialize)]
@@ -218,8 +268,9 @@ where
             // The body stays apart while we await: it need not be `Sync`.
             let (mut parts, body) = req.into_parts();
             let verified = async {
-                let token = bearer_token(&parts.headers)?;
-                let claims = verifier.verify(token).await?;
+                let claims = verifier
+                    .verify_request(&parts.headers, &parts.method, original_uri(&parts))
+                    .await?;
                 require_scopes(&claims, scopes.iter().map(String::as_str))?;
                 Ok::<_, VerifyError>(claims)
             }
@@ -287,6 +338,12 @@ mod tests {
                 VerifyError::Invalid("x"),
                 401,
                 r#"Bearer error="invalid_token""#,
+                "INVALID_TOKEN",
+            ),
+            (
+                VerifyError::InvalidDpop("x"),
+                401,
+                r#"DPoP error="invalid_token""#,
                 "INVALID_TOKEN",
             ),
             (

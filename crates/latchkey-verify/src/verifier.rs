@@ -7,10 +7,12 @@ use std::time::Duration;
 use latchkey_proto::{ACCESS_TOKEN_TYP, AccessTokenClaims, ProviderMetadata};
 use tokio::time::Instant;
 
-use crate::config::{Algorithm, JwksSource, SharedClock, VerifierConfig};
+use crate::config::{Algorithm, DpopMode, JwksSource, SharedClock, VerifierConfig};
+use crate::dpop::{self, ReplayCache};
 use crate::error::{ConfigError, FetchError, VerifyError};
 use crate::jwt::{self, Compact};
 use crate::keys::{KeyMap, VerificationKey};
+use crate::service::{Scheme, presented_token};
 
 /// Documents from latchkey larger than this are refused: a JWKS of a few
 /// keys is a few KiB.
@@ -44,6 +46,10 @@ struct Inner {
     /// Set while a background refresh is scheduled, so that a stale cache
     /// under load spawns one task, not one per request.
     refresh_scheduled: AtomicBool,
+    dpop: DpopMode,
+    public_url: Option<String>,
+    /// DPoP proofs seen (RFC 9449 §11.1).
+    replay: ReplayCache,
 }
 
 struct Cache {
@@ -139,6 +145,11 @@ impl Verifier {
                 })),
                 remote,
                 refresh_scheduled: AtomicBool::new(false),
+                dpop: config.dpop,
+                public_url: config
+                    .public_url
+                    .map(|u| u.trim_end_matches('/').to_owned()),
+                replay: ReplayCache::new(config.dpop_replay_capacity),
             }),
         })
     }
@@ -152,6 +163,84 @@ impl Verifier {
         state.last_attempt = Some(Instant::now());
         let keys = self.inner.fetch(remote, &mut state).await?;
         Ok(keys)
+    }
+
+    /// Verifies the access token of a request, and its DPoP binding
+    /// (RFC 9449 §7.1): a token whose claims carry `cnf` is accepted only
+    /// as `Authorization: DPoP`, with exactly one `DPoP` proof for this
+    /// method and URL, `iat` within the leeway, `ath` the token's hash, by
+    /// the key whose thumbprint is `cnf.jkt`, and not seen before. What is
+    /// accepted at all is the configured [`DpopMode`].
+    pub async fn verify_request(
+        &self,
+        headers: &http::HeaderMap,
+        method: &http::Method,
+        uri: &http::Uri,
+    ) -> Result<AccessTokenClaims, VerifyError> {
+        let inner = &self.inner;
+        let (scheme, token) = presented_token(headers)?;
+        let claims = self.verify(token).await?;
+        let bound = claims.cnf.as_ref().map(|c| c.jkt.as_str());
+        match (scheme, bound, inner.dpop) {
+            (Scheme::Bearer, Some(_), _) => Err(VerifyError::InvalidDpop(
+                "a DPoP-bound token presented as Bearer",
+            )),
+            (Scheme::Bearer, None, DpopMode::BoundOnly) => Err(VerifyError::InvalidDpop(
+                "this resource accepts DPoP-bound tokens only",
+            )),
+            (Scheme::Bearer, None, _) => Ok(claims),
+            (Scheme::Dpop, None, _) => {
+                Err(VerifyError::InvalidDpop("a Bearer token presented as DPoP"))
+            }
+            (Scheme::Dpop, Some(_), DpopMode::BearerOnly) => Err(VerifyError::InvalidDpop(
+                "this resource does not accept DPoP-bound tokens",
+            )),
+            (Scheme::Dpop, Some(jkt), _) => {
+                let mut proofs = headers.get_all("dpop").iter();
+                let (Some(proof), None) = (proofs.next(), proofs.next()) else {
+                    return Err(VerifyError::InvalidDpop(
+                        "a DPoP token needs exactly one DPoP proof",
+                    ));
+                };
+                let proof = proof
+                    .to_str()
+                    .map_err(|_| VerifyError::InvalidDpop("the DPoP proof is not ASCII"))?;
+                let url = self.request_url(headers, uri)?;
+                let target = dpop::Target {
+                    method: method.as_str(),
+                    url: &url,
+                    access_token: token,
+                    jkt,
+                };
+                dpop::check(
+                    proof,
+                    &target,
+                    inner.clock.now(),
+                    inner.leeway,
+                    &inner.replay,
+                )?;
+                Ok(claims)
+            }
+        }
+    }
+
+    /// The request's URL as a DPoP proof names it: the configured public
+    /// URL (or `http://` and `Host`) and the path, no query.
+    fn request_url(
+        &self,
+        headers: &http::HeaderMap,
+        uri: &http::Uri,
+    ) -> Result<String, VerifyError> {
+        let path = uri.path();
+        if let Some(base) = &self.inner.public_url {
+            return Ok(format!("{base}{path}"));
+        }
+        let host = headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| uri.authority().map(http::uri::Authority::as_str))
+            .ok_or(VerifyError::InvalidDpop("the request names no host"))?;
+        Ok(format!("http://{host}{path}"))
     }
 
     /// Verifies a compact JWS access token and returns its claims.

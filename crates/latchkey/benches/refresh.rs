@@ -71,6 +71,7 @@ fn bench_rotation(c: &mut Criterion) {
             &auth,
             &client,
             PasswordSignin {
+                dpop_jkt: None,
                 username: "bench@example.com",
                 password: Secret::new("bench-password"),
                 scope: None,
@@ -90,6 +91,7 @@ fn bench_rotation(c: &mut Criterion) {
                         token: &token,
                         scope: None,
                         resources: &[],
+                        dpop_jkt: None,
                     },
                 ))
                 .unwrap();

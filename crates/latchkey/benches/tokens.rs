@@ -46,6 +46,7 @@ fn bench_mint(c: &mut Criterion) {
                         &Subject::Client,
                         &scope,
                         aud,
+                        None,
                     )
                     .unwrap(),
                 )

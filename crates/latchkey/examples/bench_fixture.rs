@@ -106,6 +106,7 @@ async fn main() -> anyhow::Result<()> {
                 created_at: now - 8 * DAY,
                 expires_at: now + 22 * DAY,
                 revoked_at: None,
+                dpop_jkt: None,
             };
             let live = SecretHash::of(&format!("fixture-live-{i}"));
             tokens.push(BulkToken {

@@ -11,5 +11,8 @@ mod common;
 
 mod attacks;
 mod client_credentials;
+mod dpop;
+#[path = "../../../latchkey/tests/it/common/dpop.rs"]
+mod dpop_keys;
 mod forge;
 mod verifier;

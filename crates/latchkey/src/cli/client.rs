@@ -9,7 +9,7 @@ use super::{open_store, output};
 use crate::config::Settings;
 use crate::core::audit::Kind;
 use crate::core::clients::{
-    Client, ClientId, ClientStore as _, GrantType, NewClient, TokenDelivery,
+    Client, ClientId, ClientPolicy, ClientStore as _, GrantType, NewClient, TokenDelivery,
 };
 use crate::core::clock::{Clock as _, SystemClock};
 use crate::core::scope::Scope;
@@ -71,6 +71,14 @@ pub struct CreateArgs {
     /// Where the refresh token goes: the JSON body, or an HttpOnly cookie.
     #[arg(long, value_name = "body|cookie", default_value = "body", value_parser = parse_delivery)]
     token_delivery: TokenDelivery,
+    /// Every token request must carry a DPoP proof (RFC 9449); every token
+    /// is bound to the proof's key.
+    #[arg(long)]
+    require_dpop: bool,
+    /// Authorization requests only by PAR (RFC 9126): the authorization
+    /// endpoint refuses any without a request_uri from /v1/oauth/par.
+    #[arg(long)]
+    require_par: bool,
     #[arg(long)]
     json: bool,
 }
@@ -104,6 +112,10 @@ pub struct ClientView {
     audiences: Vec<String>,
     token_delivery: &'static str,
     allowed_origins: Vec<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    require_dpop: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    require_par: bool,
     created_at: i64,
 }
 
@@ -121,6 +133,8 @@ impl From<&Client> for ClientView {
             audiences: c.audiences.clone(),
             token_delivery: c.token_delivery.as_str(),
             allowed_origins: c.allowed_origins.clone(),
+            require_dpop: c.policy.require_dpop,
+            require_par: c.policy.require_par,
             created_at: c.created_at,
         }
     }
@@ -163,6 +177,10 @@ pub async fn run(settings: Settings, cmd: ClientCommand) -> anyhow::Result<ExitC
                 audiences: a.audiences,
                 token_delivery: a.token_delivery,
                 allowed_origins: a.allowed_origins,
+                policy: ClientPolicy {
+                    require_dpop: a.require_dpop,
+                    require_par: a.require_par,
+                },
             };
             let (client, secret) = create(&store, new).await?;
             super::audit_cli(&store, Kind::ClientCreate, |e| e.client(client.id.as_str())).await?;

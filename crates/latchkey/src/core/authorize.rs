@@ -46,12 +46,15 @@ use serde::{Deserialize, Serialize};
 
 use super::Authority;
 use super::audit::{self, AuditEvent};
-use super::clients::{Client, ClientId, ClientStore, GrantType};
+use super::clients::{self, Client, ClientCredentials, ClientId, ClientStore, GrantType};
 use super::clock::UnixTime;
 use super::codes::{self, CodeStore, StoredCode};
 use super::consent::{self, ConsentStore};
 use super::decision::Decision;
+use super::discovery::paths;
+use super::dpop::{self, DpopReplayStore, ProofHeader, ProofTarget};
 use super::error::{Error, Result};
+use super::par::{self, PushedRequestStore};
 use super::params::Params;
 use super::prompt::Prompt;
 use super::scope::{self, Scope};
@@ -132,12 +135,17 @@ pub enum AuthorizeOutcome {
 
 /// The stores the authorization endpoint and its pages use between them.
 pub trait AuthorizeStores:
-    ClientStore + UserStore + ConsentStore + PendingRequestStore + CodeStore
+    ClientStore + UserStore + ConsentStore + PendingRequestStore + CodeStore + PushedRequestStore
 {
 }
 
 impl<T> AuthorizeStores for T where
-    T: ClientStore + UserStore + ConsentStore + PendingRequestStore + CodeStore
+    T: ClientStore
+        + UserStore
+        + ConsentStore
+        + PendingRequestStore
+        + CodeStore
+        + PushedRequestStore
 {
 }
 
@@ -179,6 +187,19 @@ pub async fn authorize<S: AuthorizeStores>(
     browser: &str,
     session: Option<&Session>,
 ) -> Result<AuthorizeOutcome> {
+    // RFC 9126 §4: with a `request_uri`, the pushed parameters are the
+    // request, and nothing else is.
+    let pushed;
+    let (params, by_par) = if params.contains("request_uri") {
+        pushed = match par::take(auth, params).await {
+            Ok(p) => p,
+            Err(e @ (Error::Internal(_) | Error::TemporarilyUnavailable(_))) => return Err(e),
+            Err(e) => return Ok(AuthorizeOutcome::ErrorPage(e)),
+        };
+        (&pushed, true)
+    } else {
+        (params, false)
+    };
     let client_id = params.get("client_id");
     let redirect_uri = params.get("redirect_uri");
     let (Some(client_id), Some(redirect_uri)) = (client_id, redirect_uri) else {
@@ -202,6 +223,13 @@ pub async fn authorize<S: AuthorizeStores>(
             "the redirect_uri is not registered for this client",
         )));
     }
+    // "the authorization server MUST reject authorization requests
+    // without a request_uri" from a client that must use PAR (RFC 9126 §5).
+    if !by_par && par::required_for(auth, &client) {
+        return Ok(AuthorizeOutcome::ErrorPage(Error::invalid_request(
+            "this client must push its authorization requests to /v1/oauth/par (RFC 9126)",
+        )));
+    }
     // From here on, errors go back to the client.
     let state = params.get("state").filter(|s| s.len() <= MAX_STATE_LEN);
     let back = |e: Error| {
@@ -219,8 +247,9 @@ pub async fn authorize<S: AuthorizeStores>(
     decide(auth, request, browser, session, Login::Earlier).await
 }
 
-/// Checks everything but the client and `redirect_uri`.
-fn validate<S>(
+/// Checks everything but the client and `redirect_uri` (also at the PAR
+/// endpoint, `core::par`).
+pub(crate) fn validate<S>(
     auth: &Authority<S>,
     client: &Client,
     redirect_uri: &str,
@@ -244,6 +273,8 @@ fn validate<S>(
         ));
     }
     if params.contains("request") || params.contains("request_uri") {
+        // A `request_uri` was resolved by `authorize` before this; one
+        // left here is inside a pushed request.
         return Err(Error::invalid_request("request objects are not supported"));
     }
     let requested = params.get("scope").map(Scope::parse).transpose()?;
@@ -306,6 +337,109 @@ fn validate<S>(
             .map(str::to_owned),
         consent_session: None,
     })
+}
+
+/// The answer of a push (RFC 9126 §2.2).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Pushed {
+    pub request_uri: String,
+    pub expires_in: i64,
+}
+
+/// `POST /v1/oauth/par` (RFC 9126 §2): authenticates the client,
+/// validates the request as [`authorize`] would, and stores it for
+/// `par::take`.
+pub async fn push<S: ClientStore + PushedRequestStore + DpopReplayStore>(
+    auth: &Authority<S>,
+    creds: &ClientCredentials,
+    params: &Params,
+    proof: &ProofHeader,
+) -> Result<Pushed> {
+    let client = clients::authenticate(&auth.store, &auth.clients, creds).await?;
+    // "The request_uri authorization request parameter is one exception,
+    // and it MUST NOT be provided." (RFC 9126 §2.1)
+    if params.contains("request_uri") {
+        return Err(Error::invalid_request(
+            "request_uri cannot be pushed (RFC 9126 §2.1)",
+        ));
+    }
+    if params
+        .get("client_id")
+        .is_some_and(|id| !secret::constant_time_eq(id, client.id.as_str()))
+    {
+        return Err(Error::invalid_request(
+            "client_id names another client than the one authenticated",
+        ));
+    }
+    let redirect_uri = params.require("redirect_uri")?;
+    if !client.redirect_uris.iter().any(|r| r == redirect_uri) {
+        return Err(Error::invalid_request(
+            "the redirect_uri is not registered for this client",
+        ));
+    }
+    // Everything the authorization endpoint would check, now, as JSON.
+    validate(auth, &client, redirect_uri, params)?;
+
+    let mut pairs: Vec<(String, String)> = params
+        .pairs()
+        .filter(|(k, _)| {
+            !matches!(
+                *k,
+                "client_secret" | "client_assertion" | "client_assertion_type"
+            )
+        })
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    if !pairs.iter().any(|(k, _)| k == "client_id") {
+        pairs.push(("client_id".to_owned(), client.id.to_string()));
+    }
+    bind_dpop(auth, &client, proof, &mut pairs).await?;
+
+    let id = secret::random_token()?;
+    let now = auth.clock.now();
+    auth.store
+        .insert_pushed(
+            &SecretHash::of(&id),
+            &par::PushedRequest {
+                client_id: client.id.clone(),
+                params: pairs,
+                expires_at: now + par::LIFETIME_SECONDS,
+            },
+        )
+        .await?;
+    Ok(Pushed {
+        request_uri: format!("{}{id}", par::REQUEST_URI_PREFIX),
+        expires_in: par::LIFETIME_SECONDS,
+    })
+}
+
+/// RFC 9449 §10.1: a proof at the PAR endpoint binds the request to its
+/// key, like `dpop_jkt`; both together must name the same key.
+async fn bind_dpop<S: DpopReplayStore>(
+    auth: &Authority<S>,
+    _client: &Client,
+    proof: &ProofHeader,
+    pairs: &mut Vec<(String, String)>,
+) -> Result<()> {
+    let url = auth.settings.url(paths::PAR);
+    let target = ProofTarget {
+        method: "POST",
+        url: &url,
+        access_token: None,
+    };
+    let Some(jkt) = dpop::optional_proof(auth, proof, target).await? else {
+        return Ok(());
+    };
+    match pairs.iter().find(|(k, _)| k == "dpop_jkt") {
+        Some((_, v)) if !secret::constant_time_eq(v, jkt.as_str()) => Err(Error::InvalidDpopProof(
+            "dpop_jkt names another key than the DPoP proof".into(),
+        )),
+        Some(_) => Ok(()),
+        None => {
+            pairs.push(("dpop_jkt".to_owned(), jkt.as_str().to_owned()));
+            Ok(())
+        }
+    }
 }
 
 /// When the session being decided on proved who its user is.

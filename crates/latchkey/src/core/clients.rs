@@ -120,6 +120,34 @@ impl TokenDelivery {
     }
 }
 
+/// What a client must do beyond authenticating: the strict-client
+/// settings of docs/sender-constrained.md. Stored as one JSON column so
+/// that a new requirement is a field, not a migration; a member missing
+/// from a stored row takes its default (nothing required).
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct ClientPolicy {
+    /// Every token request must carry a DPoP proof (RFC 9449); its tokens
+    /// are all bound to the proof's key.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub require_dpop: bool,
+    /// Authorization requests only by PAR (RFC 9126 §5).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub require_par: bool,
+}
+
+impl ClientPolicy {
+    /// The stored text.
+    pub fn to_stored(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".to_owned())
+    }
+
+    /// Reads the stored text; anything unreadable is a corrupt row.
+    pub fn from_stored(s: &str) -> Result<Self> {
+        serde_json::from_str(s).map_err(|e| Error::internal(format!("corrupt client policy: {e}")))
+    }
+}
+
 /// A registered client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Client {
@@ -142,6 +170,8 @@ pub struct Client {
     /// [`normalize_origin`]) whose browser code may read this
     /// client's answers across origins (CORS; docs/cors-and-tls.md).
     pub allowed_origins: Vec<String>,
+    /// What the client must do beyond authenticating (DPoP, ...).
+    pub policy: ClientPolicy,
     pub created_at: UnixTime,
 }
 
@@ -187,6 +217,8 @@ pub struct NewClient {
     pub token_delivery: TokenDelivery,
     /// Origins as given; [`NewClient::build`] validates and normalises them.
     pub allowed_origins: Vec<String>,
+    /// What the client must do beyond authenticating.
+    pub policy: ClientPolicy,
 }
 
 /// The scopes a client that signs people in gets when none are given.
@@ -264,6 +296,7 @@ impl NewClient {
             audiences: self.audiences,
             token_delivery: self.token_delivery,
             allowed_origins,
+            policy: self.policy,
             created_at: now,
         };
         Ok((client, secret))

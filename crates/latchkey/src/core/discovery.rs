@@ -25,6 +25,7 @@ pub mod paths {
     pub const CONSENT_PAGE: &str = "/consent";
     pub const DEVICE_AUTHORIZATION: &str = "/v1/oauth/device_authorization";
     pub const DEVICE_PAGE: &str = "/device";
+    pub const PAR: &str = "/v1/oauth/par";
     // Accounts (docs/accounts.md).
     pub const SIGNUP: &str = "/v1/signup";
     pub const PASSWORD_FORGOT: &str = "/v1/password/forgot";
@@ -76,6 +77,9 @@ pub fn metadata(settings: &Settings, algs: &[SigningAlg]) -> ProviderMetadata {
         code_challenge_methods_supported: strings(&["S256"]),
         prompt_values_supported: strings(&["none", "login", "consent", "select_account"]),
         authorization_response_iss_parameter_supported: true,
+        dpop_signing_alg_values_supported: strings(super::dpop::ALGS),
+        pushed_authorization_request_endpoint: Some(settings.url(paths::PAR)),
+        require_pushed_authorization_requests: settings.require_pushed_authorization_requests,
         grant_types_supported: GRANT_TYPES.iter().map(|g| g.as_str().to_owned()).collect(),
         subject_types_supported: strings(&["public"]),
         id_token_signing_alg_values_supported: algs.iter().map(|a| a.as_str().to_owned()).collect(),

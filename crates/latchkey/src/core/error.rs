@@ -95,6 +95,17 @@ pub enum Error {
     #[error("insufficient_scope: {0}")]
     InsufficientScope(Description),
 
+    /// "The DPoP Proof JWT is invalid" (RFC 9449 §5, §7.1): malformed,
+    /// for another request, stale, replayed, or by another key than the
+    /// token's.
+    #[error("invalid_dpop_proof: {0}")]
+    InvalidDpopProof(Description),
+
+    /// "the authorization server requires that the client use a nonce"
+    /// (RFC 9449 §8): answered with this fresh one in a `DPoP-Nonce` header.
+    #[error("use_dpop_nonce")]
+    UseDpopNonce { nonce: String },
+
     /// A state-changing request from a browser without the proof that it came
     /// from the page that holds the cookie: the `X-CSRF-Token` header (or a
     /// form's CSRF field) is missing or does not match (`core::csrf`). Answered
@@ -147,6 +158,8 @@ impl Error {
             Error::ExpiredToken => "expired_token",
             Error::InvalidToken(_) => "invalid_token",
             Error::InsufficientScope(_) => "insufficient_scope",
+            Error::InvalidDpopProof(_) => "invalid_dpop_proof",
+            Error::UseDpopNonce { .. } => "use_dpop_nonce",
             Error::InvalidCsrfToken(_) => "invalid_csrf_token",
             Error::TooManyRequests { .. } => "too_many_requests",
             Error::TemporarilyUnavailable(_) => "temporarily_unavailable",
@@ -173,6 +186,7 @@ impl Error {
             | Error::InvalidToken(d)
             | Error::InsufficientScope(d)
             | Error::InvalidCsrfToken(d)
+            | Error::InvalidDpopProof(d)
             | Error::TemporarilyUnavailable(d)
             | Error::NotFound(d) => Some(Cow::Borrowed(d.as_ref())),
             Error::AuthorizationPending => {
@@ -182,6 +196,9 @@ impl Error {
                 "polling too fast; wait 5 more seconds between requests",
             )),
             Error::ExpiredToken => Some(Cow::Borrowed("the device code has expired")),
+            Error::UseDpopNonce { .. } => Some(Cow::Borrowed(
+                "send the DPoP proof again with the nonce of the DPoP-Nonce header",
+            )),
             Error::TooManyRequests { retry_after } => Some(Cow::Owned(format!(
                 "too many failed attempts; retry after {retry_after} seconds"
             ))),
@@ -237,6 +254,8 @@ mod tests {
             (Error::InvalidToken(d()), "invalid_token"),
             (Error::InsufficientScope(d()), "insufficient_scope"),
             (Error::InvalidCsrfToken(d()), "invalid_csrf_token"),
+            (Error::InvalidDpopProof(d()), "invalid_dpop_proof"),
+            (Error::UseDpopNonce { nonce: "n".into() }, "use_dpop_nonce"),
             (
                 Error::TooManyRequests { retry_after: 1 },
                 "too_many_requests",

@@ -72,6 +72,7 @@ pub async fn refresh_with_cookie<S: ClientStore + RefreshTokenStore>(
             token,
             scope: scope.as_ref(),
             resources: &resources,
+            dpop_jkt: None,
         },
     )
     .await

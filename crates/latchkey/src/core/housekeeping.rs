@@ -28,6 +28,10 @@ pub struct Purged {
     pub device_codes: u64,
     /// Outbox messages delivered or given up more than a day ago.
     pub outbox_rows: u64,
+    /// DPoP proof `jti`s past their replay window.
+    pub dpop_jtis: u64,
+    /// Pushed authorization requests past their lifetime (RFC 9126).
+    pub pushed_requests: u64,
     /// E-mailed account tokens (verification, reset) past their expiry.
     pub account_tokens: u64,
 }
@@ -64,6 +68,8 @@ pub async fn purge_expired<S: Storage>(auth: &Authority<S>) -> Result<Purged> {
             .await?,
         // Done rows are kept a day, for operators looking at what went out.
         outbox_rows: auth.store.purge_outbox(now - 86_400).await?,
+        dpop_jtis: auth.store.purge_dpop_jtis(now).await?,
+        pushed_requests: auth.store.purge_pushed(now).await?,
         account_tokens: auth.store.purge_account_tokens(now).await?,
     })
 }

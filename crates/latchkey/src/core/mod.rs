@@ -16,6 +16,7 @@ pub mod decision;
 pub mod deny_list;
 pub mod device;
 pub mod discovery;
+pub mod dpop;
 pub mod error;
 pub mod first_party;
 pub mod generation;
@@ -29,6 +30,7 @@ pub mod mail;
 pub mod oidc;
 pub mod origins;
 pub mod outbox;
+pub mod par;
 pub mod params;
 pub mod password;
 pub mod password_rules;
@@ -59,6 +61,8 @@ pub trait Storage:
     + users::UserStore
     + refresh::RefreshTokenStore
     + deny_list::DenyListStore
+    + dpop::DpopReplayStore
+    + par::PushedRequestStore
     + ratelimit::AttemptCounterStore
     + audit::AuditStore
     + sessions::SessionStore
@@ -83,6 +87,8 @@ impl<T> Storage for T where
         + users::UserStore
         + refresh::RefreshTokenStore
         + deny_list::DenyListStore
+        + dpop::DpopReplayStore
+        + par::PushedRequestStore
         + ratelimit::AttemptCounterStore
         + audit::AuditStore
         + sessions::SessionStore

@@ -7,10 +7,11 @@ use super::Authority;
 use super::clients::ClientId;
 use super::clients::ClientStore;
 use super::deny_list::DenyListStore;
+use super::dpop::DpopReplayStore;
 use super::error::{Error, Result};
 use super::keys::JwtType;
 use super::params::Params;
-use super::revocation;
+use super::revocation::{self, PresentedToken};
 use super::scope::{self, Scope};
 use super::sessions;
 use super::sessions::SessionStore;
@@ -23,12 +24,14 @@ use super::users::UserStore;
 ///
 /// `email_verified` is `false`: emails are entered by administrators and
 /// latchkey never proves that the user controls the mailbox.
-pub async fn userinfo<S: DenyListStore + UserStore>(
+pub async fn userinfo<S: DenyListStore + UserStore + DpopReplayStore>(
     auth: &Authority<S>,
-    token: Option<&str>,
+    token: Option<PresentedToken<'_>>,
+    method: &str,
 ) -> Result<serde_json::Value> {
     let token = token.ok_or_else(|| Error::InvalidToken("no access token".into()))?;
-    let claims = revocation::verify_access_token(auth, token).await?;
+    let url = auth.settings.url(super::discovery::paths::USERINFO);
+    let claims = revocation::verify_presented_token(auth, token, method, &url).await?;
     // The request acts for the client the token was issued to
     // (core::origins): its app may read the answer across origins.
     super::origins::note_acting_client(&claims.client_id);

@@ -19,6 +19,7 @@ use super::clients::ClientStore;
 use super::clients::{self, Client, ClientCredentials};
 use super::deny_list;
 use super::deny_list::DenyListStore;
+use super::dpop::{self, DpopReplayStore, Jkt, ProofHeader, ProofTarget};
 use super::error::{Error, Result};
 use super::keys::JwtType;
 use super::params::Params;
@@ -83,6 +84,65 @@ pub async fn verify_access_token<S: DenyListStore>(
         return Err(Error::InvalidToken("the token has been revoked".into()));
     }
     Ok(claims)
+}
+
+/// An access token as a protected resource of latchkey's (userinfo)
+/// received it.
+#[derive(Debug, Clone, Copy)]
+pub enum PresentedToken<'a> {
+    /// `Authorization: Bearer` (RFC 6750 §2.1).
+    Bearer(&'a str),
+    /// `Authorization: DPoP` and the request's `DPoP` header (RFC 9449 §7.1).
+    Dpop {
+        token: &'a str,
+        proof: &'a ProofHeader,
+    },
+}
+
+/// Verifies a presented access token ([`verify_access_token`]) and its
+/// binding: a DPoP-bound token only as `DPoP`, with a proof for this very
+/// request (`method` at `url`) whose `ath` is the token's hash, by the key
+/// of the token's `cnf.jkt` (RFC 9449 §7.1). A Bearer token is refused as
+/// `DPoP` too: the scheme must say what the token is.
+pub async fn verify_presented_token<S: DenyListStore + DpopReplayStore>(
+    auth: &Authority<S>,
+    presented: PresentedToken<'_>,
+    method: &str,
+    url: &str,
+) -> Result<AccessTokenClaims> {
+    match presented {
+        PresentedToken::Bearer(token) => {
+            let claims = verify_access_token(auth, token).await?;
+            if claims.cnf.is_some() {
+                return Err(Error::InvalidToken(
+                    "a DPoP-bound token must be sent as Authorization: DPoP with a proof".into(),
+                ));
+            }
+            Ok(claims)
+        }
+        PresentedToken::Dpop { token, proof } => {
+            let claims = verify_access_token(auth, token).await?;
+            let Some(cnf) = &claims.cnf else {
+                return Err(Error::InvalidToken(
+                    "the token is not DPoP-bound: send it as Authorization: Bearer".into(),
+                ));
+            };
+            let target = ProofTarget {
+                method,
+                url,
+                access_token: Some(token),
+            };
+            let jkt = dpop::optional_proof(auth, proof, target)
+                .await?
+                .ok_or_else(|| Error::InvalidDpopProof("a DPoP token needs a DPoP proof".into()))?;
+            if !jkt.matches(&Jkt::new(cnf.jkt.as_str())) {
+                return Err(Error::InvalidToken(
+                    "the DPoP proof is by another key than the token's".into(),
+                ));
+            }
+            Ok(claims)
+        }
+    }
 }
 
 /// RFC 7009 §2.1: revokes `token` if `client` may. "The authorization server
@@ -182,7 +242,15 @@ pub async fn introspect<S: RefreshTokenStore + DenyListStore + UserStore>(
             scope: Some(claims.scope),
             client_id: Some(claims.client_id),
             username,
-            token_type: Some("Bearer".to_owned()),
+            // RFC 9449 §6.2: a bound token reports its key and type.
+            token_type: Some(
+                if claims.cnf.is_some() {
+                    "DPoP"
+                } else {
+                    "Bearer"
+                }
+                .to_owned(),
+            ),
             exp: Some(claims.exp),
             iat: Some(claims.iat),
             nbf: claims.nbf,
@@ -190,6 +258,7 @@ pub async fn introspect<S: RefreshTokenStore + DenyListStore + UserStore>(
             aud: Some(claims.aud),
             iss: Some(claims.iss),
             jti: Some(claims.jti),
+            cnf: claims.cnf,
         });
     }
     if token.is_empty() || token.len() > 512 {
@@ -219,6 +288,9 @@ pub async fn introspect<S: RefreshTokenStore + DenyListStore + UserStore>(
         aud: None,
         iss: Some(auth.settings.issuer.clone()),
         jti: None,
+        cnf: found.family.dpop_jkt.map(|j| latchkey_proto::Confirmation {
+            jkt: j.as_str().to_owned(),
+        }),
     })
 }
 

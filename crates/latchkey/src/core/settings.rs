@@ -163,6 +163,15 @@ pub struct Settings {
     /// SMTP), or a slow delivery may be repeated by a second process.
     pub outbox_lease_seconds: u64,
 
+    // --- Sender-constrained tokens (docs/sender-constrained.md) ---
+    /// Require a server nonce in every DPoP proof (RFC 9449 §8): a proof
+    /// without a current one is answered `use_dpop_nonce` with a fresh
+    /// nonce in the `DPoP-Nonce` header.
+    pub dpop_require_nonce: bool,
+    /// Every authorization request must come by PAR (RFC 9126): the
+    /// authorization endpoint takes only a `request_uri` from
+    /// `/v1/oauth/par`. Per client: `client create --require-par`.
+    pub require_pushed_authorization_requests: bool,
     // --- Accounts (docs/accounts.md) ---
     /// `closed`: users come from the CLI or the admin API. `open`: anyone may
     /// create an account on `/register` or with `POST /v1/signup`.
@@ -233,6 +242,8 @@ impl Default for Settings {
             theme_dir: None,
             outbox_poll_interval_ms: 1000,
             outbox_lease_seconds: 120,
+            dpop_require_nonce: false,
+            require_pushed_authorization_requests: false,
             registration: Registration::Closed,
             email_verification: EmailVerification::Required,
             smtp_url: None,

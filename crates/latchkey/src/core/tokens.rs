@@ -6,12 +6,13 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use latchkey_proto::{AccessTokenClaims, Audience, IdTokenClaims};
+use latchkey_proto::{AccessTokenClaims, Audience, Confirmation, IdTokenClaims};
 
 use super::Authority;
 use super::clients::{Client, GrantType, TokenDelivery};
 use super::clock::UnixTime;
 use super::csrf;
+use super::dpop::Jkt;
 use super::error::{Error, Result};
 use super::keys::{JwtType, KeySet, SigningAlg};
 use super::refresh::family::{self, FamilySpec};
@@ -40,6 +41,9 @@ pub enum Subject {
 #[derive(Debug)]
 pub struct IssuedTokens {
     pub access_token: String,
+    /// The access token is bound to a DPoP key (`token_type` `DPoP`,
+    /// RFC 9449 §5); otherwise it is a Bearer token.
+    pub dpop_bound: bool,
     pub expires_in: i64,
     pub scope: Scope,
     pub refresh_token: Option<IssuedRefreshToken>,
@@ -104,7 +108,9 @@ pub fn audience<'a>(
     Ok(aud)
 }
 
-/// Mints an RFC 9068 access token signed with the current key.
+/// Mints an RFC 9068 access token signed with the current key; with
+/// `cnf`, bound to that DPoP key (RFC 9449 §6.1).
+#[allow(clippy::too_many_arguments)] // reason: each is one claim's source
 pub fn mint_access_token(
     keys: &KeySet,
     settings: &Settings,
@@ -113,6 +119,7 @@ pub fn mint_access_token(
     subject: &Subject,
     scope: &Scope,
     audience: Vec<String>,
+    cnf: Option<&Jkt>,
 ) -> Result<(String, AccessTokenClaims)> {
     let (sub, roles, email, auth_time) = match subject {
         Subject::Client => (client.id.to_string(), None, None, None),
@@ -144,6 +151,9 @@ pub fn mint_access_token(
         auth_time,
         roles,
         email,
+        cnf: cnf.map(|j| Confirmation {
+            jkt: j.as_str().to_owned(),
+        }),
     };
     let jwt = keys.sign(JwtType::AccessToken, &claims)?;
     Ok((jwt, claims))
@@ -227,6 +237,11 @@ pub struct UserGrant<'a> {
     /// authorization code and device code grants): an ID token is minted
     /// when `openid` was granted. `None`: never an ID token.
     pub oidc: Option<OidcRequest<'a>>,
+    /// The DPoP key the request proved possession of: the access token is
+    /// bound to it, and so is a public client's refresh family (RFC 9449
+    /// §5; a confidential client's refresh token is bound to its
+    /// authentication instead).
+    pub dpop_jkt: Option<&'a Jkt>,
 }
 
 /// What an OpenID Connect request asked of its ID token, and how the user
@@ -280,6 +295,7 @@ pub fn prepare_user_tokens<S>(auth: &Authority<S>, grant: UserGrant<'_>) -> Resu
         &subject,
         &grant.scope,
         grant.audience,
+        grant.dpop_jkt,
     )?;
     let id_token = match grant.oidc {
         Some(oidc) if grant.scope.contains(scope::OPENID) => Some(mint_id_token(
@@ -306,6 +322,7 @@ pub fn prepare_user_tokens<S>(auth: &Authority<S>, grant: UserGrant<'_>) -> Resu
                 scope: grant.scope.clone(),
                 auth_time: Some(grant.auth_time),
                 origin: grant.origin,
+                dpop_jkt: grant.dpop_jkt.filter(|_| grant.client.is_public()).cloned(),
             },
             now,
         )?;
@@ -318,6 +335,7 @@ pub fn prepare_user_tokens<S>(auth: &Authority<S>, grant: UserGrant<'_>) -> Resu
     Ok(PreparedTokens {
         tokens: IssuedTokens {
             access_token,
+            dpop_bound: grant.dpop_jkt.is_some(),
             expires_in: auth.settings.access_token_ttl_seconds,
             scope: grant.scope,
             refresh_token,

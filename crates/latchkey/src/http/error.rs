@@ -43,7 +43,9 @@ pub fn status_of(error: &Error) -> StatusCode {
         | Error::ConsentRequired(_)
         | Error::AuthorizationPending
         | Error::SlowDown
-        | Error::ExpiredToken => StatusCode::BAD_REQUEST,
+        | Error::ExpiredToken
+        | Error::InvalidDpopProof(_)
+        | Error::UseDpopNonce { .. } => StatusCode::BAD_REQUEST,
         Error::InvalidClient(_) | Error::InvalidToken(_) => StatusCode::UNAUTHORIZED,
         Error::InsufficientScope(_) | Error::InvalidCsrfToken(_) => StatusCode::FORBIDDEN,
         Error::NotFound(_) => StatusCode::NOT_FOUND,
@@ -92,6 +94,19 @@ pub struct ApiError {
     /// The client tried HTTP Basic: a 401 must then carry `WWW-Authenticate:
     /// Basic` (RFC 6749 §5.2).
     basic_challenge: bool,
+    /// At a protected resource (userinfo), the scheme the access token came
+    /// with: a refusal is a 401 challenge in that scheme (RFC 6750 §3,
+    /// RFC 9449 §7.1).
+    resource: Option<Scheme>,
+}
+
+/// The scheme of an access token presented to a protected resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// `Authorization: Bearer` (RFC 6750).
+    Bearer,
+    /// `Authorization: DPoP` with a `DPoP` proof (RFC 9449 §7).
+    Dpop,
 }
 
 impl From<Error> for ApiError {
@@ -99,6 +114,7 @@ impl From<Error> for ApiError {
         ApiError {
             error,
             basic_challenge: false,
+            resource: None,
         }
     }
 }
@@ -108,6 +124,12 @@ impl ApiError {
         self.basic_challenge = basic;
         self
     }
+
+    /// The error of a protected resource, whose token came by `scheme`.
+    pub fn at_resource(mut self, scheme: Scheme) -> Self {
+        self.resource = Some(scheme);
+        self
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -115,23 +137,48 @@ impl IntoResponse for ApiError {
         let ApiError {
             error,
             basic_challenge,
+            resource,
         } = self;
         log(&error, "request refused");
         metrics::counter!("latchkey_oauth_errors_total", "error" => error.code()).increment(1);
-        let mut resp = (status_of(&error), body(&error)).into_response();
+        let dpop_error = matches!(
+            error,
+            Error::InvalidDpopProof(_) | Error::UseDpopNonce { .. }
+        );
+        // A resource refuses a proof as it refuses a token: 401 and a
+        // challenge (RFC 9449 §7.1); the token endpoint with 400 (§5).
+        let status = if resource.is_some() && dpop_error {
+            StatusCode::UNAUTHORIZED
+        } else {
+            status_of(&error)
+        };
+        let mut resp = (status, body(&error)).into_response();
         let headers = resp.headers_mut();
         no_store(headers);
-        // RFC 6750 §3: the Bearer challenge names the error code.
-        let bearer = |e: &Error| HeaderValue::from_str(&format!("Bearer error=\"{}\"", e.code()));
-        let challenge = match &error {
-            Error::InvalidClient(_) if basic_challenge => Some(HeaderValue::from_static(
+        // RFC 6750 §3 and RFC 9449 §7.1: the challenge names the error code.
+        let challenge = |scheme: &str, e: &Error| {
+            HeaderValue::from_str(&format!("{scheme} error=\"{}\"", e.code()))
+        };
+        let challenge = match (&error, resource) {
+            (Error::InvalidClient(_), _) if basic_challenge => Some(HeaderValue::from_static(
                 "Basic realm=\"latchkey\", charset=\"UTF-8\"",
             )),
-            Error::InvalidToken(_) | Error::InsufficientScope(_) => bearer(&error).ok(),
+            (_, Some(_)) if dpop_error => challenge("DPoP", &error).ok(),
+            (Error::InvalidToken(_) | Error::InsufficientScope(_), Some(Scheme::Dpop)) => {
+                challenge("DPoP", &error).ok()
+            }
+            (Error::InvalidToken(_) | Error::InsufficientScope(_), _) => {
+                challenge("Bearer", &error).ok()
+            }
             _ => None,
         };
         if let Some(c) = challenge {
             headers.insert(header::WWW_AUTHENTICATE, c);
+        }
+        if let Error::UseDpopNonce { nonce } = &error
+            && let Ok(v) = HeaderValue::from_str(nonce)
+        {
+            headers.insert(DPOP_NONCE, v);
         }
         if let Some(r) = retry_after(&error) {
             headers.insert(header::RETRY_AFTER, r);
@@ -139,6 +186,9 @@ impl IntoResponse for ApiError {
         resp
     }
 }
+
+/// The header a server nonce travels in (RFC 9449 §8.1).
+pub const DPOP_NONCE: header::HeaderName = header::HeaderName::from_static("dpop-nonce");
 
 /// What HTTP refuses by itself, before any `core` call. Each has its own
 /// status; the body is the JSON of every other error (`invalid_request`, or
@@ -252,6 +302,11 @@ fn rendered<V: View>(status: StatusCode, locale: &Locale, view: &V) -> Response 
 /// 204 with no body (CORS preflights; the CORS layer adds its headers).
 pub fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// `201 Created` with a JSON body (RFC 9126 §2.2).
+pub fn created<T: serde::Serialize>(body: T) -> Response {
+    (StatusCode::CREATED, Json(body)).into_response()
 }
 
 /// A `303 See Other` to `location` (after a form post the browser follows
@@ -433,6 +488,8 @@ mod tests {
             Error::InvalidToken(d()),
             Error::InsufficientScope(d()),
             Error::InvalidCsrfToken(d()),
+            Error::InvalidDpopProof(d()),
+            Error::UseDpopNonce { nonce: "n".into() },
             Error::TooManyRequests { retry_after: 1 },
             Error::TemporarilyUnavailable(d()),
             Error::NotFound(d()),
@@ -457,6 +514,8 @@ mod tests {
                 | Error::InvalidToken(_)
                 | Error::InsufficientScope(_)
                 | Error::InvalidCsrfToken(_)
+                | Error::InvalidDpopProof(_)
+                | Error::UseDpopNonce { .. }
                 | Error::TooManyRequests { .. }
                 | Error::TemporarilyUnavailable(_)
                 | Error::NotFound(_)

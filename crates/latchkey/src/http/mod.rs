@@ -17,6 +17,7 @@ mod cookies;
 mod cors;
 mod device;
 mod discovery;
+mod dpop;
 pub mod error;
 mod headers;
 mod health;
@@ -26,6 +27,7 @@ pub mod locale;
 pub mod metrics;
 mod oidc;
 pub mod pages;
+mod par;
 mod revocation;
 mod serve;
 mod signin;
@@ -129,6 +131,7 @@ pub fn router_with_pages(app: AppState, pages: Arc<Pages>) -> Router {
         .route(paths::REFRESH, post(signin::refresh))
         .route(paths::SIGNOUT, post(signin::signout))
         .route(paths::AUTHORIZE, get(authorize::get).post(authorize::post))
+        .route(paths::PAR, post(par::push))
         .route(
             paths::LOGIN_PAGE,
             get(pages::login::get).post(pages::login::post),

@@ -3,39 +3,59 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::body::OptionalFormOrJson;
 use super::browser::{Browser, PageQuery};
 use super::cookies;
-use super::error::{ApiError, PageError, see_other};
+use super::dpop;
+use super::error::{ApiError, PageError, Scheme, see_other};
 use super::headers::no_store;
 use super::locale::Locale;
 use super::pages::message;
 use crate::core::oidc::{self, LogoutTarget};
 use crate::core::params::Params;
+use crate::core::revocation::PresentedToken;
 
-/// The Bearer token of the `Authorization` header (RFC 6750 §2.1).
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+/// The access token of the `Authorization` header and its scheme: `Bearer`
+/// (RFC 6750 §2.1) or `DPoP` (RFC 9449 §7.1).
+fn access_token(headers: &HeaderMap) -> Option<(Scheme, &str)> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
+    let token = token.trim();
+    if token.is_empty() {
+        return None;
+    }
+    if scheme.eq_ignore_ascii_case("bearer") {
+        Some((Scheme::Bearer, token))
+    } else if scheme.eq_ignore_ascii_case("dpop") {
+        Some((Scheme::Dpop, token))
+    } else {
+        None
+    }
 }
 
 /// `GET, POST /v1/userinfo`: `sub` and the claims of the granted scopes.
-pub async fn userinfo(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    match oidc::userinfo(&app, bearer(&headers)).await {
+pub async fn userinfo(State(app): State<AppState>, method: Method, headers: HeaderMap) -> Response {
+    let proof = dpop::proof_header(&headers);
+    let found = access_token(&headers);
+    let presented = found.map(|(scheme, token)| match scheme {
+        Scheme::Bearer => PresentedToken::Bearer(token),
+        Scheme::Dpop => PresentedToken::Dpop {
+            token,
+            proof: &proof,
+        },
+    });
+    let scheme = found.map_or(Scheme::Bearer, |(s, _)| s);
+    match oidc::userinfo(&app, presented, method.as_str()).await {
         Ok(claims) => {
             let mut resp = Json(claims).into_response();
             no_store(resp.headers_mut());
             resp
         }
-        Err(e) => ApiError::from(e).into_response(),
+        Err(e) => ApiError::from(e).at_resource(scheme).into_response(),
     }
 }
 

@@ -11,6 +11,7 @@ use super::body::FormOrJson;
 use super::client_addr::ClientAddr;
 use super::client_auth;
 use super::cookies;
+use super::dpop;
 use super::headers::no_store;
 use crate::config::Settings;
 use crate::core::clients::TokenDelivery;
@@ -24,8 +25,9 @@ pub async fn token(
     FormOrJson(params): FormOrJson,
 ) -> Response {
     let (app, params) = (&app, &params);
+    let dpop = dpop::proof_header(&headers);
     client_auth::respond(&headers, params, |creds| async move {
-        let context = TokenContext { client_addr };
+        let context = TokenContext { client_addr, dpop };
         let tokens = grants::token_with(app, &creds, params, &context).await?;
         Ok(token_response(tokens, app.settings()))
     })
@@ -43,7 +45,8 @@ pub fn token_response(tokens: IssuedTokens, settings: &Settings) -> Response {
     };
     let body = TokenResponse {
         access_token: tokens.access_token,
-        token_type: "Bearer".to_owned(),
+        // RFC 9449 §5: "DPoP" for a token bound to a key.
+        token_type: if tokens.dpop_bound { "DPoP" } else { "Bearer" }.to_owned(),
         expires_in: tokens.expires_in,
         scope: tokens.scope.to_string(),
         refresh_token: body_refresh,

@@ -63,7 +63,7 @@ impl Store {
                 for chunk in families.chunks(ROWS) {
                     let mut q = sqlx::QueryBuilder::new(
                         "INSERT INTO refresh_families (id, client_id, user_id, scope, auth_time, \
-                         origin, created_at, expires_at, revoked_at) ",
+                         origin, created_at, expires_at, revoked_at, dpop_jkt) ",
                     );
                     q.push_values(chunk, |mut b, f| {
                         b.push_bind(f.id.clone())
@@ -74,7 +74,8 @@ impl Store {
                             .push_bind(f.origin.as_ref().map(FamilyOrigin::to_stored))
                             .push_bind(f.created_at)
                             .push_bind(f.expires_at)
-                            .push_bind(f.revoked_at);
+                            .push_bind(f.revoked_at)
+                            .push_bind(f.dpop_jkt.as_ref().map(|j| j.as_str().to_owned()));
                     });
                     q.build().execute(&mut *tx).await?;
                 }

@@ -1,4 +1,4 @@
-use crate::core::clients::{Client, ClientId, ClientStore, GrantType, TokenDelivery};
+use crate::core::clients::{Client, ClientId, ClientPolicy, ClientStore, GrantType, TokenDelivery};
 use crate::core::error::{Error, Result};
 use crate::core::scope::Scope;
 use crate::core::secret::SecretHash;
@@ -18,6 +18,7 @@ struct ClientRow {
     audiences: String,
     token_delivery: String,
     allowed_origins: String,
+    policy: String,
     created_at: i64,
 }
 
@@ -26,7 +27,7 @@ macro_rules! select_clients {
     ($rest:literal) => {
         concat!(
             "SELECT id, name, secret_hash, first_party, redirect_uris, post_logout_redirect_uris, \
-             grant_types, scopes, audiences, token_delivery, allowed_origins, created_at FROM clients ",
+             grant_types, scopes, audiences, token_delivery, allowed_origins, policy, created_at FROM clients ",
             $rest
         )
     };
@@ -53,6 +54,7 @@ impl ClientRow {
             audiences: text_to_list(&self.audiences)?,
             token_delivery,
             allowed_origins: text_to_list(&self.allowed_origins)?,
+            policy: ClientPolicy::from_stored(&self.policy)?,
             created_at: self.created_at,
             name: self.name,
             id: ClientId::new(self.id),
@@ -68,8 +70,8 @@ impl ClientStore for Store {
             sqlx::query(
                 "INSERT INTO clients (id, name, secret_hash, first_party, redirect_uris, \
                  post_logout_redirect_uris, grant_types, scopes, audiences, token_delivery, \
-                 allowed_origins, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                 allowed_origins, policy, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             )
             .bind(c.id.as_str())
             .bind(&c.name)
@@ -82,6 +84,7 @@ impl ClientStore for Store {
             .bind(list_to_text(&c.audiences))
             .bind(c.token_delivery.as_str())
             .bind(list_to_text(&c.allowed_origins))
+            .bind(c.policy.to_stored())
             .bind(c.created_at)
             .execute(&mut *tx)
             .await?;

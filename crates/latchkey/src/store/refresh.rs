@@ -16,6 +16,7 @@ use std::future::Future;
 
 use crate::core::clients::ClientId;
 use crate::core::clock::UnixTime;
+use crate::core::dpop::Jkt;
 use crate::core::error::{Error, Result};
 use crate::core::refresh::{
     FamilyOrigin, NewFamily, RefreshFamily, RefreshTokenRecord, RefreshTokenStore,
@@ -30,8 +31,8 @@ use super::rotation::{RefreshConn, RotationItem};
 use super::{Store, db_err, in_tx, on_pool, purge_in_batches, text_to_list};
 
 const INSERT_FAMILY: &str = "INSERT INTO refresh_families \
-     (id, client_id, user_id, scope, auth_time, origin, created_at, expires_at, revoked_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+     (id, client_id, user_id, scope, auth_time, origin, created_at, expires_at, revoked_at, \
+     dpop_jkt) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 
 const INSERT_TOKEN: &str = "INSERT INTO refresh_tokens \
      (hash, family_id, issued_at, expires_at, used_at, successor_hash) \
@@ -103,6 +104,7 @@ macro_rules! impl_refresh_tx {
                     .bind(f.created_at)
                     .bind(f.expires_at)
                     .bind(f.revoked_at)
+                    .bind(f.dpop_jkt.as_ref().map(Jkt::as_str))
                     .execute(&mut *self)
                     .await?;
                 let t = &new.first_token;
@@ -165,6 +167,7 @@ struct FoundRow {
     family_created_at: i64,
     family_expires_at: i64,
     revoked_at: Option<i64>,
+    dpop_jkt: Option<String>,
     email: String,
     roles: String,
     disabled: bool,
@@ -195,6 +198,7 @@ impl FoundRow {
                 created_at: self.family_created_at,
                 expires_at: self.family_expires_at,
                 revoked_at: self.revoked_at,
+                dpop_jkt: self.dpop_jkt.map(Jkt::new),
             },
             owner: TokenOwner {
                 email: self.email,
@@ -210,7 +214,7 @@ macro_rules! found_columns {
         "SELECT t.hash, t.family_id, t.issued_at, t.expires_at, t.used_at, \
          t.successor_hash, f.client_id, f.user_id, f.scope, f.auth_time, f.origin, \
          f.created_at AS family_created_at, f.expires_at AS family_expires_at, f.revoked_at, \
-         u.email, u.roles, u.disabled "
+         f.dpop_jkt, u.email, u.roles, u.disabled "
     };
 }
 

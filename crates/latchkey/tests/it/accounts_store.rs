@@ -72,6 +72,7 @@ fn family(id: &str, client: &ClientId, user: &UserId, now: i64) -> NewFamily {
             created_at: now,
             expires_at: now + 1000,
             revoked_at: None,
+            dpop_jkt: None,
         },
         first_token: RefreshTokenRecord {
             hash: SecretHash::of(id),

@@ -14,7 +14,7 @@ use crate::common::{TestClient, TestServer};
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 /// A public TV app registered for the device grant (and refresh).
-fn tv_app(refresh: bool) -> NewClient {
+pub(crate) fn tv_app(refresh: bool) -> NewClient {
     let mut grant_types = vec![GrantType::DeviceCode];
     if refresh {
         grant_types.push(GrantType::RefreshToken);
@@ -29,7 +29,11 @@ fn tv_app(refresh: bool) -> NewClient {
 }
 
 /// `POST /v1/oauth/device_authorization` as a public client.
-async fn device_authorization(srv: &TestServer, client: &TestClient, scope: &str) -> Value {
+pub(crate) async fn device_authorization(
+    srv: &TestServer,
+    client: &TestClient,
+    scope: &str,
+) -> Value {
     let resp = srv
         .http
         .post(srv.url("/v1/oauth/device_authorization"))
@@ -58,7 +62,7 @@ async fn poll(srv: &TestServer, client: &TestClient, device_code: &str) -> reqwe
 
 /// The device-page steps of a browser (issue 4's cookie-jar [`Browser`],
 /// which shows every redirect hop).
-trait DevicePages {
+pub(crate) trait DevicePages {
     /// Opens `url` (a `/device` URL) without a session, is sent to the login
     /// page, signs in, and is sent back: returns the device page.
     async fn open_signed_in(&self, url: &str, email: &str) -> Page;

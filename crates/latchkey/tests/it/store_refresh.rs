@@ -49,6 +49,7 @@ fn family(id: &str, client: &str, user: &str, token: &str, now: i64) -> NewFamil
             created_at: now,
             expires_at: now + 1000,
             revoked_at: None,
+            dpop_jkt: None,
         },
         first_token: record(token, id, now, now + 100),
     }

@@ -18,6 +18,7 @@ use crate::core::Authority;
 use crate::core::clients::{Client, GrantType};
 use crate::core::codes::CodeStore;
 use crate::core::codes::{self, Issued};
+use crate::core::dpop::Jkt;
 use crate::core::error::{Error, Result};
 use crate::core::refresh::FamilyOrigin;
 use crate::core::secret::{Secret, SecretHash};
@@ -34,6 +35,7 @@ pub async fn issue<S: CodeStore + UserStore>(
     redirect_uri: Option<&str>,
     code_verifier: Option<&str>,
     resources: &[String],
+    dpop_jkt: Option<&Jkt>,
 ) -> Result<IssuedTokens> {
     let now = auth.clock.now();
     let bad = |why: &'static str| Error::invalid_grant(why);
@@ -100,6 +102,7 @@ pub async fn issue<S: CodeStore + UserStore>(
                 nonce: stored.nonce.as_deref(),
                 amr: &[],
             }),
+            dpop_jkt,
         },
     )?;
     let redeemed = auth

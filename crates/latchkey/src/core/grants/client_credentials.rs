@@ -5,6 +5,7 @@
 
 use crate::core::Authority;
 use crate::core::clients::{Client, GrantType};
+use crate::core::dpop::Jkt;
 use crate::core::error::{Error, Result};
 use crate::core::scope::Scope;
 use crate::core::tokens::{self, IssuedTokens, Subject};
@@ -14,6 +15,7 @@ pub(super) fn issue<S>(
     client: &Client,
     requested: Option<Scope>,
     resources: &[String],
+    dpop_jkt: Option<&Jkt>,
 ) -> Result<IssuedTokens> {
     // "The client credentials grant type MUST only be used by confidential
     // clients." (RFC 6749 §4.4)
@@ -34,10 +36,12 @@ pub(super) fn issue<S>(
         &Subject::Client,
         &scope,
         audience,
+        dpop_jkt,
     )?;
     tokens::count_issued(GrantType::ClientCredentials, &auth.keys.snapshot());
     Ok(IssuedTokens {
         access_token,
+        dpop_bound: dpop_jkt.is_some(),
         expires_in: auth.settings.access_token_ttl_seconds,
         scope,
         refresh_token: None,

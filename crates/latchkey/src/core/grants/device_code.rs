@@ -18,6 +18,7 @@ use crate::core::clients::{Client, GrantType};
 use crate::core::codes::Issued;
 use crate::core::device::DeviceStore;
 use crate::core::device::{self, DeviceStatus, SLOW_DOWN_STEP_SECONDS};
+use crate::core::dpop::Jkt;
 use crate::core::error::{Error, Result};
 use crate::core::refresh::FamilyOrigin;
 use crate::core::secret::Secret;
@@ -28,6 +29,7 @@ pub async fn issue<S: DeviceStore + UserStore>(
     auth: &Authority<S>,
     client: &Client,
     device_code: &Secret,
+    dpop_jkt: Option<&Jkt>,
 ) -> Result<IssuedTokens> {
     let now = auth.clock.now();
     let unknown = || Error::invalid_grant("unknown device_code");
@@ -65,7 +67,7 @@ pub async fn issue<S: DeviceStore + UserStore>(
                 Err(Error::AuthorizationPending)
             }
         }
-        DeviceStatus::Approved => redeem(auth, client, &stored, now).await,
+        DeviceStatus::Approved => redeem(auth, client, &stored, now, dpop_jkt).await,
         DeviceStatus::Redeemed => Err(Error::invalid_grant("the device_code was already used")),
     }
 }
@@ -75,6 +77,7 @@ async fn redeem<S: DeviceStore + UserStore>(
     client: &Client,
     stored: &device::StoredDevice,
     now: i64,
+    dpop_jkt: Option<&Jkt>,
 ) -> Result<IssuedTokens> {
     let gone = || Error::invalid_grant("the user can no longer sign in");
     let (Some(user_id), Some(auth_time)) = (&stored.user_id, stored.auth_time) else {
@@ -97,6 +100,7 @@ async fn redeem<S: DeviceStore + UserStore>(
             origin: FamilyOrigin::Device(stored.hash.clone()),
             // RFC 8628 has no nonce; OIDC clients still get their ID token.
             oidc: Some(OidcRequest::default()),
+            dpop_jkt,
         },
     )?;
     let redeemed = auth

@@ -16,6 +16,8 @@ use super::Authority;
 use super::clients::{self, ClientCredentials, ClientStore, GrantType};
 use super::codes::CodeStore;
 use super::device::DeviceStore;
+use super::discovery::paths;
+use super::dpop::{self, DpopReplayStore, ProofHeader, ProofTarget};
 use super::error::{Error, Result};
 use super::params::Params;
 use super::refresh::RefreshTokenStore;
@@ -27,12 +29,24 @@ use super::users::UserStore;
 
 /// The stores the token endpoint's grants use between them.
 pub trait TokenStores:
-    ClientStore + UserStore + RefreshTokenStore + CodeStore + DeviceStore + PasswordStores
+    ClientStore
+    + UserStore
+    + RefreshTokenStore
+    + CodeStore
+    + DeviceStore
+    + PasswordStores
+    + DpopReplayStore
 {
 }
 
 impl<T> TokenStores for T where
-    T: ClientStore + UserStore + RefreshTokenStore + CodeStore + DeviceStore + PasswordStores
+    T: ClientStore
+        + UserStore
+        + RefreshTokenStore
+        + CodeStore
+        + DeviceStore
+        + PasswordStores
+        + DpopReplayStore
 {
 }
 
@@ -73,6 +87,8 @@ pub enum Grant {
 pub struct TokenContext {
     /// The client's network address, for the sign-in limits.
     pub client_addr: Option<IpAddr>,
+    /// The request's `DPoP` header (RFC 9449 §5).
+    pub dpop: ProofHeader,
 }
 
 impl Grant {
@@ -140,9 +156,18 @@ pub async fn token_with<S: TokenStores>(
     let grant = Grant::parse(params)?;
     let client = clients::authenticate(&auth.store, &auth.clients, creds).await?;
     client.require_grant(grant.grant_type())?;
+    let token_url = auth.settings.url(paths::TOKEN);
+    let target = ProofTarget {
+        method: "POST",
+        url: &token_url,
+        access_token: None,
+    };
+    let dpop_jkt = dpop::optional_proof(auth, &ctx.dpop, target).await?;
+    dpop::require_if_registered(&client, dpop_jkt.as_ref())?;
+    let dpop_jkt = dpop_jkt.as_ref();
     match grant {
         Grant::ClientCredentials { scope, resources } => {
-            client_credentials::issue(auth, &client, scope, &resources)
+            client_credentials::issue(auth, &client, scope, &resources, dpop_jkt)
         }
         Grant::Password {
             username,
@@ -156,6 +181,7 @@ pub async fn token_with<S: TokenStores>(
                 scope,
                 resources,
                 client_addr: ctx.client_addr,
+                dpop_jkt: dpop_jkt.cloned(),
             };
             password::issue(auth, &client, request).await
         }
@@ -172,10 +198,13 @@ pub async fn token_with<S: TokenStores>(
                 redirect_uri.as_deref(),
                 code_verifier.as_deref(),
                 &resources,
+                dpop_jkt,
             )
             .await
         }
-        Grant::DeviceCode { device_code } => device_code::issue(auth, &client, &device_code).await,
+        Grant::DeviceCode { device_code } => {
+            device_code::issue(auth, &client, &device_code, dpop_jkt).await
+        }
         Grant::RefreshToken {
             refresh_token,
             scope,
@@ -186,6 +215,7 @@ pub async fn token_with<S: TokenStores>(
                 token: &refresh_token,
                 scope: scope.as_ref(),
                 resources: &resources,
+                dpop_jkt,
             };
             refresh_token::rotate(auth, request).await
         }

@@ -10,6 +10,7 @@ use std::net::IpAddr;
 
 use crate::core::Authority;
 use crate::core::clients::{Client, GrantType};
+use crate::core::dpop::{self, Jkt};
 use crate::core::error::Result;
 use crate::core::params::Params;
 use crate::core::refresh::FamilyOrigin;
@@ -30,6 +31,8 @@ pub struct PasswordSignin<'a> {
     /// The client's network address, for the per-address limit; `None` when
     /// unknown (the per-username limit still applies).
     pub client_addr: Option<IpAddr>,
+    /// The DPoP key the request proved possession of (RFC 9449), if any.
+    pub dpop_jkt: Option<Jkt>,
 }
 
 impl<'a> PasswordSignin<'a> {
@@ -42,6 +45,7 @@ impl<'a> PasswordSignin<'a> {
             scope: params.get("scope").map(Scope::parse).transpose()?,
             resources: params.get_all("resource").map(str::to_owned).collect(),
             client_addr,
+            dpop_jkt: None,
         })
     }
 }
@@ -53,6 +57,7 @@ pub async fn issue<S: PasswordStores + RefreshTokenStore>(
     request: PasswordSignin<'_>,
 ) -> Result<IssuedTokens> {
     client.require_grant(GrantType::Password)?;
+    dpop::require_if_registered(client, request.dpop_jkt.as_ref())?;
     // Request errors first: they are not guesses and cost no attempt.
     let scope = Scope::grant(request.scope, &client.scopes)?;
     let audience = tokens::audience(
@@ -86,6 +91,7 @@ pub async fn issue<S: PasswordStores + RefreshTokenStore>(
                 nonce: None,
                 amr: &[tokens::AMR_PASSWORD],
             }),
+            dpop_jkt: request.dpop_jkt.as_ref(),
         },
     )?;
     if let Some(family) = &prepared.family {

@@ -31,6 +31,7 @@ use crate::core::audit::{self, AuditEvent, Outcome};
 use crate::core::clients::ClientStore;
 use crate::core::clients::{Client, GrantType, TokenDelivery};
 use crate::core::clock::UnixTime;
+use crate::core::dpop::Jkt;
 use crate::core::error::{Error, Result};
 use crate::core::refresh::RefreshTokenStore;
 use crate::core::refresh::{
@@ -67,6 +68,9 @@ pub struct RefreshRequest<'a> {
     pub scope: Option<&'a Scope>,
     /// RFC 8707 resources for the new access token's `aud`.
     pub resources: &'a [String],
+    /// The DPoP key the request proved possession of: the new access token
+    /// is bound to it, and a family bound to a key requires it.
+    pub dpop_jkt: Option<&'a Jkt>,
 }
 
 /// Rotates a refresh token: a new access token and the successor refresh
@@ -117,6 +121,16 @@ pub async fn rotate<S: RefreshTokenStore + ClientStore>(
     if !found.family.is_live(now) || found.record.expires_at <= now || found.owner.disabled {
         return Err(invalid_refresh());
     }
+    // "the authorization server MUST ensure the refresh token is bound to
+    // the same public key" (RFC 9449 §5): a public client's family bound to
+    // a key refreshes only with a proof by that key. Nothing is consumed.
+    if let Some(bound) = &found.family.dpop_jkt
+        && !req.dpop_jkt.is_some_and(|j| j.matches(bound))
+    {
+        return Err(Error::invalid_grant(
+            "the refresh token is bound to a DPoP key: send a proof by that key",
+        ));
+    }
 
     // Step 3: what the new access token may carry. Checked before anything
     // is consumed, so that a bad scope costs the client nothing.
@@ -149,6 +163,7 @@ pub async fn rotate<S: RefreshTokenStore + ClientStore>(
                 audience,
                 successor,
                 record.expires_at,
+                req.dpop_jkt,
             );
         }
         found = auth
@@ -186,6 +201,7 @@ pub async fn rotate<S: RefreshTokenStore + ClientStore>(
             audience,
             successor,
             next.record.expires_at,
+            req.dpop_jkt,
         );
     }
 
@@ -231,6 +247,7 @@ fn refreshed_scope(requested: Option<&Scope>, granted: &Scope, client: &Scope) -
 }
 
 /// The access token of a refresh, with the successor refresh token.
+#[allow(clippy::too_many_arguments)] // reason: the parts of one response
 fn mint<S>(
     auth: &Authority<S>,
     client: &Client,
@@ -239,6 +256,7 @@ fn mint<S>(
     audience: Vec<String>,
     successor: Secret,
     successor_expires_at: UnixTime,
+    dpop_jkt: Option<&Jkt>,
 ) -> Result<IssuedTokens> {
     let now = auth.clock.now();
     let subject = Subject::User {
@@ -256,9 +274,11 @@ fn mint<S>(
         &subject,
         &scope,
         audience,
+        dpop_jkt,
     )?;
     Ok(IssuedTokens {
         access_token,
+        dpop_bound: dpop_jkt.is_some(),
         expires_in: auth.settings.access_token_ttl_seconds,
         scope,
         refresh_token: Some(IssuedRefreshToken::new(

@@ -4,6 +4,7 @@ use crate::core::Authority;
 use crate::core::audit::{self, AuditEvent, Outcome};
 use crate::core::clients::Client;
 use crate::core::clock::UnixTime;
+use crate::core::dpop::Jkt;
 use crate::core::error::Result;
 use crate::core::scope::Scope;
 use crate::core::secret::{self, Secret, SecretHash};
@@ -23,6 +24,8 @@ pub struct FamilySpec<'a> {
     pub scope: Scope,
     pub auth_time: Option<UnixTime>,
     pub origin: FamilyOrigin,
+    /// The DPoP key the family's tokens are bound to, if any.
+    pub dpop_jkt: Option<Jkt>,
 }
 
 /// Starts a family: a fresh random token and the records to store, the
@@ -42,6 +45,7 @@ pub fn start(
         scope,
         auth_time,
         origin,
+        dpop_jkt,
     } = spec;
     let token = Secret::new(secret::random_token()?);
     let family = RefreshFamily {
@@ -54,6 +58,7 @@ pub fn start(
         created_at: now,
         expires_at: now + settings.refresh_token_absolute_ttl_seconds,
         revoked_at: None,
+        dpop_jkt,
     };
     let first_token = RefreshTokenRecord {
         hash: SecretHash::of(token.expose()),

@@ -19,6 +19,7 @@ use std::future::Future;
 
 use super::clients::ClientId;
 use super::clock::UnixTime;
+use super::dpop::Jkt;
 use super::error::{Error, Result};
 use super::scope::Scope;
 use super::secret::SecretHash;
@@ -89,6 +90,9 @@ pub struct RefreshFamily {
     /// creation): no token of the family outlives it.
     pub expires_at: UnixTime,
     pub revoked_at: Option<UnixTime>,
+    /// For a public client that used DPoP: the key every refresh must prove
+    /// possession of (RFC 9449 §5).
+    pub dpop_jkt: Option<Jkt>,
 }
 
 impl RefreshFamily {

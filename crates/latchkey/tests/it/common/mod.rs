@@ -15,6 +15,7 @@ use sqlx::Connection as _;
 
 pub mod browser;
 pub mod chromium;
+pub mod dpop;
 pub mod first_party;
 pub mod mail;
 pub mod process;

@@ -85,6 +85,6 @@ pub use client::{AccessToken, ClientCredentials, ClientCredentialsConfig, TokenE
 pub use config::{Algorithm, Clock, JwksSource, SharedClock, SystemClock, VerifierConfig};
 pub use error::{ConfigError, FetchError, VerifyError};
 pub use jwt::MAX_TOKEN_LEN;
-pub use latchkey_proto::{AccessTokenClaims, Audience, JwkSet};
+pub use latchkey_proto::{AccessTokenClaims, Actor, Audience, JwkSet};
 pub use service::{Authenticated, VerifyLayer, VerifyService, bearer_token};
 pub use verifier::{Verifier, discover};

@@ -191,8 +191,14 @@ pub fn spawn_background(app: AppState) -> JoinHandle<()> {
 
 /// The deliverers of the outbox's message kinds (e-mail, back-channel
 /// logout): one per kind, built from the settings.
-pub fn deliverers(_app: &AppState) -> Vec<Arc<dyn Deliverer>> {
-    Vec::new()
+pub fn deliverers(app: &AppState) -> Vec<Arc<dyn Deliverer>> {
+    let mut out: Vec<Arc<dyn Deliverer>> = Vec::new();
+    match crate::notify::BackchannelLogout::new(app.clone()) {
+        Ok(d) => out.push(Arc::new(d)),
+        // Without it the messages wait in the outbox for a process that has one.
+        Err(e) => tracing::error!(error = %e, "the back-channel logout deliverer could not start"),
+    }
+    out
 }
 
 /// The outbox worker of this process (`core::outbox`): delivers the messages

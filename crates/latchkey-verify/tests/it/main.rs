@@ -11,5 +11,6 @@ mod common;
 
 mod attacks;
 mod client_credentials;
+mod exchange;
 mod forge;
 mod verifier;

@@ -54,8 +54,13 @@ pub struct CreateArgs {
     redirect_uris: Vec<String>,
     #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
     post_logout_redirect_uris: Vec<String>,
-    /// authorization_code, refresh_token, client_credentials, password or
-    /// urn:ietf:params:oauth:grant-type:device_code (repeatable).
+    /// Where to POST a logout token when a browser session in which the
+    /// client got an ID token ends (OIDC Back-Channel Logout 1.0).
+    #[arg(long = "backchannel-logout-uri", value_name = "URI")]
+    backchannel_logout_uri: Option<String>,
+    /// authorization_code, refresh_token, client_credentials, password,
+    /// urn:ietf:params:oauth:grant-type:device_code or
+    /// urn:ietf:params:oauth:grant-type:token-exchange (repeatable).
     #[arg(long = "grant-type", value_name = "TYPE", value_parser = parse_grant)]
     grant_types: Vec<GrantType>,
     /// A scope the client may request (repeatable; space-separated lists work too).
@@ -79,6 +84,9 @@ fn parse_grant(s: &str) -> Result<GrantType, String> {
     // The short name of the device grant is accepted too.
     if s == "device_code" {
         return Ok(GrantType::DeviceCode);
+    }
+    if s == "token_exchange" {
+        return Ok(GrantType::TokenExchange);
     }
     GrantType::parse(s).ok_or_else(|| {
         let all: Vec<&str> = GrantType::ALL.iter().map(|g| g.as_str()).collect();
@@ -104,6 +112,8 @@ pub struct ClientView {
     audiences: Vec<String>,
     token_delivery: &'static str,
     allowed_origins: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    backchannel_logout_uri: Option<String>,
     created_at: i64,
 }
 
@@ -121,6 +131,7 @@ impl From<&Client> for ClientView {
             audiences: c.audiences.clone(),
             token_delivery: c.token_delivery.as_str(),
             allowed_origins: c.allowed_origins.clone(),
+            backchannel_logout_uri: c.backchannel_logout_uri.clone(),
             created_at: c.created_at,
         }
     }
@@ -163,6 +174,7 @@ pub async fn run(settings: Settings, cmd: ClientCommand) -> anyhow::Result<ExitC
                 audiences: a.audiences,
                 token_delivery: a.token_delivery,
                 allowed_origins: a.allowed_origins,
+                backchannel_logout_uri: a.backchannel_logout_uri,
             };
             let (client, secret) = create(&store, new).await?;
             super::audit_cli(&store, Kind::ClientCreate, |e| e.client(client.id.as_str())).await?;
@@ -217,6 +229,10 @@ pub async fn run(settings: Settings, cmd: ClientCommand) -> anyhow::Result<ExitC
                     ("audiences", view.audiences.join(" ")),
                     ("token_delivery", view.token_delivery.to_owned()),
                     ("allowed_origins", view.allowed_origins.join(" ")),
+                    (
+                        "backchannel_logout_uri",
+                        view.backchannel_logout_uri.unwrap_or_default(),
+                    ),
                 ]);
             }
         }

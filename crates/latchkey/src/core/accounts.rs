@@ -45,7 +45,7 @@ pub async fn revoke_sessions<S: RefreshTokenStore + SessionStore + DeviceStore>(
     now: UnixTime,
 ) -> Result<Revoked> {
     let refresh_families = store.revoke_user_families(id, now).await?;
-    let browser_sessions = store.delete_user_sessions(id).await?;
+    let browser_sessions = super::sessions::end_all_for_user(store, id, now).await?;
     store.deny_user_devices(id).await?;
     Ok(Revoked {
         refresh_families,

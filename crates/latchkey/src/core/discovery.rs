@@ -34,6 +34,7 @@ pub const GRANT_TYPES: &[GrantType] = &[
     GrantType::Password,
     GrantType::RefreshToken,
     GrantType::DeviceCode,
+    GrantType::TokenExchange,
 ];
 
 pub fn metadata(settings: &Settings, algs: &[SigningAlg]) -> ProviderMetadata {
@@ -62,6 +63,10 @@ pub fn metadata(settings: &Settings, algs: &[SigningAlg]) -> ProviderMetadata {
         code_challenge_methods_supported: strings(&["S256"]),
         prompt_values_supported: strings(&["none", "login", "consent", "select_account"]),
         authorization_response_iss_parameter_supported: true,
+        // docs/logout-and-exchange.md: every client that got an ID token in
+        // a session hears of its end, with the session's `sid`.
+        backchannel_logout_supported: true,
+        backchannel_logout_session_supported: true,
         grant_types_supported: GRANT_TYPES.iter().map(|g| g.as_str().to_owned()).collect(),
         subject_types_supported: strings(&["public"]),
         id_token_signing_alg_values_supported: algs.iter().map(|a| a.as_str().to_owned()).collect(),
@@ -83,6 +88,8 @@ pub fn metadata(settings: &Settings, algs: &[SigningAlg]) -> ProviderMetadata {
             "nonce",
             "at_hash",
             "amr",
+            "sid",
+            "act",
         ]),
         ..ProviderMetadata::default()
     }

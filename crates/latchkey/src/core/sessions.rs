@@ -10,9 +10,10 @@
 use std::future::Future;
 
 use super::Authority;
+use super::clients::ClientId;
 use super::clock::UnixTime;
 use super::error::Result;
-use super::secret::{self, Secret, SecretHash};
+use super::secret::{self, Secret, SecretHash, ServerKey};
 use super::settings::Settings;
 use super::users::UserId;
 
@@ -35,10 +36,33 @@ impl Session {
     }
 }
 
+/// The session's `sid` (OIDC Front-/Back-Channel Logout: "Session ID -
+/// String identifier for a Session"), put in the ID tokens issued in it and
+/// in the logout tokens sent when it ends. An HMAC of the stored hash under
+/// the server key: every process derives the same value, and it reveals
+/// nothing of the session id (the cookie) itself.
+pub fn sid(key: &ServerKey, id_hash: &SecretHash) -> String {
+    key.mac_token("sid", id_hash.as_str().as_bytes())
+}
+
+/// A client that got an ID token in a session and registered a
+/// back-channel logout URI: when the session ends, it gets a logout token
+/// (`core::backchannel`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionClient {
+    pub sid: String,
+    pub client_id: ClientId,
+    pub user_id: UserId,
+}
+
 /// Storage of browser sessions.
 ///
 /// Contract: a deleted session is never found again; `delete_user_sessions`
 /// removes every session of the user, in every process's view at once.
+/// Ending a session takes its [`SessionClient`] rows and enqueues their
+/// back-channel logout messages (`core::backchannel::message`) in the same
+/// transaction: a session never ends without its notifications, and a
+/// notification is never queued twice for one client and session.
 pub trait SessionStore: Send + Sync {
     fn insert_session(&self, s: &Session) -> impl Future<Output = Result<()>> + Send;
     fn find_session(
@@ -51,10 +75,31 @@ pub trait SessionStore: Send + Sync {
         id_hash: &SecretHash,
         idle_expires_at: UnixTime,
     ) -> impl Future<Output = Result<()>> + Send;
-    fn delete_session(&self, id_hash: &SecretHash) -> impl Future<Output = Result<bool>> + Send;
-    /// Ends every session of a user; returns how many.
-    fn delete_user_sessions(&self, user_id: &UserId) -> impl Future<Output = Result<u64>> + Send;
-    /// Deletes expired sessions; returns how many.
+    /// Ends one session (its row, whose `sid` is `sid`); returns how many
+    /// back-channel logout messages it queued.
+    fn delete_session(
+        &self,
+        id_hash: &SecretHash,
+        sid: &str,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<u64>> + Send;
+    /// Ends every session of a user; returns how many sessions (the
+    /// back-channel logout messages of all of them are queued as well).
+    fn delete_user_sessions(
+        &self,
+        user_id: &UserId,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<u64>> + Send;
+    /// Records that `client` got an ID token in the session `sid`, until
+    /// `expires_at` (the session's absolute end at the latest). Idempotent.
+    fn record_session_client(
+        &self,
+        client: &SessionClient,
+        now: UnixTime,
+        expires_at: UnixTime,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Deletes expired sessions (and expired session-client records);
+    /// returns how many sessions.
     fn purge_sessions(&self, now: UnixTime) -> impl Future<Output = Result<u64>> + Send;
 }
 
@@ -104,10 +149,34 @@ pub async fn current<S: SessionStore>(
 }
 
 /// Ends the session a cookie names (logout, and before a login replaces
-/// it), live or not. Unknown ids are fine.
+/// it), live or not. Unknown ids are fine. Every way a session ends goes
+/// through here or [`end_all_for_user`]: each client that got an ID token
+/// in the session is sent a logout token (`core::backchannel`), queued in
+/// the transaction that ends it.
 pub async fn end<S: SessionStore>(auth: &Authority<S>, cookie: Option<&str>) -> Result<()> {
     if let Some(cookie) = cookie.filter(|c| !c.is_empty() && c.len() <= MAX_ID_LEN) {
-        auth.store.delete_session(&SecretHash::of(cookie)).await?;
+        let hash = SecretHash::of(cookie);
+        let sid = sid(&auth.server_key, &hash);
+        let queued = auth
+            .store
+            .delete_session(&hash, &sid, auth.clock.now())
+            .await?;
+        if queued > 0 {
+            auth.outbox.wake();
+        }
     }
     Ok(())
+}
+
+/// Ends every browser session of a user (`user revoke-sessions`, `user
+/// disable`, a password reset), queueing the back-channel logout of each
+/// client that got an ID token in any of them. Returns how many sessions.
+/// Takes the store alone so that the CLI, which has no running worker,
+/// calls it too: the servers' workers find the messages at their next poll.
+pub async fn end_all_for_user<S: SessionStore>(
+    store: &S,
+    user_id: &UserId,
+    now: UnixTime,
+) -> Result<u64> {
+    store.delete_user_sessions(user_id, now).await
 }

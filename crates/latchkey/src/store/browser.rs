@@ -9,6 +9,7 @@
 //! issues. Either both commit or neither does.
 
 use crate::core::authorize::{AuthorizationRequest, PendingRequest, PendingRequestStore};
+use crate::core::backchannel;
 use crate::core::clients::ClientId;
 use crate::core::clock::UnixTime;
 use crate::core::codes::{CodeStore, Issued, StoredCode};
@@ -17,9 +18,10 @@ use crate::core::error::{Error, Result};
 use crate::core::refresh::FamilyOrigin;
 use crate::core::scope::Scope;
 use crate::core::secret::SecretHash;
-use crate::core::sessions::{Session, SessionStore};
+use crate::core::sessions::{Session, SessionClient, SessionStore};
 use crate::core::users::UserId;
 
+use super::OutboxTx;
 use super::deny_list::DenyListTx;
 use super::refresh::RefreshTx;
 use super::{Store, db_err, in_tx, list_to_text, on_pool, text_to_list};
@@ -86,27 +88,70 @@ impl SessionStore for Store {
         Ok(())
     }
 
-    async fn delete_session(&self, id_hash: &SecretHash) -> Result<bool> {
-        let n =
-            on_pool!(self, pool => sqlx::query("DELETE FROM browser_sessions WHERE id_hash = $1")
-            .bind(id_hash.as_str())
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))
-            .map_err(db_err)?;
-        Ok(n > 0)
+    async fn delete_session(&self, id_hash: &SecretHash, sid: &str, now: UnixTime) -> Result<u64> {
+        in_tx!(self, tx => {
+            sqlx::query("DELETE FROM browser_sessions WHERE id_hash = $1")
+                .bind(id_hash.as_str())
+                .execute(&mut *tx)
+                .await?;
+            let rows: Vec<(String, String, String)> = sqlx::query_as(
+                "DELETE FROM session_clients WHERE sid = $1 RETURNING sid, client_id, user_id",
+            )
+            .bind(sid)
+            .fetch_all(&mut *tx)
+            .await?;
+            notify(&mut *tx, rows, now).await
+        })
     }
 
-    async fn delete_user_sessions(&self, user_id: &UserId) -> Result<u64> {
-        on_pool!(self, pool => sqlx::query("DELETE FROM browser_sessions WHERE user_id = $1")
+    async fn delete_user_sessions(&self, user_id: &UserId, now: UnixTime) -> Result<u64> {
+        in_tx!(self, tx => {
+            let ended = sqlx::query("DELETE FROM browser_sessions WHERE user_id = $1")
+                .bind(user_id.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            let rows: Vec<(String, String, String)> = sqlx::query_as(
+                "DELETE FROM session_clients WHERE user_id = $1 \
+                 RETURNING sid, client_id, user_id",
+            )
             .bind(user_id.as_str())
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))
+            .fetch_all(&mut *tx)
+            .await?;
+            notify(&mut *tx, rows, now).await.map(|_| ended)
+        })
+    }
+
+    async fn record_session_client(
+        &self,
+        c: &SessionClient,
+        now: UnixTime,
+        expires_at: UnixTime,
+    ) -> Result<()> {
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO session_clients (sid, client_id, user_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sid, client_id) DO NOTHING",
+        )
+        .bind(&c.sid)
+        .bind(c.client_id.as_str())
+        .bind(c.user_id.as_str())
+        .bind(now)
+        .bind(expires_at)
+        .execute(pool)
+        .await
+        .map(|_| ()))
         .map_err(db_err)
     }
 
     async fn purge_sessions(&self, now: UnixTime) -> Result<u64> {
+        on_pool!(self, pool => sqlx::query(
+            "DELETE FROM session_clients WHERE expires_at <= $1",
+        )
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|_| ()))
+        .map_err(db_err)?;
         on_pool!(self, pool => sqlx::query(
             "DELETE FROM browser_sessions WHERE idle_expires_at <= $1 OR expires_at <= $1",
         )
@@ -116,6 +161,30 @@ impl SessionStore for Store {
         .map(|r| r.rows_affected()))
         .map_err(db_err)
     }
+}
+
+/// Queues the back-channel logout message of each session client taken
+/// (`core::backchannel::message`) on the ending transaction's connection.
+/// Returns how many.
+async fn notify<C: OutboxTx + Send>(
+    conn: &mut C,
+    rows: Vec<(String, String, String)>,
+    now: UnixTime,
+) -> Result<u64> {
+    let mut n = 0;
+    for (sid, client_id, user_id) in rows {
+        let message = backchannel::message(
+            &SessionClient {
+                sid,
+                client_id: ClientId::new(client_id),
+                user_id: UserId::new(user_id),
+            },
+            now,
+        )?;
+        conn.enqueue(&message).await?;
+        n += 1;
+    }
+    Ok(n)
 }
 
 impl PendingRequestStore for Store {
@@ -199,6 +268,7 @@ struct CodeRow {
     created_at: i64,
     expires_at: i64,
     used_at: Option<i64>,
+    sid: Option<String>,
 }
 
 impl CodeStore for Store {
@@ -206,8 +276,8 @@ impl CodeStore for Store {
         on_pool!(self, pool => sqlx::query(
             "INSERT INTO authorization_codes \
              (hash, client_id, user_id, redirect_uri, code_challenge, scope, nonce, audience, \
-              auth_time, created_at, expires_at, used_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL)",
+              auth_time, created_at, expires_at, used_at, sid) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12)",
         )
         .bind(c.hash.as_str())
         .bind(c.client_id.as_str())
@@ -220,6 +290,7 @@ impl CodeStore for Store {
         .bind(c.auth_time)
         .bind(c.created_at)
         .bind(c.expires_at)
+        .bind(&c.sid)
         .execute(pool)
         .await
         .map(|_| ()))
@@ -230,7 +301,7 @@ impl CodeStore for Store {
     async fn find_code(&self, hash: &SecretHash) -> Result<Option<StoredCode>> {
         let row: Option<CodeRow> = on_pool!(self, pool => sqlx::query_as(
             "SELECT hash, client_id, user_id, redirect_uri, code_challenge, scope, nonce, \
-             audience, auth_time, created_at, expires_at, used_at \
+             audience, auth_time, created_at, expires_at, used_at, sid \
              FROM authorization_codes WHERE hash = $1",
         )
         .bind(hash.as_str())
@@ -253,6 +324,7 @@ impl CodeStore for Store {
             created_at: r.created_at,
             expires_at: r.expires_at,
             used_at: r.used_at,
+            sid: r.sid,
         }))
     }
 

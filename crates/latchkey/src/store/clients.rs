@@ -18,6 +18,7 @@ struct ClientRow {
     audiences: String,
     token_delivery: String,
     allowed_origins: String,
+    backchannel_logout_uri: Option<String>,
     created_at: i64,
 }
 
@@ -26,7 +27,8 @@ macro_rules! select_clients {
     ($rest:literal) => {
         concat!(
             "SELECT id, name, secret_hash, first_party, redirect_uris, post_logout_redirect_uris, \
-             grant_types, scopes, audiences, token_delivery, allowed_origins, created_at FROM clients ",
+             grant_types, scopes, audiences, token_delivery, allowed_origins, backchannel_logout_uri, \
+             created_at FROM clients ",
             $rest
         )
     };
@@ -53,6 +55,7 @@ impl ClientRow {
             audiences: text_to_list(&self.audiences)?,
             token_delivery,
             allowed_origins: text_to_list(&self.allowed_origins)?,
+            backchannel_logout_uri: self.backchannel_logout_uri,
             created_at: self.created_at,
             name: self.name,
             id: ClientId::new(self.id),
@@ -68,8 +71,8 @@ impl ClientStore for Store {
             sqlx::query(
                 "INSERT INTO clients (id, name, secret_hash, first_party, redirect_uris, \
                  post_logout_redirect_uris, grant_types, scopes, audiences, token_delivery, \
-                 allowed_origins, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                 allowed_origins, backchannel_logout_uri, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             )
             .bind(c.id.as_str())
             .bind(&c.name)
@@ -82,6 +85,7 @@ impl ClientStore for Store {
             .bind(list_to_text(&c.audiences))
             .bind(c.token_delivery.as_str())
             .bind(list_to_text(&c.allowed_origins))
+            .bind(&c.backchannel_logout_uri)
             .bind(c.created_at)
             .execute(&mut *tx)
             .await?;

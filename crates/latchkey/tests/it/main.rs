@@ -15,6 +15,7 @@
 mod common;
 
 mod authorize;
+mod backchannel;
 mod browser;
 mod cli;
 mod client_credentials;
@@ -48,4 +49,5 @@ mod store;
 mod store_refresh;
 mod theme;
 mod tls;
+mod token_exchange;
 mod user_admin;

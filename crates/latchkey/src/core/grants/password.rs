@@ -85,6 +85,7 @@ pub async fn issue<S: PasswordStores + RefreshTokenStore>(
             oidc: Some(OidcRequest {
                 nonce: None,
                 amr: &[tokens::AMR_PASSWORD],
+                sid: None,
             }),
         },
     )?;

@@ -153,6 +153,13 @@ both_backends! {
         // A client not registered for the grant.
         let r = exchange(srv, &c.web, &[("subject_token", &c.user_token)]).await;
         expect_error(r, 400, "unauthorized_client").await;
+        // A public client, even registered for it.
+        let public = srv.client(NewClient { public: true, grant_types: vec![GrantType::TokenExchange], ..service("spa", &[BILLING]) }).await;
+        let r = srv.http.post(srv.url("/v1/oauth/token")).form(&[
+            ("grant_type", GRANT), ("client_id", public.id.as_str()),
+            ("subject_token", c.user_token.as_str()), ("subject_token_type", AT),
+        ]).send().await.unwrap();
+        expect_error(r, 400, "unauthorized_client").await;
 
         // Not an access token of ours, or the wrong token type.
         let r = exchange(srv, &c.orders, &[("subject_token", "not-a-token")]).await;

@@ -49,6 +49,14 @@ pub(super) async fn issue<S: DenyListStore>(
     client: &Client,
     request: ExchangeRequest,
 ) -> Result<IssuedTokens> {
+    // Whoever holds a token could otherwise re-address it: only a client
+    // that can authenticate may exchange (RFC 8693 §2.1 leaves client
+    // authentication to the server's policy).
+    if client.is_public() {
+        return Err(Error::UnauthorizedClient(
+            "a public client cannot use token exchange: it has no secret".into(),
+        ));
+    }
     if request.subject_token_type != ACCESS_TOKEN_TYPE {
         return Err(Error::invalid_request(
             "subject_token_type must be urn:ietf:params:oauth:token-type:access_token",

@@ -193,6 +193,12 @@ pub fn spawn_background(app: AppState) -> JoinHandle<()> {
 /// logout): one per kind, built from the settings.
 pub fn deliverers(app: &AppState) -> Vec<Arc<dyn Deliverer>> {
     let mut out: Vec<Arc<dyn Deliverer>> = Vec::new();
+    match crate::mailer::Mailer::from_settings(app.settings()) {
+        Ok(mailer) => out.push(Arc::new(mailer)),
+        // The settings were checked at load; should this fail all the same,
+        // e-mails wait in the outbox for a process that can send them.
+        Err(e) => tracing::error!(error = format!("{e:#}"), "the mailer could not start"),
+    }
     match crate::notify::BackchannelLogout::new(app.clone()) {
         Ok(d) => out.push(Arc::new(d)),
         // Without it the messages wait in the outbox for a process that has one.

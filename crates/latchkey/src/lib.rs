@@ -9,5 +9,6 @@ pub mod cli;
 pub mod config;
 pub mod core;
 pub mod http;
+pub mod mailer;
 pub mod notify;
 pub mod store;

@@ -596,7 +596,7 @@ async fn issue_code<S: CodeStore>(
             created_at: now,
             expires_at: now + auth.settings.authorization_code_ttl_seconds,
             used_at: None,
-            sid: Some(super::sessions::sid(&auth.server_key, &session.id_hash)),
+            session: Some(session.id_hash.clone()),
         })
         .await?;
     metrics::counter!("latchkey_authorization_codes_issued_total").increment(1);

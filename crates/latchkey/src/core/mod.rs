@@ -26,17 +26,20 @@ pub mod housekeeping;
 pub mod i18n;
 pub mod keys;
 pub mod login;
+pub mod mail;
 pub mod oidc;
 pub mod origins;
 pub mod outbox;
 pub mod params;
 pub mod password;
+pub mod password_rules;
 pub mod prompt;
 pub mod ratelimit;
 pub mod refresh;
 pub mod revocation;
 pub mod scope;
 pub mod secret;
+pub mod session_end;
 pub mod sessions;
 pub mod settings;
 pub mod signin;
@@ -65,6 +68,7 @@ pub trait Storage:
     + consent::ConsentStore
     + device::DeviceStore
     + outbox::OutboxStore
+    + accounts::AccountStore
     + health::HealthStore
     + Clone
     + Send
@@ -88,6 +92,7 @@ impl<T> Storage for T where
         + consent::ConsentStore
         + device::DeviceStore
         + outbox::OutboxStore
+        + accounts::AccountStore
         + health::HealthStore
         + Clone
         + Send

@@ -50,6 +50,8 @@ pub fn sid(key: &ServerKey, id_hash: &SecretHash) -> String {
 /// (`core::backchannel`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionClient {
+    /// The session's stored hash: what ends it names it by.
+    pub session: SecretHash,
     pub sid: String,
     pub client_id: ClientId,
     pub user_id: UserId,
@@ -75,12 +77,11 @@ pub trait SessionStore: Send + Sync {
         id_hash: &SecretHash,
         idle_expires_at: UnixTime,
     ) -> impl Future<Output = Result<()>> + Send;
-    /// Ends one session (its row, whose `sid` is `sid`); returns how many
-    /// back-channel logout messages it queued.
+    /// Ends one session; returns how many back-channel logout messages it
+    /// queued (one per client recorded for it).
     fn delete_session(
         &self,
         id_hash: &SecretHash,
-        sid: &str,
         now: UnixTime,
     ) -> impl Future<Output = Result<u64>> + Send;
     /// Ends every session of a user; returns how many sessions (the
@@ -90,8 +91,31 @@ pub trait SessionStore: Send + Sync {
         user_id: &UserId,
         now: UnixTime,
     ) -> impl Future<Output = Result<u64>> + Send;
-    /// Records that `client` got an ID token in the session `sid`, until
-    /// `expires_at` (the session's absolute end at the latest). Idempotent.
+    /// The user's sessions live at `now`, newest first (the account page).
+    fn list_user_sessions(
+        &self,
+        user_id: &UserId,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<Vec<Session>>> + Send;
+    /// Deletes one session if it is the user's (queueing its back-channel
+    /// logouts); returns whether it did.
+    fn delete_user_session(
+        &self,
+        user_id: &UserId,
+        id_hash: &SecretHash,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<bool>> + Send;
+    /// Deletes every session of the user but `keep` (queueing their
+    /// back-channel logouts); returns how many.
+    fn delete_other_sessions(
+        &self,
+        user_id: &UserId,
+        keep: &SecretHash,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<u64>> + Send;
+    /// Records that `client` got an ID token in the session
+    /// `client.session`, until `expires_at` (the session's absolute end at
+    /// the latest). Idempotent.
     fn record_session_client(
         &self,
         client: &SessionClient,
@@ -150,33 +174,17 @@ pub async fn current<S: SessionStore>(
 
 /// Ends the session a cookie names (logout, and before a login replaces
 /// it), live or not. Unknown ids are fine. Every way a session ends goes
-/// through here or [`end_all_for_user`]: each client that got an ID token
-/// in the session is sent a logout token (`core::backchannel`), queued in
-/// the transaction that ends it.
+/// through here or `core::session_end` (a user's sessions): each client
+/// that got an ID token in the session is sent a logout token
+/// (`core::backchannel`), queued by the store in the transaction that ends
+/// it.
 pub async fn end<S: SessionStore>(auth: &Authority<S>, cookie: Option<&str>) -> Result<()> {
     if let Some(cookie) = cookie.filter(|c| !c.is_empty() && c.len() <= MAX_ID_LEN) {
         let hash = SecretHash::of(cookie);
-        let sid = sid(&auth.server_key, &hash);
-        let queued = auth
-            .store
-            .delete_session(&hash, &sid, auth.clock.now())
-            .await?;
+        let queued = auth.store.delete_session(&hash, auth.clock.now()).await?;
         if queued > 0 {
             auth.outbox.wake();
         }
     }
     Ok(())
-}
-
-/// Ends every browser session of a user (`user revoke-sessions`, `user
-/// disable`, a password reset), queueing the back-channel logout of each
-/// client that got an ID token in any of them. Returns how many sessions.
-/// Takes the store alone so that the CLI, which has no running worker,
-/// calls it too: the servers' workers find the messages at their next poll.
-pub async fn end_all_for_user<S: SessionStore>(
-    store: &S,
-    user_id: &UserId,
-    now: UnixTime,
-) -> Result<u64> {
-    store.delete_user_sessions(user_id, now).await
 }

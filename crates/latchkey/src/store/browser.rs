@@ -26,6 +26,13 @@ use super::deny_list::DenyListTx;
 use super::refresh::RefreshTx;
 use super::{Store, db_err, in_tx, list_to_text, on_pool, text_to_list};
 
+/// The `RETURNING` clause that yields a [`TakenRow`].
+macro_rules! returning_taken {
+    () => {
+        "RETURNING session_hash, sid, client_id, user_id"
+    };
+}
+
 #[derive(sqlx::FromRow)]
 struct SessionRow {
     id_hash: String,
@@ -88,16 +95,17 @@ impl SessionStore for Store {
         Ok(())
     }
 
-    async fn delete_session(&self, id_hash: &SecretHash, sid: &str, now: UnixTime) -> Result<u64> {
+    async fn delete_session(&self, id_hash: &SecretHash, now: UnixTime) -> Result<u64> {
         in_tx!(self, tx => {
             sqlx::query("DELETE FROM browser_sessions WHERE id_hash = $1")
                 .bind(id_hash.as_str())
                 .execute(&mut *tx)
                 .await?;
-            let rows: Vec<(String, String, String)> = sqlx::query_as(
-                "DELETE FROM session_clients WHERE sid = $1 RETURNING sid, client_id, user_id",
-            )
-            .bind(sid)
+            let rows: Vec<TakenRow> = sqlx::query_as(concat!(
+                "DELETE FROM session_clients WHERE session_hash = $1 ",
+                returning_taken!()
+            ))
+            .bind(id_hash.as_str())
             .fetch_all(&mut *tx)
             .await?;
             notify(&mut *tx, rows, now).await
@@ -111,11 +119,88 @@ impl SessionStore for Store {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            let rows: Vec<(String, String, String)> = sqlx::query_as(
-                "DELETE FROM session_clients WHERE user_id = $1 \
-                 RETURNING sid, client_id, user_id",
-            )
+            let rows: Vec<TakenRow> = sqlx::query_as(concat!(
+                "DELETE FROM session_clients WHERE user_id = $1 ",
+                returning_taken!()
+            ))
             .bind(user_id.as_str())
+            .fetch_all(&mut *tx)
+            .await?;
+            notify(&mut *tx, rows, now).await.map(|_| ended)
+        })
+    }
+
+    async fn list_user_sessions(&self, user_id: &UserId, now: UnixTime) -> Result<Vec<Session>> {
+        let rows: Vec<SessionRow> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT id_hash, user_id, auth_time, created_at, idle_expires_at, expires_at \
+             FROM browser_sessions WHERE user_id = $1 AND idle_expires_at > $2 AND expires_at > $2 \
+             ORDER BY created_at DESC, id_hash",
+        )
+        .bind(user_id.as_str())
+        .bind(now)
+        .fetch_all(pool)
+        .await)
+        .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Session {
+                id_hash: SecretHash::from_stored(r.id_hash),
+                user_id: UserId::new(r.user_id),
+                auth_time: r.auth_time,
+                created_at: r.created_at,
+                idle_expires_at: r.idle_expires_at,
+                expires_at: r.expires_at,
+            })
+            .collect())
+    }
+
+    async fn delete_user_session(
+        &self,
+        user_id: &UserId,
+        id_hash: &SecretHash,
+        now: UnixTime,
+    ) -> Result<bool> {
+        in_tx!(self, tx => {
+            let n = sqlx::query("DELETE FROM browser_sessions WHERE id_hash = $1 AND user_id = $2")
+                .bind(id_hash.as_str())
+                .bind(user_id.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n == 0 {
+                return Ok::<bool, Error>(false);
+            }
+            let rows: Vec<TakenRow> = sqlx::query_as(concat!(
+                "DELETE FROM session_clients WHERE session_hash = $1 AND user_id = $2 ",
+                returning_taken!()
+            ))
+            .bind(id_hash.as_str())
+            .bind(user_id.as_str())
+            .fetch_all(&mut *tx)
+            .await?;
+            notify(&mut *tx, rows, now).await.map(|_| true)
+        })
+    }
+
+    async fn delete_other_sessions(
+        &self,
+        user_id: &UserId,
+        keep: &SecretHash,
+        now: UnixTime,
+    ) -> Result<u64> {
+        in_tx!(self, tx => {
+            let ended = sqlx::query("DELETE FROM browser_sessions WHERE user_id = $1 AND id_hash <> $2")
+                .bind(user_id.as_str())
+                .bind(keep.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            let rows: Vec<TakenRow> = sqlx::query_as(concat!(
+                "DELETE FROM session_clients WHERE user_id = $1 AND session_hash <> $2 ",
+                returning_taken!()
+            ))
+            .bind(user_id.as_str())
+            .bind(keep.as_str())
             .fetch_all(&mut *tx)
             .await?;
             notify(&mut *tx, rows, now).await.map(|_| ended)
@@ -129,9 +214,11 @@ impl SessionStore for Store {
         expires_at: UnixTime,
     ) -> Result<()> {
         on_pool!(self, pool => sqlx::query(
-            "INSERT INTO session_clients (sid, client_id, user_id, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sid, client_id) DO NOTHING",
+            "INSERT INTO session_clients \
+             (session_hash, sid, client_id, user_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (session_hash, client_id) DO NOTHING",
         )
+        .bind(c.session.as_str())
         .bind(&c.sid)
         .bind(c.client_id.as_str())
         .bind(c.user_id.as_str())
@@ -163,18 +250,22 @@ impl SessionStore for Store {
     }
 }
 
+/// A session-client row taken by a session's end.
+type TakenRow = (String, String, String, String);
+
 /// Queues the back-channel logout message of each session client taken
 /// (`core::backchannel::message`) on the ending transaction's connection.
 /// Returns how many.
 async fn notify<C: OutboxTx + Send>(
     conn: &mut C,
-    rows: Vec<(String, String, String)>,
+    rows: Vec<TakenRow>,
     now: UnixTime,
 ) -> Result<u64> {
     let mut n = 0;
-    for (sid, client_id, user_id) in rows {
+    for (session, sid, client_id, user_id) in rows {
         let message = backchannel::message(
             &SessionClient {
+                session: SecretHash::from_stored(session),
                 sid,
                 client_id: ClientId::new(client_id),
                 user_id: UserId::new(user_id),
@@ -268,7 +359,7 @@ struct CodeRow {
     created_at: i64,
     expires_at: i64,
     used_at: Option<i64>,
-    sid: Option<String>,
+    session_hash: Option<String>,
 }
 
 impl CodeStore for Store {
@@ -276,7 +367,7 @@ impl CodeStore for Store {
         on_pool!(self, pool => sqlx::query(
             "INSERT INTO authorization_codes \
              (hash, client_id, user_id, redirect_uri, code_challenge, scope, nonce, audience, \
-              auth_time, created_at, expires_at, used_at, sid) \
+              auth_time, created_at, expires_at, used_at, session_hash) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12)",
         )
         .bind(c.hash.as_str())
@@ -290,7 +381,7 @@ impl CodeStore for Store {
         .bind(c.auth_time)
         .bind(c.created_at)
         .bind(c.expires_at)
-        .bind(&c.sid)
+        .bind(c.session.as_ref().map(SecretHash::as_str))
         .execute(pool)
         .await
         .map(|_| ()))
@@ -301,7 +392,7 @@ impl CodeStore for Store {
     async fn find_code(&self, hash: &SecretHash) -> Result<Option<StoredCode>> {
         let row: Option<CodeRow> = on_pool!(self, pool => sqlx::query_as(
             "SELECT hash, client_id, user_id, redirect_uri, code_challenge, scope, nonce, \
-             audience, auth_time, created_at, expires_at, used_at, sid \
+             audience, auth_time, created_at, expires_at, used_at, session_hash \
              FROM authorization_codes WHERE hash = $1",
         )
         .bind(hash.as_str())
@@ -324,7 +415,7 @@ impl CodeStore for Store {
             created_at: r.created_at,
             expires_at: r.expires_at,
             used_at: r.used_at,
-            sid: r.sid,
+            session: r.session_hash.map(SecretHash::from_stored),
         }))
     }
 

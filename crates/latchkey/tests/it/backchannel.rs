@@ -531,28 +531,120 @@ both_backends! {
             store.insert_client(&c).await.unwrap();
             clients.push(c.id);
         }
-        let sc = |sid: &str, i: usize| SessionClient {
-            sid: sid.into(),
+        let sc = |session: &str, i: usize| SessionClient {
+            session: SecretHash::of(session),
+            sid: format!("sid-{session}"),
             client_id: clients[i].clone(),
             user_id: user.id.clone(),
         };
-        // Step 1: sid A has both clients (one recorded twice), sid B one.
-        for (sid, i) in [("A", 0), ("A", 1), ("A", 1), ("B", 0)] {
-            store.record_session_client(&sc(sid, i), now, now + 100).await.unwrap();
+        let queued = || async { store.list_outbox("backchannel_logout").await.unwrap().len() };
+        // Step 1: session A has both clients (one recorded twice), B, C and
+        // D one each.
+        for (session, i) in [("A", 0), ("A", 1), ("A", 1), ("B", 0), ("C", 1), ("D", 0)] {
+            store.record_session_client(&sc(session, i), now, now + 100).await.unwrap();
         }
         // Step 2: ending A queues two notices; ending it again none.
-        let hash = SecretHash::of("cookie-a");
-        assert_eq!(store.delete_session(&hash, "A", now).await.unwrap(), 2);
-        assert_eq!(store.delete_session(&hash, "A", now).await.unwrap(), 0);
-        assert_eq!(store.list_outbox("backchannel_logout").await.unwrap().len(), 2);
-        // Step 3: ending the user's sessions takes B's.
+        let a = SecretHash::of("A");
+        assert_eq!(store.delete_session(&a, now).await.unwrap(), 2);
+        assert_eq!(store.delete_session(&a, now).await.unwrap(), 0);
+        assert_eq!(queued().await, 2);
+        // Step 3: the account page's sign-out of B (B has no session row
+        // here, so nothing is deleted and nothing queued: the user check
+        // comes first); everything but C ends D.
+        assert!(!store.delete_user_session(&user.id, &SecretHash::of("B"), now).await.unwrap());
+        assert_eq!(queued().await, 2);
+        store.delete_other_sessions(&user.id, &SecretHash::of("C"), now).await.unwrap();
+        assert_eq!(queued().await, 4, "B and D, not C");
+        // Step 4: ending the user's sessions takes C's.
         store.delete_user_sessions(&user.id, now).await.unwrap();
-        assert_eq!(store.list_outbox("backchannel_logout").await.unwrap().len(), 3);
+        assert_eq!(queued().await, 5);
         store.delete_user_sessions(&user.id, now).await.unwrap();
-        assert_eq!(store.list_outbox("backchannel_logout").await.unwrap().len(), 3);
-        // Step 4: an expired record is purged and never notified.
-        store.record_session_client(&sc("C", 0), now, now + 10).await.unwrap();
+        assert_eq!(queued().await, 5);
+        // Step 5: an expired record is purged and never notified.
+        store.record_session_client(&sc("E", 0), now, now + 10).await.unwrap();
         store.purge_sessions(now + 10).await.unwrap();
-        assert_eq!(store.delete_session(&SecretHash::of("c"), "C", now).await.unwrap(), 0);
+        assert_eq!(store.delete_session(&SecretHash::of("E"), now).await.unwrap(), 0);
+    }
+}
+
+/// The `session` handle of the account page marked "This browser".
+fn this_browser(body: &str) -> String {
+    let at = body
+        .find("<strong>This browser</strong>")
+        .expect("the current session");
+    let rest = &body[at..];
+    let key = "name=\"session\" value=\"";
+    let start = rest.find(key).unwrap() + key.len();
+    rest[start..start + rest[start..].find('"').unwrap()].to_owned()
+}
+
+both_backends! {
+    /// The accounts triggers: signing another browser out on `/account`, a
+    /// password change (ends every other session) and a password reset
+    /// (ends them all) each notify the clients of exactly the sessions
+    /// they end.
+    async fn account_page_sign_out_password_change_and_reset_notify(db) {
+        use crate::accounts::{NEW_PASSWORD, post_json, server};
+        use crate::common::first_party::{PASSWORD, first_party};
+        use crate::common::mail::MailCatcher;
+        let mail = MailCatcher::start();
+        let srv = server(&db, &mail, |_| {}).await;
+        let rx = Receiver::start().await;
+        let user = srv.user("mo@example.com", &[]).await;
+        let rp1 = srv.client(rp(Some(uri_at(rx.addr.port(), "/rp1")))).await;
+        let app = srv.client(first_party(latchkey::core::clients::TokenDelivery::Body)).await;
+        let jwks = srv.jwks().await;
+        let sid_of = |t: &TokenResponse| id_claims(&srv, t).sid.unwrap();
+        let last_sid = |n: usize| {
+            let tokens = rx.tokens("/rp1");
+            assert_eq!(tokens.len(), n, "exactly {n} notices so far");
+            check_logout_token(&tokens[n - 1], &jwks, &srv.url, &rp1.id, &user,
+                &verify_with_jwks::<LogoutTokenClaims>(&tokens[n - 1], &jwks, jsonwebtoken::Algorithm::RS256, &srv.url, &rp1.id).unwrap().1.sid).sid
+        };
+
+        // Step 1: three browsers signed in to rp1.
+        let (b1, b2, b3) = (Browser::new(&srv), Browser::new(&srv), Browser::new(&srv));
+        let s1 = sid_of(&sign_in(&srv.http, &srv.url, &b1, &rp1, "mo@example.com").await);
+        let s2 = sid_of(&sign_in(&srv.http, &srv.url, &b2, &rp1, "mo@example.com").await);
+        let s3 = sid_of(&sign_in(&srv.http, &srv.url, &b3, &rp1, "mo@example.com").await);
+
+        // Step 2: from b1's account page, sign b2 out: rp1 hears of s2.
+        let page = b1.get("/account").await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let csrf = page.inputs()["csrf_token"].clone();
+        let mine = this_browser(&page.body);
+        // The other two: sign out the one that is b2's by trying each
+        // against b2's own page afterwards.
+        let handles: Vec<String> = {
+            let key = "name=\"session\" value=\"";
+            page.body.match_indices(key).map(|(i, _)| {
+                let rest = &page.body[i + key.len()..];
+                rest[..rest.find('"').unwrap()].to_owned()
+            }).filter(|h| *h != mine).collect()
+        };
+        assert_eq!(handles.len(), 2);
+        let b2_handle = this_browser(&b2.get("/account").await.body);
+        let out = b1.post("/account/sign-out", &[("csrf_token", csrf.as_str()), ("session", b2_handle.as_str())]).await;
+        assert_eq!(out.status, 303);
+        wait_until("the sign-out notice", LIMIT, || async { rx.count() >= 1 }).await;
+        assert_eq!(last_sid(1), s2);
+
+        // Step 3: change the password on b1: b3's session ends, b1's stays.
+        let out = b1.post("/account/password", &[("csrf_token", csrf.as_str()), ("current_password", PASSWORD), ("new_password", NEW_PASSWORD)]).await;
+        assert_eq!(out.location.as_deref(), Some("/account?done=password"));
+        wait_until("the password-change notice", LIMIT, || async { rx.count() >= 2 }).await;
+        assert_eq!(last_sid(2), s3);
+
+        // Step 4: a password reset ends the rest: b1's session.
+        let resp = post_json(&srv, &app, "/v1/password/forgot", serde_json::json!({"email": "mo@example.com"})).await;
+        assert_eq!(resp.status(), 202);
+        let token = mail.wait_for("mo@example.com", 1).await[0].token("/reset-password").unwrap();
+        let resp = post_json(&srv, &app, "/v1/password/reset",
+            serde_json::json!({"token": token, "password": "an entirely new passphrase"})).await;
+        assert_eq!(resp.status(), 204);
+        wait_until("the reset notice", LIMIT, || async { rx.count() >= 3 }).await;
+        assert_eq!(last_sid(3), s1);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(rx.count(), 3, "nothing else");
     }
 }

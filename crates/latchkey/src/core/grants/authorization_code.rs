@@ -21,7 +21,7 @@ use crate::core::codes::{self, Issued};
 use crate::core::error::{Error, Result};
 use crate::core::refresh::FamilyOrigin;
 use crate::core::secret::{Secret, SecretHash};
-use crate::core::sessions::{SessionClient, SessionStore};
+use crate::core::sessions::{self, SessionClient, SessionStore};
 use crate::core::tokens::{self, IssuedTokens, OidcRequest, UserGrant};
 use crate::core::users::UserStore;
 
@@ -88,6 +88,10 @@ pub async fn issue<S: CodeStore + UserStore + SessionStore>(
         .filter(|u| !u.disabled)
         .ok_or_else(|| bad("the user can no longer sign in"))?;
 
+    let sid = stored
+        .session
+        .as_ref()
+        .map(|h| sessions::sid(&auth.server_key, h));
     let prepared = tokens::prepare_user_tokens(
         auth,
         UserGrant {
@@ -100,7 +104,7 @@ pub async fn issue<S: CodeStore + UserStore + SessionStore>(
             oidc: Some(OidcRequest {
                 nonce: stored.nonce.as_deref(),
                 amr: &[],
-                sid: stored.sid.as_deref(),
+                sid: sid.as_deref(),
             }),
         },
     )?;
@@ -110,11 +114,12 @@ pub async fn issue<S: CodeStore + UserStore + SessionStore>(
     // record whose redemption then loses only costs a spurious notice).
     if prepared.tokens.id_token.is_some()
         && client.backchannel_logout_uri.is_some()
-        && let Some(sid) = &stored.sid
+        && let (Some(session), Some(sid)) = (&stored.session, &sid)
     {
         auth.store
             .record_session_client(
                 &SessionClient {
+                    session: session.clone(),
                     sid: sid.clone(),
                     client_id: client.id.clone(),
                     user_id: user.id.clone(),

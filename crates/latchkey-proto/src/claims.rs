@@ -66,6 +66,10 @@ pub struct AccessTokenClaims {
     /// DPoP-bound token, which is usable only with a proof by that key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cnf: Option<Confirmation>,
+    /// Who acts for the subject (RFC 8693 §4.1), on tokens issued by token
+    /// exchange: the exchanging client, nesting earlier actors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Actor>,
 }
 
 /// The `cnf` claim (RFC 7800 §3.1) of a sender-constrained token.
@@ -115,6 +119,39 @@ pub struct IdTokenClaims {
     pub email_verified: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+}
+
+/// The `events` member of a logout token: "a JSON object that contains the
+/// member name `http://schemas.openid.net/event/backchannel-logout`" whose
+/// value is an empty object (OIDC Back-Channel Logout 1.0 §2.4).
+pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+
+/// The `typ` header of a logout token (OIDC Back-Channel Logout 1.0 §2.4).
+pub const LOGOUT_TOKEN_TYP: &str = "logout+jwt";
+
+/// A logout token (OIDC Back-Channel Logout 1.0 §2.4): `iss`, `sub`, `aud`
+/// (the client), `iat`, `exp`, `jti`, `sid` and `events`; never a `nonce`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogoutTokenClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: Audience,
+    pub iat: i64,
+    /// Recommended by the specification (a short lifetime: the token is
+    /// sent, not kept).
+    pub exp: i64,
+    pub jti: String,
+    pub sid: String,
+    pub events: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The actor of a token issued by token exchange (RFC 8693 §4.1): who acts
+/// for the subject, nested when the subject token had an actor of its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub sub: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Box<Actor>>,
 }
 
 #[cfg(test)]

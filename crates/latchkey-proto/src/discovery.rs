@@ -56,4 +56,10 @@ pub struct ProviderMetadata {
     pub request_parameter_supported: bool,
     #[serde(default)]
     pub request_uri_parameter_supported: bool,
+    /// OIDC Back-Channel Logout 1.0 §2.1.
+    #[serde(default)]
+    pub backchannel_logout_supported: bool,
+    /// "the OP can pass a sid (session ID) Claim in the Logout Token".
+    #[serde(default)]
+    pub backchannel_logout_session_supported: bool,
 }

@@ -11,7 +11,10 @@ mod error;
 mod jwks;
 mod token;
 
-pub use claims::{AccessTokenClaims, Audience, Confirmation, IdTokenClaims};
+pub use claims::{
+    AccessTokenClaims, Actor, Audience, BACKCHANNEL_LOGOUT_EVENT, Confirmation, IdTokenClaims,
+    LOGOUT_TOKEN_TYP, LogoutTokenClaims,
+};
 pub use discovery::ProviderMetadata;
 pub use error::ErrorBody;
 pub use jwks::{Jwk, JwkSet};

@@ -11,8 +11,9 @@
 //!   (default: the issuer, latchkey's default audience).
 //! - `BIND`: where to listen (default `127.0.0.1:8090`).
 //!
-//! `GET /me` answers the verified token's claims; `GET /admin` also needs
-//! the scope `admin`.
+//! `GET /me` answers the verified token's claims (with `act` when the token
+//! came from a token exchange: who acts for the user, nested;
+//! docs/logout-and-exchange.md); `GET /admin` also needs the scope `admin`.
 
 use std::process::ExitCode;
 
@@ -36,24 +37,6 @@ async fn main() -> ExitCode {
     let audience = env("AUDIENCE").unwrap_or_else(|| issuer.clone());
     let bind = env("BIND").unwrap_or_else(|| "127.0.0.1:8090".into());
 
-    let verifier = match Verifier::new(VerifierConfig::new(issuer.clone(), audience.clone())) {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("protected_api: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    // Not fatal: the verifier fetches the keys again when the first token
-    // comes, so the service can start before latchkey does.
-    match verifier.refresh().await {
-        Ok(n) => eprintln!("protected_api: {n} signing key(s) loaded from {issuer}"),
-        Err(e) => eprintln!("protected_api: JWKS not loaded yet ({e}); will retry on demand"),
-    }
-
-    let app = Router::new()
-        .route("/me", get(me))
-        .route("/admin", get(admin))
-        .with_state(verifier);
     let listener = match tokio::net::TcpListener::bind(&bind).await {
         Ok(l) => l,
         Err(e) => {
@@ -62,9 +45,33 @@ async fn main() -> ExitCode {
         }
     };
     eprintln!("protected_api: listening on http://{bind} (issuer {issuer}, audience {audience})");
-    if let Err(e) = axum::serve(listener, app).await {
-        eprintln!("protected_api: {e}");
-        return ExitCode::FAILURE;
+    match serve(listener, &issuer, &audience).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("protected_api: {e}");
+            ExitCode::FAILURE
+        }
     }
-    ExitCode::SUCCESS
+}
+
+/// Serves the API on `listener` for tokens of `issuer` naming `audience`.
+/// (The tests run this very function.)
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    issuer: &str,
+    audience: &str,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let verifier = Verifier::new(VerifierConfig::new(issuer, audience))?;
+    // Not fatal: the verifier fetches the keys again when the first token
+    // comes, so the service can start before latchkey does.
+    match verifier.refresh().await {
+        Ok(n) => eprintln!("protected_api: {n} signing key(s) loaded from {issuer}"),
+        Err(e) => eprintln!("protected_api: JWKS not loaded yet ({e}); will retry on demand"),
+    }
+    let app = Router::new()
+        .route("/me", get(me))
+        .route("/admin", get(admin))
+        .with_state(verifier);
+    axum::serve(listener, app).await?;
+    Ok(())
 }

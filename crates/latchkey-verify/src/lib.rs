@@ -88,7 +88,7 @@ pub use config::{
 };
 pub use error::{ConfigError, FetchError, VerifyError};
 pub use jwt::MAX_TOKEN_LEN;
-pub use latchkey_proto::{AccessTokenClaims, Audience, JwkSet};
+pub use latchkey_proto::{AccessTokenClaims, Actor, Audience, JwkSet};
 pub use service::{
     Authenticated, Scheme, VerifyLayer, VerifyService, bearer_token, presented_token,
 };

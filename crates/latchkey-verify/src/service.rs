@@ -47,6 +47,26 @@ impl Authenticated {
     pub fn claims(&self) -> &AccessTokenClaims {
         &self.0
     }
+
+    /// Who acts for the subject, when the token came from a token exchange
+    /// (RFC 8693 §4.1): `act.sub` is the service that exchanged it, and
+    /// `act.act` the one before, and so on. `None` for a token the subject's
+    /// own client got directly.
+    pub fn actor(&self) -> Option<&latchkey_proto::Actor> {
+        self.0.act.as_ref()
+    }
+
+    /// The actors from the most recent to the first (RFC 8693 §4.1: "the
+    /// least recent actor is the most deeply nested"); empty when none.
+    pub fn actor_chain(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        let mut act = self.0.act.as_ref();
+        while let Some(a) = act {
+            out.push(a.sub.as_str());
+            act = a.act.as_deref();
+        }
+        out
+    }
 }
 
 impl<S> FromRequestParts<S> for Authenticated

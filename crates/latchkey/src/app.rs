@@ -199,6 +199,11 @@ pub fn deliverers(app: &AppState) -> Vec<Arc<dyn Deliverer>> {
         // e-mails wait in the outbox for a process that can send them.
         Err(e) => tracing::error!(error = format!("{e:#}"), "the mailer could not start"),
     }
+    match crate::notify::BackchannelLogout::new(app.clone()) {
+        Ok(d) => out.push(Arc::new(d)),
+        // Without it the messages wait in the outbox for a process that has one.
+        Err(e) => tracing::error!(error = %e, "the back-channel logout deliverer could not start"),
+    }
     out
 }
 

@@ -10,4 +10,5 @@ pub mod config;
 pub mod core;
 pub mod http;
 pub mod mailer;
+pub mod notify;
 pub mod store;

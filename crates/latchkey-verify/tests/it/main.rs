@@ -14,5 +14,6 @@ mod client_credentials;
 mod dpop;
 #[path = "../../../latchkey/tests/it/common/dpop.rs"]
 mod dpop_keys;
+mod exchange;
 mod forge;
 mod verifier;

@@ -54,8 +54,13 @@ pub struct CreateArgs {
     redirect_uris: Vec<String>,
     #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
     post_logout_redirect_uris: Vec<String>,
-    /// authorization_code, refresh_token, client_credentials, password or
-    /// urn:ietf:params:oauth:grant-type:device_code (repeatable).
+    /// Where to POST a logout token when a browser session in which the
+    /// client got an ID token ends (OIDC Back-Channel Logout 1.0).
+    #[arg(long = "backchannel-logout-uri", value_name = "URI")]
+    backchannel_logout_uri: Option<String>,
+    /// authorization_code, refresh_token, client_credentials, password,
+    /// urn:ietf:params:oauth:grant-type:device_code or
+    /// urn:ietf:params:oauth:grant-type:token-exchange (repeatable).
     #[arg(long = "grant-type", value_name = "TYPE", value_parser = parse_grant)]
     grant_types: Vec<GrantType>,
     /// A scope the client may request (repeatable; space-separated lists work too).
@@ -88,6 +93,9 @@ fn parse_grant(s: &str) -> Result<GrantType, String> {
     if s == "device_code" {
         return Ok(GrantType::DeviceCode);
     }
+    if s == "token_exchange" {
+        return Ok(GrantType::TokenExchange);
+    }
     GrantType::parse(s).ok_or_else(|| {
         let all: Vec<&str> = GrantType::ALL.iter().map(|g| g.as_str()).collect();
         format!("unknown grant type; expected one of: {}", all.join(", "))
@@ -116,6 +124,8 @@ pub struct ClientView {
     require_dpop: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     require_par: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    backchannel_logout_uri: Option<String>,
     created_at: i64,
 }
 
@@ -135,6 +145,7 @@ impl From<&Client> for ClientView {
             allowed_origins: c.allowed_origins.clone(),
             require_dpop: c.policy.require_dpop,
             require_par: c.policy.require_par,
+            backchannel_logout_uri: c.backchannel_logout_uri.clone(),
             created_at: c.created_at,
         }
     }
@@ -181,6 +192,7 @@ pub async fn run(settings: Settings, cmd: ClientCommand) -> anyhow::Result<ExitC
                     require_dpop: a.require_dpop,
                     require_par: a.require_par,
                 },
+                backchannel_logout_uri: a.backchannel_logout_uri,
             };
             let (client, secret) = create(&store, new).await?;
             super::audit_cli(&store, Kind::ClientCreate, |e| e.client(client.id.as_str())).await?;
@@ -235,6 +247,10 @@ pub async fn run(settings: Settings, cmd: ClientCommand) -> anyhow::Result<ExitC
                     ("audiences", view.audiences.join(" ")),
                     ("token_delivery", view.token_delivery.to_owned()),
                     ("allowed_origins", view.allowed_origins.join(" ")),
+                    (
+                        "backchannel_logout_uri",
+                        view.backchannel_logout_uri.unwrap_or_default(),
+                    ),
                 ]);
             }
         }

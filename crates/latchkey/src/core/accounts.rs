@@ -589,7 +589,7 @@ pub async fn sign_out<S: AccountStores>(
     match target {
         SignOutTarget::Session(handle) => {
             let hash = SecretHash::from_stored(handle.clone());
-            session_end::end_one_for_user(&auth.store, &session.user_id, &hash).await?;
+            session_end::end_one_for_user(&auth.store, &session.user_id, &hash, now).await?;
             Ok(hash == session.id_hash)
         }
         SignOutTarget::App(family_id) => {

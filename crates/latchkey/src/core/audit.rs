@@ -54,6 +54,11 @@ pub enum Kind {
     Consent,
     /// A browser login (recorded by the authorize code).
     Login,
+    /// One attempt to deliver a back-channel logout token
+    /// (`core::backchannel`).
+    BackchannelLogout,
+    /// A token exchange (RFC 8693; `core::grants::token_exchange`).
+    TokenExchange,
 }
 
 impl Kind {
@@ -75,6 +80,8 @@ impl Kind {
             Kind::KeysRotate => "keys_rotate",
             Kind::Consent => "consent",
             Kind::Login => "login",
+            Kind::BackchannelLogout => "backchannel_logout",
+            Kind::TokenExchange => "token_exchange",
         }
     }
 }

@@ -61,7 +61,6 @@ use super::scope::{self, Scope};
 use super::secret::{self, Secret, SecretHash};
 use super::sessions::Session;
 use super::tokens;
-use super::users::UserId;
 use super::users::UserStore;
 
 /// How long a request may wait for the login and consent pages.
@@ -517,7 +516,7 @@ async fn decide<S: AuthorizeStores>(
         let request_id = store_pending(auth, request, browser).await?;
         return Ok(AuthorizeOutcome::ConsentRequired { request_id });
     }
-    issue_code(auth, &request, &user.id, session.auth_time).await
+    issue_code(auth, &request, session).await
 }
 
 /// The pending request `request_id`, if it exists, is unexpired and belongs
@@ -686,9 +685,7 @@ pub async fn consent<S: AuthorizeStores>(
         .client(client.id.as_str())
         .detail(scope.to_string()),
     );
-    issue_code(auth, &request, &session.user_id, session.auth_time)
-        .await
-        .map(Some)
+    issue_code(auth, &request, session).await.map(Some)
 }
 
 /// Stores the request for the next page; returns its id.
@@ -714,9 +711,9 @@ async fn store_pending<S: PendingRequestStore>(
 async fn issue_code<S: CodeStore>(
     auth: &Authority<S>,
     request: &AuthorizationRequest,
-    user_id: &UserId,
-    auth_time: UnixTime,
+    session: &Session,
 ) -> Result<AuthorizeOutcome> {
+    let (user_id, auth_time) = (&session.user_id, session.auth_time);
     let now = auth.clock.now();
     let code = codes::new_code()?;
     auth.store
@@ -733,6 +730,7 @@ async fn issue_code<S: CodeStore>(
             created_at: now,
             expires_at: now + auth.settings.authorization_code_ttl_seconds,
             used_at: None,
+            session: Some(session.id_hash.clone()),
         })
         .await?;
     metrics::counter!("latchkey_authorization_codes_issued_total").increment(1);

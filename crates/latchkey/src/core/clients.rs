@@ -65,15 +65,18 @@ pub enum GrantType {
     ClientCredentials,
     Password,
     DeviceCode,
+    /// RFC 8693 token exchange.
+    TokenExchange,
 }
 
 impl GrantType {
-    pub const ALL: [GrantType; 5] = [
+    pub const ALL: [GrantType; 6] = [
         GrantType::AuthorizationCode,
         GrantType::RefreshToken,
         GrantType::ClientCredentials,
         GrantType::Password,
         GrantType::DeviceCode,
+        GrantType::TokenExchange,
     ];
 
     /// The `grant_type` value on the wire.
@@ -84,6 +87,7 @@ impl GrantType {
             GrantType::ClientCredentials => "client_credentials",
             GrantType::Password => "password",
             GrantType::DeviceCode => "urn:ietf:params:oauth:grant-type:device_code",
+            GrantType::TokenExchange => "urn:ietf:params:oauth:grant-type:token-exchange",
         }
     }
 
@@ -172,6 +176,10 @@ pub struct Client {
     pub allowed_origins: Vec<String>,
     /// What the client must do beyond authenticating (DPoP, ...).
     pub policy: ClientPolicy,
+    /// Where latchkey POSTs a logout token when a browser session in which
+    /// this client got an ID token ends (OIDC Back-Channel Logout 1.0;
+    /// docs/logout-and-exchange.md).
+    pub backchannel_logout_uri: Option<String>,
     pub created_at: UnixTime,
 }
 
@@ -219,6 +227,9 @@ pub struct NewClient {
     pub allowed_origins: Vec<String>,
     /// What the client must do beyond authenticating.
     pub policy: ClientPolicy,
+    /// OIDC Back-Channel Logout 1.0 §2.2: an absolute `http(s)` URI
+    /// without a fragment.
+    pub backchannel_logout_uri: Option<String>,
 }
 
 /// The scopes a client that signs people in gets when none are given.
@@ -243,6 +254,9 @@ impl NewClient {
             .chain(&self.post_logout_redirect_uris)
         {
             validate_redirect_uri(uri)?;
+        }
+        if let Some(uri) = &self.backchannel_logout_uri {
+            validate_backchannel_logout_uri(uri)?;
         }
         let mut allowed_origins = self
             .allowed_origins
@@ -297,6 +311,7 @@ impl NewClient {
             token_delivery: self.token_delivery,
             allowed_origins,
             policy: self.policy,
+            backchannel_logout_uri: self.backchannel_logout_uri,
             created_at: now,
         };
         Ok((client, secret))
@@ -364,6 +379,25 @@ fn validate_redirect_uri(uri: &str) -> Result<()> {
         return Err(Error::invalid_request(format!(
             "redirect URI {uri:?} must not contain a fragment"
         )));
+    }
+    Ok(())
+}
+
+/// "The RP's logout URI [...] MUST be an absolute URI [...] MAY contain
+/// [a] query component [...] MUST NOT include a fragment component" (OIDC
+/// Back-Channel Logout 1.0 §2.2). Only `http` and `https`: latchkey POSTs
+/// to it.
+fn validate_backchannel_logout_uri(uri: &str) -> Result<()> {
+    let bad = |why: &str| Error::invalid_request(format!("back-channel logout URI {uri:?} {why}"));
+    let parsed = url::Url::parse(uri).map_err(|e| bad(&format!("is not absolute: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(bad("must use http or https"));
+    }
+    if parsed.fragment().is_some() {
+        return Err(bad("must not contain a fragment"));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(bad("must not contain user info"));
     }
     Ok(())
 }

@@ -40,6 +40,9 @@ pub struct StoredCode {
     pub created_at: UnixTime,
     pub expires_at: UnixTime,
     pub used_at: Option<UnixTime>,
+    /// The browser session the code was issued in (its stored hash): the
+    /// ID token's `sid` is derived from it (`sessions::sid`).
+    pub session: Option<SecretHash>,
 }
 
 /// What the redemption issued, recorded on the code so that a replay can

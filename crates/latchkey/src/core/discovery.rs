@@ -49,6 +49,7 @@ pub const GRANT_TYPES: &[GrantType] = &[
     GrantType::Password,
     GrantType::RefreshToken,
     GrantType::DeviceCode,
+    GrantType::TokenExchange,
 ];
 
 pub fn metadata(settings: &Settings, algs: &[SigningAlg]) -> ProviderMetadata {
@@ -80,6 +81,10 @@ pub fn metadata(settings: &Settings, algs: &[SigningAlg]) -> ProviderMetadata {
         dpop_signing_alg_values_supported: strings(super::dpop::ALGS),
         pushed_authorization_request_endpoint: Some(settings.url(paths::PAR)),
         require_pushed_authorization_requests: settings.require_pushed_authorization_requests,
+        // docs/logout-and-exchange.md: every client that got an ID token in
+        // a session hears of its end, with the session's `sid`.
+        backchannel_logout_supported: true,
+        backchannel_logout_session_supported: true,
         grant_types_supported: GRANT_TYPES.iter().map(|g| g.as_str().to_owned()).collect(),
         subject_types_supported: strings(&["public"]),
         id_token_signing_alg_values_supported: algs.iter().map(|a| a.as_str().to_owned()).collect(),
@@ -101,6 +106,8 @@ pub fn metadata(settings: &Settings, algs: &[SigningAlg]) -> ProviderMetadata {
             "nonce",
             "at_hash",
             "amr",
+            "sid",
+            "act",
         ]),
         ..ProviderMetadata::default()
     }

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod authorize;
+pub mod backchannel;
 pub mod clients;
 pub mod clock;
 pub mod codes;

@@ -3,7 +3,8 @@
 //! RFC 6749 §3.1: "Parameters sent without a value MUST be treated as if they
 //! were omitted from the request. [...] Request and response parameters MUST NOT
 //! be included more than once." Both rules are enforced here, once, for every
-//! endpoint. The one exception is RFC 8707's `resource`, which may repeat.
+//! endpoint. The exceptions are RFC 8707's `resource` and RFC 8693's
+//! `audience`, which may repeat.
 
 use std::fmt;
 
@@ -12,7 +13,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use super::error::{Error, Result};
 
 /// Parameters that RFC 8707 lets a client send more than once.
-const MULTI_VALUED: &[&str] = &["resource"];
+const MULTI_VALUED: &[&str] = &["resource", "audience"];
 
 #[derive(Default, Clone)]
 pub struct Params {

@@ -3,7 +3,9 @@
 //! the user or an operator did (`user disable`, `user revoke-sessions`,
 //! `user set-password`, a password reset, a password change, the account
 //! page's sign-out buttons). Whatever must happen when sessions end
-//! (notifying the clients that got ID tokens in them) belongs here.
+//! (notifying the clients that got ID tokens in them) belongs here: the
+//! session store queues those back-channel logouts (`core::backchannel`) in
+//! the transaction that deletes the sessions.
 //!
 //! Beside `sessions` rather than in it: it drives the refresh and device
 //! stores too, which `sessions` must not import (they import it).
@@ -41,8 +43,8 @@ pub async fn end_all_for_user<S: SessionStore + RefreshTokenStore + DeviceStore>
 ) -> Result<Revoked> {
     let refresh_families = store.revoke_user_families(user_id, now).await?;
     let browser_sessions = match keep {
-        None => store.delete_user_sessions(user_id).await?,
-        Some(keep) => store.delete_other_sessions(user_id, keep).await?,
+        None => store.delete_user_sessions(user_id, now).await?,
+        Some(keep) => store.delete_other_sessions(user_id, keep, now).await?,
     };
     store.deny_user_devices(user_id).await?;
     Ok(Revoked {
@@ -57,8 +59,9 @@ pub async fn end_one_for_user<S: SessionStore>(
     store: &S,
     user_id: &UserId,
     id_hash: &SecretHash,
+    now: UnixTime,
 ) -> Result<bool> {
-    store.delete_user_session(user_id, id_hash).await
+    store.delete_user_session(user_id, id_hash, now).await
 }
 
 /// Revokes one refresh-token family of a user (the account page's

@@ -10,9 +10,10 @@
 use std::future::Future;
 
 use super::Authority;
+use super::clients::ClientId;
 use super::clock::UnixTime;
 use super::error::Result;
-use super::secret::{self, Secret, SecretHash};
+use super::secret::{self, Secret, SecretHash, ServerKey};
 use super::settings::Settings;
 use super::users::UserId;
 
@@ -35,10 +36,35 @@ impl Session {
     }
 }
 
+/// The session's `sid` (OIDC Front-/Back-Channel Logout: "Session ID -
+/// String identifier for a Session"), put in the ID tokens issued in it and
+/// in the logout tokens sent when it ends. An HMAC of the stored hash under
+/// the server key: every process derives the same value, and it reveals
+/// nothing of the session id (the cookie) itself.
+pub fn sid(key: &ServerKey, id_hash: &SecretHash) -> String {
+    key.mac_token("sid", id_hash.as_str().as_bytes())
+}
+
+/// A client that got an ID token in a session and registered a
+/// back-channel logout URI: when the session ends, it gets a logout token
+/// (`core::backchannel`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionClient {
+    /// The session's stored hash: what ends it names it by.
+    pub session: SecretHash,
+    pub sid: String,
+    pub client_id: ClientId,
+    pub user_id: UserId,
+}
+
 /// Storage of browser sessions.
 ///
 /// Contract: a deleted session is never found again; `delete_user_sessions`
 /// removes every session of the user, in every process's view at once.
+/// Ending a session takes its [`SessionClient`] rows and enqueues their
+/// back-channel logout messages (`core::backchannel::message`) in the same
+/// transaction: a session never ends without its notifications, and a
+/// notification is never queued twice for one client and session.
 pub trait SessionStore: Send + Sync {
     fn insert_session(&self, s: &Session) -> impl Future<Output = Result<()>> + Send;
     fn find_session(
@@ -51,28 +77,53 @@ pub trait SessionStore: Send + Sync {
         id_hash: &SecretHash,
         idle_expires_at: UnixTime,
     ) -> impl Future<Output = Result<()>> + Send;
-    fn delete_session(&self, id_hash: &SecretHash) -> impl Future<Output = Result<bool>> + Send;
-    /// Ends every session of a user; returns how many.
-    fn delete_user_sessions(&self, user_id: &UserId) -> impl Future<Output = Result<u64>> + Send;
+    /// Ends one session; returns how many back-channel logout messages it
+    /// queued (one per client recorded for it).
+    fn delete_session(
+        &self,
+        id_hash: &SecretHash,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<u64>> + Send;
+    /// Ends every session of a user; returns how many sessions (the
+    /// back-channel logout messages of all of them are queued as well).
+    fn delete_user_sessions(
+        &self,
+        user_id: &UserId,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<u64>> + Send;
     /// The user's sessions live at `now`, newest first (the account page).
     fn list_user_sessions(
         &self,
         user_id: &UserId,
         now: UnixTime,
     ) -> impl Future<Output = Result<Vec<Session>>> + Send;
-    /// Deletes one session if it is the user's; returns whether it did.
+    /// Deletes one session if it is the user's (queueing its back-channel
+    /// logouts); returns whether it did.
     fn delete_user_session(
         &self,
         user_id: &UserId,
         id_hash: &SecretHash,
+        now: UnixTime,
     ) -> impl Future<Output = Result<bool>> + Send;
-    /// Deletes every session of the user but `keep`; returns how many.
+    /// Deletes every session of the user but `keep` (queueing their
+    /// back-channel logouts); returns how many.
     fn delete_other_sessions(
         &self,
         user_id: &UserId,
         keep: &SecretHash,
+        now: UnixTime,
     ) -> impl Future<Output = Result<u64>> + Send;
-    /// Deletes expired sessions; returns how many.
+    /// Records that `client` got an ID token in the session
+    /// `client.session`, until `expires_at` (the session's absolute end at
+    /// the latest). Idempotent.
+    fn record_session_client(
+        &self,
+        client: &SessionClient,
+        now: UnixTime,
+        expires_at: UnixTime,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Deletes expired sessions (and expired session-client records);
+    /// returns how many sessions.
     fn purge_sessions(&self, now: UnixTime) -> impl Future<Output = Result<u64>> + Send;
 }
 
@@ -122,10 +173,18 @@ pub async fn current<S: SessionStore>(
 }
 
 /// Ends the session a cookie names (logout, and before a login replaces
-/// it), live or not. Unknown ids are fine.
+/// it), live or not. Unknown ids are fine. Every way a session ends goes
+/// through here or `core::session_end` (a user's sessions): each client
+/// that got an ID token in the session is sent a logout token
+/// (`core::backchannel`), queued by the store in the transaction that ends
+/// it.
 pub async fn end<S: SessionStore>(auth: &Authority<S>, cookie: Option<&str>) -> Result<()> {
     if let Some(cookie) = cookie.filter(|c| !c.is_empty() && c.len() <= MAX_ID_LEN) {
-        auth.store.delete_session(&SecretHash::of(cookie)).await?;
+        let hash = SecretHash::of(cookie);
+        let queued = auth.store.delete_session(&hash, auth.clock.now()).await?;
+        if queued > 0 {
+            auth.outbox.wake();
+        }
     }
     Ok(())
 }

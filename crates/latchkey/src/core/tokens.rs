@@ -6,7 +6,10 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use latchkey_proto::{AccessTokenClaims, Audience, Confirmation, IdTokenClaims};
+use latchkey_proto::{
+    AccessTokenClaims, Actor, Audience, BACKCHANNEL_LOGOUT_EVENT, Confirmation, IdTokenClaims,
+    LogoutTokenClaims,
+};
 
 use super::Authority;
 use super::clients::{Client, GrantType, TokenDelivery};
@@ -48,6 +51,8 @@ pub struct IssuedTokens {
     pub scope: Scope,
     pub refresh_token: Option<IssuedRefreshToken>,
     pub id_token: Option<String>,
+    /// RFC 8693 §2.2.1 `issued_token_type`: set by token exchange only.
+    pub issued_token_type: Option<&'static str>,
 }
 
 /// A refresh token on its way to the client, and how it travels (the JSON
@@ -154,6 +159,59 @@ pub fn mint_access_token(
         cnf: cnf.map(|j| Confirmation {
             jkt: j.as_str().to_owned(),
         }),
+        act: None,
+    };
+    let jwt = keys.sign(JwtType::AccessToken, &claims)?;
+    Ok((jwt, claims))
+}
+
+/// What token exchange (RFC 8693) makes of a verified subject token.
+#[derive(Debug, Clone)]
+pub struct Exchange<'a> {
+    /// The subject token's claims, verified.
+    pub subject: &'a AccessTokenClaims,
+    /// The exchanging client: the new token's `client_id` and `act.sub`.
+    pub client: &'a Client,
+    /// At most the subject token's scope.
+    pub scope: &'a Scope,
+    pub audience: Vec<String>,
+}
+
+/// Mints the access token of a token exchange: the subject's `sub`,
+/// `roles`, `auth_time` (and `email` while the `email` scope is kept); the
+/// exchanging client's `client_id`; `act: {"sub": <client>}`, nesting the
+/// subject token's own `act` (RFC 8693 §4.1: "the least recent actor is the
+/// most deeply nested"). It never outlives the subject token.
+pub fn mint_exchanged_token(
+    keys: &KeySet,
+    settings: &Settings,
+    now: UnixTime,
+    exchange: Exchange<'_>,
+) -> Result<(String, AccessTokenClaims)> {
+    let subject = exchange.subject;
+    let claims = AccessTokenClaims {
+        iss: settings.issuer.clone(),
+        sub: subject.sub.clone(),
+        aud: Audience::from_vec(exchange.audience),
+        exp: (now + settings.access_token_ttl_seconds).min(subject.exp),
+        iat: now,
+        nbf: None,
+        jti: uuid::Uuid::new_v4().to_string(),
+        client_id: exchange.client.id.to_string(),
+        scope: exchange.scope.to_string(),
+        auth_time: subject.auth_time,
+        roles: subject.roles.clone(),
+        email: subject
+            .email
+            .clone()
+            .filter(|_| exchange.scope.contains(super::scope::EMAIL)),
+        // Not sender-constrained: the exchanging client presents no proof
+        // to the token endpoint for the new token (docs/logout-and-exchange.md).
+        cnf: None,
+        act: Some(Actor {
+            sub: exchange.client.id.to_string(),
+            act: subject.act.clone().map(Box::new),
+        }),
     };
     let jwt = keys.sign(JwtType::AccessToken, &claims)?;
     Ok((jwt, claims))
@@ -169,12 +227,16 @@ pub struct IdTokenSpec<'a> {
     pub amr: &'a [&'a str],
     /// The access token issued with it, for `at_hash`.
     pub access_token: &'a str,
+    /// The browser session it is issued in (`core::sessions::sid`), for
+    /// back-channel logout.
+    pub sid: Option<&'a str>,
 }
 
 /// Mints an ID token signed with the current key: `iss`, `sub`, `aud` (the
 /// client id alone, so no `azp` is needed: OIDC Core §2 asks for `azp` only
 /// when `aud` has several members), `exp`, `iat`, `auth_time`, `nonce` when
-/// the request sent one, and `at_hash`.
+/// the request sent one, `at_hash`, and `sid` when it is issued in a
+/// browser session.
 pub fn mint_id_token(
     keys: &KeySet,
     settings: &Settings,
@@ -198,12 +260,57 @@ pub fn mint_id_token(
         at_hash: Some(at_hash(alg, spec.access_token)),
         amr: (!spec.amr.is_empty()).then(|| spec.amr.iter().map(|m| (*m).to_owned()).collect()),
         azp: None,
-        sid: None,
+        sid: spec.sid.map(str::to_owned),
         email: None,
         email_verified: None,
         name: None,
     };
     keys.sign(JwtType::IdToken, &claims)
+}
+
+/// How long a logout token is valid: it is sent, not kept, and minted
+/// again at each delivery attempt (OIDC Back-Channel Logout 1.0 §2.4
+/// recommends "a short time (e.g., two minutes)").
+pub const LOGOUT_TOKEN_TTL_SECONDS: i64 = 120;
+
+/// Whom a logout token tells which session ended.
+#[derive(Debug, Clone, Copy)]
+pub struct LogoutFor<'a> {
+    /// The client, the token's `aud`.
+    pub client_id: &'a str,
+    /// The user.
+    pub sub: &'a str,
+    pub sid: &'a str,
+    /// The same on every attempt for one notification.
+    pub jti: &'a str,
+}
+
+/// Mints a logout token (OIDC Back-Channel Logout 1.0 §2.4) signed with the
+/// current key, header `typ: logout+jwt`: `iss`, `sub`, `aud` (the client),
+/// `iat`, `exp`, the notice's `jti`, `sid`, and `events` with the
+/// back-channel logout event. No `nonce`: §2.4 forbids it.
+pub fn mint_logout_token(
+    keys: &KeySet,
+    settings: &Settings,
+    now: UnixTime,
+    notice: LogoutFor<'_>,
+) -> Result<String> {
+    let mut events = serde_json::Map::new();
+    events.insert(
+        BACKCHANNEL_LOGOUT_EVENT.to_owned(),
+        serde_json::Value::Object(serde_json::Map::new()),
+    );
+    let claims = LogoutTokenClaims {
+        iss: settings.issuer.clone(),
+        sub: notice.sub.to_owned(),
+        aud: Audience::One(notice.client_id.to_owned()),
+        iat: now,
+        exp: now + LOGOUT_TOKEN_TTL_SECONDS,
+        jti: notice.jti.to_owned(),
+        sid: notice.sid.to_owned(),
+        events,
+    };
+    keys.sign(JwtType::LogoutToken, &claims)
 }
 
 /// "Its value is the base64url encoding of the left-most half of the hash of
@@ -252,6 +359,8 @@ pub struct OidcRequest<'a> {
     pub nonce: Option<&'a str>,
     /// The `amr` claim (RFC 8176 §2); empty leaves it out.
     pub amr: &'a [&'a str],
+    /// The browser session the request was granted in, as its `sid`.
+    pub sid: Option<&'a str>,
 }
 
 /// The `amr` value of a password sign-in (RFC 8176 §2: "Password-based
@@ -309,6 +418,7 @@ pub fn prepare_user_tokens<S>(auth: &Authority<S>, grant: UserGrant<'_>) -> Resu
                 nonce: oidc.nonce,
                 amr: oidc.amr,
                 access_token: &access_token,
+                sid: oidc.sid,
             },
         )?),
         _ => None,
@@ -340,6 +450,7 @@ pub fn prepare_user_tokens<S>(auth: &Authority<S>, grant: UserGrant<'_>) -> Resu
             scope: grant.scope,
             refresh_token,
             id_token,
+            issued_token_type: None,
         },
         family,
         access_jti: claims.jti,
@@ -357,6 +468,7 @@ pub fn count_issued(grant: GrantType, keys: &KeySet) {
         GrantType::ClientCredentials => "client_credentials",
         GrantType::Password => "password",
         GrantType::DeviceCode => "device_code",
+        GrantType::TokenExchange => "token_exchange",
     };
     let alg = keys.current().map_or("none", |(_, alg)| alg.as_str());
     metrics::counter!("latchkey_tokens_issued_total", "grant" => grant, "alg" => alg).increment(1);

@@ -51,6 +51,7 @@ pub fn token_response(tokens: IssuedTokens, settings: &Settings) -> Response {
         scope: tokens.scope.to_string(),
         refresh_token: body_refresh,
         id_token: tokens.id_token,
+        issued_token_type: tokens.issued_token_type.map(str::to_owned),
     };
     let mut resp = Json(body).into_response();
     no_store(resp.headers_mut());

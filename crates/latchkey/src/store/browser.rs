@@ -9,6 +9,7 @@
 //! issues. Either both commit or neither does.
 
 use crate::core::authorize::{AuthorizationRequest, PendingRequest, PendingRequestStore};
+use crate::core::backchannel;
 use crate::core::clients::ClientId;
 use crate::core::clock::UnixTime;
 use crate::core::codes::{CodeStore, Issued, StoredCode};
@@ -17,12 +18,20 @@ use crate::core::error::{Error, Result};
 use crate::core::refresh::FamilyOrigin;
 use crate::core::scope::Scope;
 use crate::core::secret::SecretHash;
-use crate::core::sessions::{Session, SessionStore};
+use crate::core::sessions::{Session, SessionClient, SessionStore};
 use crate::core::users::UserId;
 
+use super::OutboxTx;
 use super::deny_list::DenyListTx;
 use super::refresh::RefreshTx;
 use super::{Store, db_err, in_tx, list_to_text, on_pool, text_to_list};
+
+/// The `RETURNING` clause that yields a [`TakenRow`].
+macro_rules! returning_taken {
+    () => {
+        "RETURNING session_hash, sid, client_id, user_id"
+    };
+}
 
 #[derive(sqlx::FromRow)]
 struct SessionRow {
@@ -86,36 +95,41 @@ impl SessionStore for Store {
         Ok(())
     }
 
-    async fn delete_session(&self, id_hash: &SecretHash) -> Result<bool> {
-        let n =
-            on_pool!(self, pool => sqlx::query("DELETE FROM browser_sessions WHERE id_hash = $1")
+    async fn delete_session(&self, id_hash: &SecretHash, now: UnixTime) -> Result<u64> {
+        in_tx!(self, tx => {
+            sqlx::query("DELETE FROM browser_sessions WHERE id_hash = $1")
+                .bind(id_hash.as_str())
+                .execute(&mut *tx)
+                .await?;
+            let rows: Vec<TakenRow> = sqlx::query_as(concat!(
+                "DELETE FROM session_clients WHERE session_hash = $1 ",
+                returning_taken!()
+            ))
             .bind(id_hash.as_str())
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))
-            .map_err(db_err)?;
-        Ok(n > 0)
+            .fetch_all(&mut *tx)
+            .await?;
+            notify(&mut *tx, rows, now).await
+        })
     }
 
-    async fn delete_user_sessions(&self, user_id: &UserId) -> Result<u64> {
-        on_pool!(self, pool => sqlx::query("DELETE FROM browser_sessions WHERE user_id = $1")
+    async fn delete_user_sessions(&self, user_id: &UserId, now: UnixTime) -> Result<u64> {
+        in_tx!(self, tx => {
+            let ended = sqlx::query("DELETE FROM browser_sessions WHERE user_id = $1")
+                .bind(user_id.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            let rows: Vec<TakenRow> = sqlx::query_as(concat!(
+                "DELETE FROM session_clients WHERE user_id = $1 ",
+                returning_taken!()
+            ))
             .bind(user_id.as_str())
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))
-        .map_err(db_err)
+            .fetch_all(&mut *tx)
+            .await?;
+            notify(&mut *tx, rows, now).await.map(|_| ended)
+        })
     }
 
-    async fn purge_sessions(&self, now: UnixTime) -> Result<u64> {
-        on_pool!(self, pool => sqlx::query(
-            "DELETE FROM browser_sessions WHERE idle_expires_at <= $1 OR expires_at <= $1",
-        )
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))
-        .map_err(db_err)
-    }
     async fn list_user_sessions(&self, user_id: &UserId, now: UnixTime) -> Result<Vec<Session>> {
         let rows: Vec<SessionRow> = on_pool!(self, pool => sqlx::query_as(
             "SELECT id_hash, user_id, auth_time, created_at, idle_expires_at, expires_at \
@@ -140,30 +154,128 @@ impl SessionStore for Store {
             .collect())
     }
 
-    async fn delete_user_session(&self, user_id: &UserId, id_hash: &SecretHash) -> Result<bool> {
-        let n = on_pool!(self, pool => sqlx::query(
-            "DELETE FROM browser_sessions WHERE id_hash = $1 AND user_id = $2",
-        )
-        .bind(id_hash.as_str())
-        .bind(user_id.as_str())
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))
-        .map_err(db_err)?;
-        Ok(n > 0)
+    async fn delete_user_session(
+        &self,
+        user_id: &UserId,
+        id_hash: &SecretHash,
+        now: UnixTime,
+    ) -> Result<bool> {
+        in_tx!(self, tx => {
+            let n = sqlx::query("DELETE FROM browser_sessions WHERE id_hash = $1 AND user_id = $2")
+                .bind(id_hash.as_str())
+                .bind(user_id.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n == 0 {
+                return Ok::<bool, Error>(false);
+            }
+            let rows: Vec<TakenRow> = sqlx::query_as(concat!(
+                "DELETE FROM session_clients WHERE session_hash = $1 AND user_id = $2 ",
+                returning_taken!()
+            ))
+            .bind(id_hash.as_str())
+            .bind(user_id.as_str())
+            .fetch_all(&mut *tx)
+            .await?;
+            notify(&mut *tx, rows, now).await.map(|_| true)
+        })
     }
 
-    async fn delete_other_sessions(&self, user_id: &UserId, keep: &SecretHash) -> Result<u64> {
+    async fn delete_other_sessions(
+        &self,
+        user_id: &UserId,
+        keep: &SecretHash,
+        now: UnixTime,
+    ) -> Result<u64> {
+        in_tx!(self, tx => {
+            let ended = sqlx::query("DELETE FROM browser_sessions WHERE user_id = $1 AND id_hash <> $2")
+                .bind(user_id.as_str())
+                .bind(keep.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            let rows: Vec<TakenRow> = sqlx::query_as(concat!(
+                "DELETE FROM session_clients WHERE user_id = $1 AND session_hash <> $2 ",
+                returning_taken!()
+            ))
+            .bind(user_id.as_str())
+            .bind(keep.as_str())
+            .fetch_all(&mut *tx)
+            .await?;
+            notify(&mut *tx, rows, now).await.map(|_| ended)
+        })
+    }
+
+    async fn record_session_client(
+        &self,
+        c: &SessionClient,
+        now: UnixTime,
+        expires_at: UnixTime,
+    ) -> Result<()> {
         on_pool!(self, pool => sqlx::query(
-            "DELETE FROM browser_sessions WHERE user_id = $1 AND id_hash <> $2",
+            "INSERT INTO session_clients \
+             (session_hash, sid, client_id, user_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (session_hash, client_id) DO NOTHING",
         )
-        .bind(user_id.as_str())
-        .bind(keep.as_str())
+        .bind(c.session.as_str())
+        .bind(&c.sid)
+        .bind(c.client_id.as_str())
+        .bind(c.user_id.as_str())
+        .bind(now)
+        .bind(expires_at)
+        .execute(pool)
+        .await
+        .map(|_| ()))
+        .map_err(db_err)
+    }
+
+    async fn purge_sessions(&self, now: UnixTime) -> Result<u64> {
+        on_pool!(self, pool => sqlx::query(
+            "DELETE FROM session_clients WHERE expires_at <= $1",
+        )
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|_| ()))
+        .map_err(db_err)?;
+        on_pool!(self, pool => sqlx::query(
+            "DELETE FROM browser_sessions WHERE idle_expires_at <= $1 OR expires_at <= $1",
+        )
+        .bind(now)
         .execute(pool)
         .await
         .map(|r| r.rows_affected()))
         .map_err(db_err)
     }
+}
+
+/// A session-client row taken by a session's end.
+type TakenRow = (String, String, String, String);
+
+/// Queues the back-channel logout message of each session client taken
+/// (`core::backchannel::message`) on the ending transaction's connection.
+/// Returns how many.
+async fn notify<C: OutboxTx + Send>(
+    conn: &mut C,
+    rows: Vec<TakenRow>,
+    now: UnixTime,
+) -> Result<u64> {
+    let mut n = 0;
+    for (session, sid, client_id, user_id) in rows {
+        let message = backchannel::message(
+            &SessionClient {
+                session: SecretHash::from_stored(session),
+                sid,
+                client_id: ClientId::new(client_id),
+                user_id: UserId::new(user_id),
+            },
+            now,
+        )?;
+        conn.enqueue(&message).await?;
+        n += 1;
+    }
+    Ok(n)
 }
 
 impl PendingRequestStore for Store {
@@ -247,6 +359,7 @@ struct CodeRow {
     created_at: i64,
     expires_at: i64,
     used_at: Option<i64>,
+    session_hash: Option<String>,
 }
 
 impl CodeStore for Store {
@@ -254,8 +367,8 @@ impl CodeStore for Store {
         on_pool!(self, pool => sqlx::query(
             "INSERT INTO authorization_codes \
              (hash, client_id, user_id, redirect_uri, code_challenge, scope, nonce, audience, \
-              auth_time, created_at, expires_at, used_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL)",
+              auth_time, created_at, expires_at, used_at, session_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12)",
         )
         .bind(c.hash.as_str())
         .bind(c.client_id.as_str())
@@ -268,6 +381,7 @@ impl CodeStore for Store {
         .bind(c.auth_time)
         .bind(c.created_at)
         .bind(c.expires_at)
+        .bind(c.session.as_ref().map(SecretHash::as_str))
         .execute(pool)
         .await
         .map(|_| ()))
@@ -278,7 +392,7 @@ impl CodeStore for Store {
     async fn find_code(&self, hash: &SecretHash) -> Result<Option<StoredCode>> {
         let row: Option<CodeRow> = on_pool!(self, pool => sqlx::query_as(
             "SELECT hash, client_id, user_id, redirect_uri, code_challenge, scope, nonce, \
-             audience, auth_time, created_at, expires_at, used_at \
+             audience, auth_time, created_at, expires_at, used_at, session_hash \
              FROM authorization_codes WHERE hash = $1",
         )
         .bind(hash.as_str())
@@ -301,6 +415,7 @@ impl CodeStore for Store {
             created_at: r.created_at,
             expires_at: r.expires_at,
             used_at: r.used_at,
+            session: r.session_hash.map(SecretHash::from_stored),
         }))
     }
 

@@ -19,6 +19,7 @@ struct ClientRow {
     token_delivery: String,
     allowed_origins: String,
     policy: String,
+    backchannel_logout_uri: Option<String>,
     created_at: i64,
 }
 
@@ -27,7 +28,8 @@ macro_rules! select_clients {
     ($rest:literal) => {
         concat!(
             "SELECT id, name, secret_hash, first_party, redirect_uris, post_logout_redirect_uris, \
-             grant_types, scopes, audiences, token_delivery, allowed_origins, policy, created_at FROM clients ",
+             grant_types, scopes, audiences, token_delivery, allowed_origins, policy, \
+             backchannel_logout_uri, created_at FROM clients ",
             $rest
         )
     };
@@ -55,6 +57,7 @@ impl ClientRow {
             token_delivery,
             allowed_origins: text_to_list(&self.allowed_origins)?,
             policy: ClientPolicy::from_stored(&self.policy)?,
+            backchannel_logout_uri: self.backchannel_logout_uri,
             created_at: self.created_at,
             name: self.name,
             id: ClientId::new(self.id),
@@ -70,8 +73,8 @@ impl ClientStore for Store {
             sqlx::query(
                 "INSERT INTO clients (id, name, secret_hash, first_party, redirect_uris, \
                  post_logout_redirect_uris, grant_types, scopes, audiences, token_delivery, \
-                 allowed_origins, policy, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                 allowed_origins, policy, backchannel_logout_uri, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
             )
             .bind(c.id.as_str())
             .bind(&c.name)
@@ -85,6 +88,7 @@ impl ClientStore for Store {
             .bind(c.token_delivery.as_str())
             .bind(list_to_text(&c.allowed_origins))
             .bind(c.policy.to_stored())
+            .bind(&c.backchannel_logout_uri)
             .bind(c.created_at)
             .execute(&mut *tx)
             .await?;

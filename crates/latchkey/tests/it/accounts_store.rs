@@ -145,11 +145,11 @@ both_backends! {
         let listed = store.list_user_sessions(&a.id, now).await.unwrap();
         assert_eq!(listed.len(), 2);
         assert!(store.list_user_sessions(&a.id, now + 100).await.unwrap().is_empty(), "idle-expired ones are not listed");
-        assert!(!store.delete_user_session(&a.id, &SecretHash::of("s3")).await.unwrap(), "another user's");
-        assert_eq!(store.delete_other_sessions(&a.id, &SecretHash::of("s1")).await.unwrap(), 1);
+        assert!(!store.delete_user_session(&a.id, &SecretHash::of("s3"), now).await.unwrap(), "another user's");
+        assert_eq!(store.delete_other_sessions(&a.id, &SecretHash::of("s1"), now).await.unwrap(), 1);
         assert!(store.find_session(&SecretHash::of("s1")).await.unwrap().is_some());
         assert!(store.find_session(&SecretHash::of("s3")).await.unwrap().is_some());
-        assert!(store.delete_user_session(&a.id, &SecretHash::of("s1")).await.unwrap());
+        assert!(store.delete_user_session(&a.id, &SecretHash::of("s1"), now).await.unwrap());
 
         store.insert_family(&family("f1", &c1, &a.id, now)).await.unwrap();
         store.insert_family(&family("f2", &c2, &a.id, now)).await.unwrap();

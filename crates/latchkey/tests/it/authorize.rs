@@ -411,7 +411,7 @@ both_backends! {
         assert_eq!(page.redirect_param("error").as_deref(), Some("login_required"));
         // The server row is gone too (not just this browser's cookie).
         use latchkey::core::sessions::SessionStore as _;
-        assert_eq!(srv.server.app.store().delete_user_sessions(&user_id.as_str().into()).await.unwrap(), 0);
+        assert_eq!(srv.server.app.store().delete_user_sessions(&user_id.as_str().into(), srv.now()).await.unwrap(), 0);
 
         // An unregistered post_logout_redirect_uri: the signed-out page.
         let url = url::Url::parse_with_params(&srv.url("/v1/oauth/logout"), &[

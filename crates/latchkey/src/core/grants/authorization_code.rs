@@ -22,13 +22,14 @@ use crate::core::dpop::Jkt;
 use crate::core::error::{Error, Result};
 use crate::core::refresh::FamilyOrigin;
 use crate::core::secret::{Secret, SecretHash};
+use crate::core::sessions::{self, SessionClient, SessionStore};
 use crate::core::tokens::{self, IssuedTokens, OidcRequest, UserGrant};
 use crate::core::users::UserStore;
 
 /// Codes longer than this are refused unhashed (ours are 43 characters).
 const MAX_CODE_LEN: usize = 512;
 
-pub async fn issue<S: CodeStore + UserStore>(
+pub async fn issue<S: CodeStore + UserStore + SessionStore>(
     auth: &Authority<S>,
     client: &Client,
     code: &Secret,
@@ -89,6 +90,10 @@ pub async fn issue<S: CodeStore + UserStore>(
         .filter(|u| !u.disabled)
         .ok_or_else(|| bad("the user can no longer sign in"))?;
 
+    let sid = stored
+        .session
+        .as_ref()
+        .map(|h| sessions::sid(&auth.server_key, h));
     let prepared = tokens::prepare_user_tokens(
         auth,
         UserGrant {
@@ -101,10 +106,32 @@ pub async fn issue<S: CodeStore + UserStore>(
             oidc: Some(OidcRequest {
                 nonce: stored.nonce.as_deref(),
                 amr: &[],
+                sid: sid.as_deref(),
             }),
             dpop_jkt,
         },
     )?;
+    // Back-channel logout (docs/logout-and-exchange.md): a client that gets
+    // an ID token in a session hears when the session ends. Recorded before
+    // the redemption, so that no ID token is out without its record (a
+    // record whose redemption then loses only costs a spurious notice).
+    if prepared.tokens.id_token.is_some()
+        && client.backchannel_logout_uri.is_some()
+        && let (Some(session), Some(sid)) = (&stored.session, &sid)
+    {
+        auth.store
+            .record_session_client(
+                &SessionClient {
+                    session: session.clone(),
+                    sid: sid.clone(),
+                    client_id: client.id.clone(),
+                    user_id: user.id.clone(),
+                },
+                now,
+                now + auth.settings.session_absolute_ttl_seconds,
+            )
+            .await?;
+    }
     let redeemed = auth
         .store
         .redeem_code(

@@ -46,5 +46,6 @@ pub(super) fn issue<S>(
         scope,
         refresh_token: None,
         id_token: None,
+        issued_token_type: None,
     })
 }

@@ -9,12 +9,15 @@ mod client_credentials;
 mod device_code;
 pub mod password;
 pub mod refresh_token;
+pub mod token_exchange;
 
 use std::net::IpAddr;
 
 use super::Authority;
+use super::audit::AuditStore;
 use super::clients::{self, ClientCredentials, ClientStore, GrantType};
 use super::codes::CodeStore;
+use super::deny_list::DenyListStore;
 use super::device::DeviceStore;
 use super::discovery::paths;
 use super::dpop::{self, DpopReplayStore, ProofHeader, ProofTarget};
@@ -23,6 +26,7 @@ use super::params::Params;
 use super::refresh::RefreshTokenStore;
 use super::scope::Scope;
 use super::secret::Secret;
+use super::sessions::SessionStore;
 use super::signin::PasswordStores;
 use super::tokens::IssuedTokens;
 use super::users::UserStore;
@@ -36,6 +40,9 @@ pub trait TokenStores:
     + DeviceStore
     + PasswordStores
     + DpopReplayStore
+    + SessionStore
+    + DenyListStore
+    + AuditStore
 {
 }
 
@@ -47,6 +54,9 @@ impl<T> TokenStores for T where
         + DeviceStore
         + PasswordStores
         + DpopReplayStore
+        + SessionStore
+        + DenyListStore
+        + AuditStore
 {
 }
 
@@ -80,6 +90,8 @@ pub enum Grant {
         scope: Option<Scope>,
         resources: Vec<String>,
     },
+    /// RFC 8693 §2.1.
+    TokenExchange(token_exchange::ExchangeRequest),
 }
 
 /// What the token endpoint knows about the request beyond its parameters.
@@ -120,6 +132,23 @@ impl Grant {
             Some(GrantType::DeviceCode) => Ok(Grant::DeviceCode {
                 device_code: Secret::new(params.require("device_code")?),
             }),
+            Some(GrantType::TokenExchange) => {
+                Ok(Grant::TokenExchange(token_exchange::ExchangeRequest {
+                    subject_token: Secret::new(params.require("subject_token")?),
+                    subject_token_type: params.require("subject_token_type")?.to_owned(),
+                    actor_token: params.get("actor_token").map(Secret::new),
+                    actor_token_type: params.get("actor_token_type").map(str::to_owned),
+                    requested_token_type: params.get("requested_token_type").map(str::to_owned),
+                    scope,
+                    // RFC 8693 §2.1: `resource` and `audience` may each be
+                    // repeated; both name where the token will be used.
+                    targets: params
+                        .get_all("resource")
+                        .chain(params.get_all("audience"))
+                        .map(str::to_owned)
+                        .collect(),
+                }))
+            }
             None => Err(Error::UnsupportedGrantType(
                 format!("grant_type {grant_type:?} is not supported").into(),
             )),
@@ -133,6 +162,7 @@ impl Grant {
             Grant::AuthorizationCode { .. } => GrantType::AuthorizationCode,
             Grant::RefreshToken { .. } => GrantType::RefreshToken,
             Grant::DeviceCode { .. } => GrantType::DeviceCode,
+            Grant::TokenExchange(_) => GrantType::TokenExchange,
         }
     }
 }
@@ -219,5 +249,6 @@ pub async fn token_with<S: TokenStores>(
             };
             refresh_token::rotate(auth, request).await
         }
+        Grant::TokenExchange(request) => token_exchange::issue(auth, &client, request).await,
     }
 }

@@ -90,6 +90,7 @@ pub async fn issue<S: PasswordStores + RefreshTokenStore>(
             oidc: Some(OidcRequest {
                 nonce: None,
                 amr: &[tokens::AMR_PASSWORD],
+                sid: None,
             }),
             dpop_jkt: request.dpop_jkt.as_ref(),
         },

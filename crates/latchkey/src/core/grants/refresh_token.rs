@@ -288,6 +288,7 @@ fn mint<S>(
             (successor_expires_at - now).max(0),
         )),
         id_token: None,
+        issued_token_type: None,
     })
 }
 

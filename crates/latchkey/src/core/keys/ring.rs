@@ -26,6 +26,8 @@ pub enum JwtType {
     AccessToken,
     /// `JWT` (OIDC ID tokens).
     IdToken,
+    /// `logout+jwt` (OIDC Back-Channel Logout 1.0 §2.4: "explicitly typed").
+    LogoutToken,
 }
 
 impl JwtType {
@@ -33,6 +35,7 @@ impl JwtType {
         match self {
             JwtType::AccessToken => ACCESS_TOKEN_TYP,
             JwtType::IdToken => "JWT",
+            JwtType::LogoutToken => "logout+jwt",
         }
     }
 }
@@ -44,6 +47,7 @@ struct Signer {
     /// The base64url JWS headers, computed once per key.
     header_at: String,
     header_id: String,
+    header_logout: String,
 }
 
 impl Signer {
@@ -60,6 +64,7 @@ impl Signer {
         Ok(Signer {
             header_at: header(JwtType::AccessToken)?,
             header_id: header(JwtType::IdToken)?,
+            header_logout: header(JwtType::LogoutToken)?,
             kid,
             alg,
             pair,
@@ -148,6 +153,7 @@ impl KeySet {
         let header = match typ {
             JwtType::AccessToken => &signer.header_at,
             JwtType::IdToken => &signer.header_id,
+            JwtType::LogoutToken => &signer.header_logout,
         };
         let payload = serde_json::to_vec(claims).map_err(Error::internal)?;
         let mut jws = String::with_capacity(header.len() + payload.len() * 4 / 3 + 360);

@@ -214,6 +214,7 @@ pub fn deliverers(app: &AppState) -> Vec<Arc<dyn Deliverer>> {
 pub fn spawn_outbox(app: AppState, deliverers: Vec<Arc<dyn Deliverer>>) -> JoinHandle<()> {
     let config = WorkerConfig {
         poll_interval: Duration::from_millis(app.settings().outbox_poll_interval_ms),
+        lease_seconds: i64::try_from(app.settings().outbox_lease_seconds).unwrap_or(i64::MAX),
         ..WorkerConfig::default()
     };
     match Worker::new(

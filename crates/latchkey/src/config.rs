@@ -205,6 +205,7 @@ impl Settings {
             ),
             ("key_refresh_seconds", self.key_refresh_seconds),
             ("outbox_poll_interval_ms", self.outbox_poll_interval_ms),
+            ("outbox_lease_seconds", self.outbox_lease_seconds),
             (
                 "signin_max_failures_per_username",
                 u64::from(self.signin_max_failures_per_username),
@@ -273,11 +274,11 @@ impl Settings {
     /// The accounts' settings (docs/accounts.md): a password rule that can
     /// be met, a mail server URL the mailer understands, a `From` address.
     fn check_accounts(&mut self, problems: &mut Problems) {
-        if !(1..=crate::core::password_rules::MAX_LENGTH).contains(&self.password_min_length) {
+        if !(8..=crate::core::password_rules::MAX_LENGTH).contains(&self.password_min_length) {
             problems.add(
                 "password_min_length",
                 format!(
-                    "must be 1 to {} characters",
+                    "must be 8 (NIST SP 800-63B's minimum) to {} characters",
                     crate::core::password_rules::MAX_LENGTH
                 ),
             );

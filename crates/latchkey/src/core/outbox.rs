@@ -26,7 +26,7 @@
 //!
 //! Two processes never deliver one row at once: a claim is one conditional
 //! statement over rows whose lease has passed, so of two claimers one gets
-//! the row. The lease (`OUTBOX_LEASE_SECONDS`) is far longer than any
+//! the row. The lease (`outbox_lease_seconds`, 120 s) is far longer than any
 //! deliverer's own timeout, so a row is claimed again only when the process
 //! that held it died: delivery is at least once, and exactly once whenever
 //! the worker that claimed a row lives to record the outcome.
@@ -199,6 +199,8 @@ pub struct WorkerConfig {
     pub poll_interval: Duration,
     /// Rows claimed per round (and so deliveries in flight at most).
     pub batch: i64,
+    /// Seconds a claimed row stays this worker's (`outbox_lease_seconds`).
+    pub lease_seconds: i64,
 }
 
 impl Default for WorkerConfig {
@@ -206,6 +208,7 @@ impl Default for WorkerConfig {
         WorkerConfig {
             poll_interval: Duration::from_secs(1),
             batch: 16,
+            lease_seconds: OUTBOX_LEASE_SECONDS,
         }
     }
 }
@@ -294,7 +297,12 @@ impl Worker {
         let inner = &self.inner;
         let now = inner.clock.now();
         let claimed = store
-            .claim_outbox(&inner.owner, now, OUTBOX_LEASE_SECONDS, inner.config.batch)
+            .claim_outbox(
+                &inner.owner,
+                now,
+                inner.config.lease_seconds,
+                inner.config.batch,
+            )
             .await?;
         let n = claimed.len();
         let results =

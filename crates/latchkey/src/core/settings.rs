@@ -157,6 +157,11 @@ pub struct Settings {
     /// delivery, in milliseconds (a message committed by the same process is
     /// picked up at once).
     pub outbox_poll_interval_ms: u64,
+    /// How long a process holds a message it is delivering, in seconds: if it
+    /// dies meanwhile, another process tries the message again once this has
+    /// passed. Keep it well above the deliverers' own timeouts (20 s for
+    /// SMTP), or a slow delivery may be repeated by a second process.
+    pub outbox_lease_seconds: u64,
 
     // --- Accounts (docs/accounts.md) ---
     /// `closed`: users come from the CLI or the admin API. `open`: anyone may
@@ -227,6 +232,7 @@ impl Default for Settings {
             brand_color: None,
             theme_dir: None,
             outbox_poll_interval_ms: 1000,
+            outbox_lease_seconds: 120,
             registration: Registration::Closed,
             email_verification: EmailVerification::Required,
             smtp_url: None,

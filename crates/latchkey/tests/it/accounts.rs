@@ -595,3 +595,26 @@ fn current_handle(body: &str) -> String {
     let start = rest.find(key).unwrap() + key.len();
     rest[start..start + rest[start..].find('"').unwrap()].to_owned()
 }
+
+both_backends! {
+    /// The account endpoints share the sign-in limit per client address:
+    /// past it they answer 429 with `Retry-After`, known address or not.
+    async fn the_account_endpoints_share_the_address_limit(db) {
+        let mail = MailCatcher::start();
+        let srv = server(&db, &mail, |s| s.signin_max_failures_per_address = 3).await;
+        let app = srv.client(first_party(TokenDelivery::Body)).await;
+        for i in 0..3 {
+            let resp = post_json(&srv, &app, "/v1/password/forgot", serde_json::json!({"email": format!("w{i}@example.com")})).await;
+            assert_eq!(resp.status(), 202);
+        }
+        let resp = post_json(&srv, &app, "/v1/signup", serde_json::json!({"email": "w9@example.com", "password": NEW_PASSWORD})).await;
+        assert_eq!(resp.status(), 429);
+        assert!(resp.headers().contains_key("retry-after"));
+        let b = Browser::new(&srv);
+        assert_eq!(b.get("/verify-email?token=guess").await.status, 429);
+        // The window passes.
+        srv.clock.advance(srv.server.app.settings().signin_failure_window_seconds + 1);
+        let resp = post_json(&srv, &app, "/v1/password/forgot", serde_json::json!({"email": "w0@example.com"})).await;
+        assert_eq!(resp.status(), 202);
+    }
+}

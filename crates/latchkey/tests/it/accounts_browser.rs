@@ -43,13 +43,24 @@ async fn submit(b: &fantoccini::Client) {
         .unwrap();
 }
 
-async fn heading(b: &fantoccini::Client) -> String {
-    b.find(Locator::Css("h1"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+/// Waits (at most 15 s) until the page's heading is `expected`: a click
+/// navigates, and the next page may not be there yet.
+async fn expect_heading(b: &fantoccini::Client, expected: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let seen = match b.find(Locator::Css("h1")).await {
+            Ok(h) => h.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if seen == expected {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the heading is {seen:?}, not {expected:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -70,13 +81,13 @@ async fn register_verify_sign_in_and_see_the_account_in_a_browser() {
         .click()
         .await
         .unwrap();
-    assert_eq!(heading(b).await, "Create an account");
+    expect_heading(b, "Create an account").await;
     fill(b, "email", "Vera@Example.com").await;
     fill(b, "name", "Vera").await;
     fill(b, "password", NEW_PASSWORD).await;
     save(b, "register.png").await;
     submit(b).await;
-    assert_eq!(heading(b).await, "Check your inbox");
+    expect_heading(b, "Check your inbox").await;
     save(b, "register-done.png").await;
 
     // Step 2: the e-mailed link, opened in the same browser.
@@ -84,7 +95,7 @@ async fn register_verify_sign_in_and_see_the_account_in_a_browser() {
     b.goto(&got[0].link("/verify-email").unwrap())
         .await
         .unwrap();
-    assert_eq!(heading(b).await, "Email address confirmed");
+    expect_heading(b, "Email address confirmed").await;
     save(b, "verify-email.png").await;
 
     // Step 3: sign in from there, and on to the account page.
@@ -94,13 +105,13 @@ async fn register_verify_sign_in_and_see_the_account_in_a_browser() {
         .click()
         .await
         .unwrap();
-    assert_eq!(heading(b).await, "Sign in");
+    expect_heading(b, "Sign in").await;
     fill(b, "username", "vera@example.com").await;
     fill(b, "password", NEW_PASSWORD).await;
     submit(b).await;
-    assert_eq!(heading(b).await, "You are signed in");
+    expect_heading(b, "You are signed in").await;
     b.goto(&srv.url("/account")).await.unwrap();
-    assert_eq!(heading(b).await, "Your account");
+    expect_heading(b, "Your account").await;
     let text = b
         .find(Locator::Css("main"))
         .await
@@ -128,5 +139,5 @@ async fn register_verify_sign_in_and_see_the_account_in_a_browser() {
         .click()
         .await
         .unwrap();
-    assert_eq!(heading(b).await, "Sign in");
+    expect_heading(b, "Sign in").await;
 }

@@ -203,6 +203,8 @@ both_backends! {
             ("LATCHKEY_REGISTRATION", "open"),
             ("LATCHKEY_SMTP_URL", dead_url.as_str()),
             ("LATCHKEY_OUTBOX_POLL_INTERVAL_MS", "10"),
+            // Killed while it may hold the message: its lease must pass soon.
+            ("LATCHKEY_OUTBOX_LEASE_SECONDS", "2"),
         ]).await;
         let client = cli_client(&db);
         let http = reqwest::Client::new();
@@ -309,5 +311,35 @@ both_backends! {
         // And each known address got its e-mails: the two signups, the
         // reset request (JSON and page).
         mail.wait_for(known, 4).await;
+    }
+}
+
+both_backends! {
+    /// Without `smtp_url` (as in `serve --demo`), e-mails are written to the
+    /// log at `info`, links included, and the links work.
+    async fn without_smtp_the_email_is_in_the_log(db) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Process::start(&db, free_port(), &dir.path().join("serve.log"), &[
+            ("LATCHKEY_REGISTRATION", "open"),
+            ("LATCHKEY_OUTBOX_POLL_INTERVAL_MS", "10"),
+        ]).await;
+        let client = cli_client(&db);
+        let http = reqwest::Client::new();
+        assert_eq!(signup_at(&http, &p.url, &client, "olga@example.com").await, 201);
+        let prefix = format!("{}/verify-email?token=", p.url);
+        wait_until("the e-mail in the log", Duration::from_secs(15), || {
+            let logs = p.logs();
+            let found = logs.contains(&prefix);
+            async move { found }
+        })
+        .await;
+        let logs = p.logs();
+        let at = logs.find(&prefix).unwrap();
+        let link: String = logs[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || ":/?=-_.%".contains(*c))
+            .collect();
+        let resp = http.get(&link).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "{link}");
     }
 }

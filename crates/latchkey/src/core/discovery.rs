@@ -25,6 +25,9 @@ pub mod paths {
     pub const CONSENT_PAGE: &str = "/consent";
     pub const DEVICE_AUTHORIZATION: &str = "/v1/oauth/device_authorization";
     pub const DEVICE_PAGE: &str = "/device";
+    /// RFC 7591 registration; RFC 7592 management under it.
+    pub const REGISTRATION: &str = "/v1/oauth/register";
+    pub const REGISTRATION_CLIENT: &str = "/v1/oauth/register/{client_id}";
 }
 
 /// The grant types the token endpoint implements.
@@ -56,6 +59,7 @@ pub fn metadata(settings: &Settings, algs: &[SigningAlg]) -> ProviderMetadata {
         userinfo_endpoint: Some(settings.url(paths::USERINFO)),
         end_session_endpoint: Some(settings.url(paths::LOGOUT)),
         device_authorization_endpoint: Some(settings.url(paths::DEVICE_AUTHORIZATION)),
+        registration_endpoint: Some(settings.url(paths::REGISTRATION)),
         scopes_supported: strings(&["openid", "profile", "email", "offline_access"]),
         response_types_supported: strings(&["code"]),
         response_modes_supported: strings(&["query"]),

@@ -5,6 +5,7 @@
 //! `crate::store` for SQLite and PostgreSQL.
 
 pub mod accounts;
+pub mod admin;
 pub mod audit;
 pub mod authorize;
 pub mod clients;
@@ -33,6 +34,7 @@ pub mod password;
 pub mod prompt;
 pub mod ratelimit;
 pub mod refresh;
+pub mod registration;
 pub mod revocation;
 pub mod scope;
 pub mod secret;
@@ -65,6 +67,7 @@ pub trait Storage:
     + device::DeviceStore
     + outbox::OutboxStore
     + health::HealthStore
+    + registration::RegistrationStore
     + Clone
     + Send
     + Sync
@@ -88,6 +91,7 @@ impl<T> Storage for T where
         + device::DeviceStore
         + outbox::OutboxStore
         + health::HealthStore
+        + registration::RegistrationStore
         + Clone
         + Send
         + Sync

@@ -21,6 +21,7 @@ mod keys;
 mod outbox;
 mod ratelimit;
 mod refresh;
+mod registration;
 mod rotation;
 mod secrets;
 mod users;

@@ -14,6 +14,7 @@
 #[macro_use]
 mod common;
 
+mod admin_api;
 mod authorize;
 mod browser;
 mod cli;
@@ -40,6 +41,7 @@ mod ops_process;
 mod outbox;
 mod refresh;
 mod refresh_concurrency;
+mod registration;
 mod revocation;
 mod screenshots;
 mod signin;

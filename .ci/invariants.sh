@@ -26,6 +26,16 @@ rust_files() {
   find "$1" -name '*.rs' | sort
 }
 
+# Invariant: `core` is the domain: it imports neither the web framework nor
+# the database driver, nor the layers around it (`http`, `store`, `cli`,
+# `app`); storage reaches it only through the traits it defines.
+core_is_the_domain() {
+  local hits
+  hits=$(source_lines $(rust_files "$SRC/core") |
+    grep -E '^[^:]*:[0-9]+:[^/]*\b(axum|sqlx|crate::(http|store|cli|app))\b' || true)
+  [ -z "$hits" ] || broken "core imports an outer layer; invert it through a trait" "$hits"
+}
+
 # Invariant: `http` never touches the store; every handler goes through a
 # `core` function (the state's store field, or a store trait's methods).
 http_does_not_touch_the_store() {
@@ -152,6 +162,7 @@ one_crypto_crate() {
   [ -z "$hits" ] || broken "a second crypto crate; use aws-lc-rs (core::secret)" "$hits"
 }
 
+core_is_the_domain
 http_does_not_touch_the_store
 only_http_error_chooses_statuses
 status_of_is_exhaustive

@@ -155,15 +155,7 @@ impl OutboxStore for Store {
         next_attempt_at: UnixTime,
         error: &str,
     ) -> Result<()> {
-        on_pool!(self, pool => sqlx::query(RETRY)
-            .bind(next_attempt_at)
-            .bind(truncate(error))
-            .bind(id)
-            .bind(owner)
-            .execute(pool)
-            .await
-            .map(|_| ()))
-        .map_err(db_err)
+        self.settle(RETRY, id, owner, next_attempt_at, error).await
     }
 
     async fn give_up_outbox(
@@ -173,15 +165,7 @@ impl OutboxStore for Store {
         now: UnixTime,
         error: &str,
     ) -> Result<()> {
-        on_pool!(self, pool => sqlx::query(GIVE_UP)
-            .bind(now)
-            .bind(truncate(error))
-            .bind(id)
-            .bind(owner)
-            .execute(pool)
-            .await
-            .map(|_| ()))
-        .map_err(db_err)
+        self.settle(GIVE_UP, id, owner, now, error).await
     }
 
     async fn list_outbox(&self, kind: &str) -> Result<Vec<MessageState>> {
@@ -216,6 +200,29 @@ impl OutboxStore for Store {
             before,
         )
         .await
+    }
+}
+
+impl Store {
+    /// A failed attempt, settled by the lease holder: `RETRY` (at `at`) or
+    /// `GIVE_UP` (done at `at`); both record the failure's text.
+    async fn settle(
+        &self,
+        sql: &'static str,
+        id: &str,
+        owner: &str,
+        at: UnixTime,
+        error: &str,
+    ) -> Result<()> {
+        on_pool!(self, pool => sqlx::query(sql)
+            .bind(at)
+            .bind(truncate(error))
+            .bind(id)
+            .bind(owner)
+            .execute(pool)
+            .await
+            .map(|_| ()))
+        .map_err(db_err)
     }
 }
 

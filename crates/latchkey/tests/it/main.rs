@@ -47,6 +47,7 @@ mod screenshots;
 mod signin;
 mod signin_limits;
 mod store;
+mod store_admin;
 mod store_refresh;
 mod theme;
 mod tls;

@@ -44,7 +44,8 @@ impl From<&User> for UserView {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserInput {
-    #[schema(min_length = 3, max_length = 254)]
+    /// One `@` with something on both sides, no spaces.
+    #[schema(min_length = 3, max_length = 254, pattern = r"^[^\s@]+@[^\s@]+$")]
     pub email: String,
     #[serde(default)]
     pub name: Option<String>,
@@ -52,7 +53,7 @@ pub struct UserInput {
     pub roles: Vec<String>,
     /// Hashed with Argon2id; never stored or shown as given. 8 characters
     /// at least, 1024 bytes at most.
-    #[schema(min_length = 8, max_length = 256)]
+    #[schema(min_length = 8, max_length = 1024)]
     pub password: String,
 }
 

@@ -56,6 +56,7 @@ fn bench_rotation(c: &mut Criterion) {
             email: "bench@example.com".into(),
             name: None,
             roles: vec![],
+            unverified: false,
         }
         .build(hash, now)
         .unwrap();

@@ -93,6 +93,7 @@ async fn main() -> anyhow::Result<()> {
                 email: format!("fixture{i}@example.com"),
                 name: None,
                 roles: vec![],
+                unverified: false,
             }
             .build(hash.clone(), now - 30 * DAY)?;
             let family = RefreshFamily {

@@ -191,8 +191,15 @@ pub fn spawn_background(app: AppState) -> JoinHandle<()> {
 
 /// The deliverers of the outbox's message kinds (e-mail, back-channel
 /// logout): one per kind, built from the settings.
-pub fn deliverers(_app: &AppState) -> Vec<Arc<dyn Deliverer>> {
-    Vec::new()
+pub fn deliverers(app: &AppState) -> Vec<Arc<dyn Deliverer>> {
+    let mut out: Vec<Arc<dyn Deliverer>> = Vec::new();
+    match crate::mailer::Mailer::from_settings(app.settings()) {
+        Ok(mailer) => out.push(Arc::new(mailer)),
+        // The settings were checked at load; should this fail all the same,
+        // e-mails wait in the outbox for a process that can send them.
+        Err(e) => tracing::error!(error = format!("{e:#}"), "the mailer could not start"),
+    }
+    out
 }
 
 /// The outbox worker of this process (`core::outbox`): delivers the messages

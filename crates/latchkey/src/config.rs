@@ -241,6 +241,7 @@ impl Settings {
             _ => {}
         }
         self.check_brand(&mut problems);
+        self.check_accounts(&mut problems);
         if problems.0.is_empty() {
             Ok(self)
         } else {
@@ -264,6 +265,31 @@ impl Settings {
             && let Err(e) = crate::core::settings::logo_origin(logo, &self.issuer)
         {
             problems.add("brand_logo_url", e);
+        }
+    }
+}
+
+impl Settings {
+    /// The accounts' settings (docs/accounts.md): a password rule that can
+    /// be met, a mail server URL the mailer understands, a `From` address.
+    fn check_accounts(&mut self, problems: &mut Problems) {
+        if !(1..=crate::core::password_rules::MAX_LENGTH).contains(&self.password_min_length) {
+            problems.add(
+                "password_min_length",
+                format!(
+                    "must be 1 to {} characters",
+                    crate::core::password_rules::MAX_LENGTH
+                ),
+            );
+        }
+        self.smtp_url = self.smtp_url.take().filter(|u| !u.trim().is_empty());
+        if let Some(url) = &self.smtp_url
+            && let Err(e) = crate::core::mail::SmtpTarget::parse(url)
+        {
+            problems.add("smtp_url", e);
+        }
+        if let Err(e) = crate::core::mail::check_from(&self.email_from) {
+            problems.add("email_from", e);
         }
     }
 }

@@ -9,4 +9,5 @@ pub mod cli;
 pub mod config;
 pub mod core;
 pub mod http;
+pub mod mailer;
 pub mod store;

@@ -43,7 +43,12 @@ impl ListenArgs {
     }
 }
 
-pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(mut settings: Settings, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    if args.demo {
+        // The demo shows self-service too; without `smtp_url` its e-mails
+        // (and their links) are written to the log.
+        settings.registration = crate::core::settings::Registration::Open;
+    }
     let started = std::time::Instant::now();
     let server = Server::start(settings, Arc::new(SystemClock)).await?;
     let settings = server.app.settings().clone();
@@ -142,6 +147,7 @@ async fn demo_browser(server: &Server, settings: &Settings) -> anyhow::Result<()
         email: "demo@example.com".into(),
         name: Some("Demo User".into()),
         roles: vec!["demo".into()],
+        unverified: false,
     }
     .build(hash, server.app.clock().now())?;
     store.insert_user(&user).await?;
@@ -176,6 +182,12 @@ async fn demo_browser(server: &Server, settings: &Settings) -> anyhow::Result<()
     println!(
         "  curl -s -d grant_type=authorization_code -d client_id={} -d 'redirect_uri={redirect_uri}' \\\n    -d code_verifier={verifier} -d code=CODE {token_url}",
         public.id
+    );
+    println!();
+    println!("Or create an account of your own (registration is open in the demo):");
+    println!(
+        "  {}   (its e-mails, with their links, are written to the log unless smtp_url is set)",
+        settings.url(crate::core::discovery::paths::REGISTER_PAGE)
     );
     println!();
     Ok(())

@@ -11,7 +11,7 @@ use crate::core::audit::Kind;
 use crate::core::clock::{Clock as _, SystemClock};
 use crate::core::password::PasswordHasher;
 use crate::core::secret::Secret;
-use crate::core::users::{NewUser, User, UserId, UserStore as _};
+use crate::core::users::{NewUser, User, UserStore as _};
 use clap::{Args, Subcommand};
 
 #[derive(Debug, Subcommand)]
@@ -25,6 +25,28 @@ pub enum UserCommand {
     Disable(IdArgs),
     /// Revoke every refresh token of a user, who may sign in again.
     RevokeSessions(IdArgs),
+    /// Show one user.
+    Show(IdArgs),
+    /// Set a user's password (read from stdin); every session and refresh
+    /// token of the user ends.
+    SetPassword(PasswordArgs),
+    /// Enable a disabled user.
+    Enable(IdArgs),
+    /// Mark a user's e-mail address verified.
+    VerifyEmail(IdArgs),
+    /// Delete a user and every row that names them (docs/accounts.md).
+    Delete(IdArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PasswordArgs {
+    /// The user's id (or email address).
+    id: String,
+    /// Read the password from the first line of stdin (its newline stripped).
+    #[arg(long, required = true)]
+    password_stdin: bool,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -99,6 +121,7 @@ pub async fn run(settings: Settings, cmd: UserCommand) -> anyhow::Result<ExitCod
                 email: a.email,
                 name: a.name,
                 roles: a.roles,
+                unverified: false,
             };
             let user = create(&store, &settings, new, &password).await?;
             super::audit_cli(&store, Kind::UserCreate, |e| e.user(user.id.as_str())).await?;
@@ -109,7 +132,7 @@ pub async fn run(settings: Settings, cmd: UserCommand) -> anyhow::Result<ExitCod
             }
         }
         UserCommand::List(f) => {
-            let users = store.list_users().await?;
+            let users = accounts::list_users(&store).await?;
             let views: Vec<UserView> = users.iter().map(UserView::from).collect();
             if f.json {
                 output::json(&views)?;
@@ -192,17 +215,104 @@ pub async fn run(settings: Settings, cmd: UserCommand) -> anyhow::Result<ExitCod
                 ]);
             }
         }
+        UserCommand::Show(a) => {
+            let user = find(&store, &a.id).await?;
+            print_user(&UserView::from(&user), a.json)?;
+        }
+        UserCommand::SetPassword(a) => {
+            let password = read_password_line()?;
+            let user = find(&store, &a.id).await?;
+            let hasher = PasswordHasher::new(
+                settings.password_hash_memory_kib,
+                settings.password_hash_iterations,
+                settings.password_hash_parallelism,
+                1,
+            )?;
+            let revoked = accounts::set_password(
+                &store,
+                &settings,
+                &hasher,
+                &user.id,
+                &password,
+                SystemClock.now(),
+            )
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("no user {:?}", a.id))?;
+            super::audit_cli(&store, Kind::UserSetPassword, |e| e.user(user.id.as_str())).await?;
+            let view = serde_json::json!({
+                "id": user.id,
+                "email": user.email,
+                "revoked_refresh_token_families": revoked.refresh_families,
+                "ended_browser_sessions": revoked.browser_sessions,
+            });
+            if a.json {
+                output::json(&view)?;
+            } else {
+                output::fields(&[
+                    ("id", user.id.to_string()),
+                    ("password", "set".into()),
+                    (
+                        "revoked refresh-token families",
+                        revoked.refresh_families.to_string(),
+                    ),
+                    (
+                        "ended browser sessions",
+                        revoked.browser_sessions.to_string(),
+                    ),
+                ]);
+            }
+        }
+        UserCommand::Enable(a) => {
+            let user = find(&store, &a.id).await?;
+            accounts::enable(&store, &user.id, SystemClock.now()).await?;
+            super::audit_cli(&store, Kind::UserEnable, |e| e.user(user.id.as_str())).await?;
+            let user = find(&store, user.id.as_str()).await?;
+            print_user(&UserView::from(&user), a.json)?;
+        }
+        UserCommand::VerifyEmail(a) => {
+            let user = find(&store, &a.id).await?;
+            accounts::mark_verified(&store, &user.id, SystemClock.now()).await?;
+            super::audit_cli(&store, Kind::UserVerifyEmail, |e| e.user(user.id.as_str())).await?;
+            let user = find(&store, user.id.as_str()).await?;
+            print_user(&UserView::from(&user), a.json)?;
+        }
+        UserCommand::Delete(a) => {
+            let user = find(&store, &a.id).await?;
+            if !accounts::delete(&store, &user.id).await? {
+                anyhow::bail!("no user {:?}", a.id);
+            }
+            super::audit_cli(&store, Kind::UserDelete, |e| e.user(user.id.as_str())).await?;
+            if a.json {
+                output::json(&serde_json::json!({"id": user.id, "deleted": true}))?;
+            } else {
+                output::fields(&[("id", user.id.to_string()), ("deleted", "true".into())]);
+            }
+        }
     }
     store.close().await;
     Ok(ExitCode::SUCCESS)
 }
 
+fn print_user(v: &UserView, json: bool) -> anyhow::Result<()> {
+    if json {
+        output::json(v)?;
+    } else {
+        output::fields(&[
+            ("id", v.id.clone()),
+            ("email", v.email.clone()),
+            ("name", v.name.clone().unwrap_or_default()),
+            ("roles", v.roles.join(" ")),
+            ("disabled", v.disabled.to_string()),
+            ("email verified", v.email_verified.to_string()),
+            ("created at", v.created_at.to_string()),
+        ]);
+    }
+    Ok(())
+}
+
 /// A user by id, or by email when the argument has an `@`.
 async fn find(store: &crate::store::Store, id_or_email: &str) -> anyhow::Result<User> {
-    let user = if id_or_email.contains('@') {
-        store.find_user_by_email(id_or_email).await?
-    } else {
-        store.get_user(&UserId::new(id_or_email)).await?
-    };
-    user.ok_or_else(|| anyhow::anyhow!("no user {id_or_email:?}"))
+    accounts::find_user(store, id_or_email)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no user {id_or_email:?}"))
 }

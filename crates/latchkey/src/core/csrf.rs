@@ -35,6 +35,8 @@ pub enum FormScope<'a> {
     /// page left open by one user cannot approve a device for another who
     /// signed in since in the same browser.
     DevicePage(&'a Session),
+    /// The forms of `/account`, for the session that loaded the page.
+    Account(&'a Session),
 }
 
 impl FormScope<'_> {
@@ -45,6 +47,7 @@ impl FormScope<'_> {
         match self {
             FormScope::Request(id) => (*id).to_owned(),
             FormScope::DevicePage(session) => format!("device\n{}", session.id_hash.as_str()),
+            FormScope::Account(session) => format!("account\n{}", session.id_hash.as_str()),
         }
     }
 }

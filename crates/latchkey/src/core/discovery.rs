@@ -28,6 +28,20 @@ pub mod paths {
     /// RFC 7591 registration; RFC 7592 management under it.
     pub const REGISTRATION: &str = "/v1/oauth/register";
     pub const REGISTRATION_CLIENT: &str = "/v1/oauth/register/{client_id}";
+    // Accounts (docs/accounts.md).
+    pub const SIGNUP: &str = "/v1/signup";
+    pub const PASSWORD_FORGOT: &str = "/v1/password/forgot";
+    pub const PASSWORD_RESET: &str = "/v1/password/reset";
+    pub const REGISTER_PAGE: &str = "/register";
+    pub const VERIFY_EMAIL_PAGE: &str = "/verify-email";
+    pub const FORGOT_PASSWORD_PAGE: &str = "/forgot-password";
+    pub const RESET_PASSWORD_PAGE: &str = "/reset-password";
+    pub const ACCOUNT_PAGE: &str = "/account";
+    pub const ACCOUNT_PASSWORD: &str = "/account/password";
+    /// Ends one browser session or one signed-in app of the account's user.
+    pub const ACCOUNT_SIGN_OUT: &str = "/account/sign-out";
+    /// Revokes a consent (and the app's refresh tokens).
+    pub const ACCOUNT_REVOKE_CONSENT: &str = "/account/consents/revoke";
 }
 
 /// The grant types the token endpoint implements.

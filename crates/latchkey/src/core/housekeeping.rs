@@ -28,6 +28,8 @@ pub struct Purged {
     pub device_codes: u64,
     /// Outbox messages delivered or given up more than a day ago.
     pub outbox_rows: u64,
+    /// E-mailed account tokens (verification, reset) past their expiry.
+    pub account_tokens: u64,
 }
 
 /// Deletes every expired row.
@@ -62,5 +64,6 @@ pub async fn purge_expired<S: Storage>(auth: &Authority<S>) -> Result<Purged> {
             .await?,
         // Done rows are kept a day, for operators looking at what went out.
         outbox_rows: auth.store.purge_outbox(now - 86_400).await?,
+        account_tokens: auth.store.purge_account_tokens(now).await?,
     })
 }

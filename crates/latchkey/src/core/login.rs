@@ -53,8 +53,12 @@ pub struct LoginAttempt<'a> {
 #[derive(Debug)]
 pub enum LoginOutcome {
     /// Wrong username or password (the same answer for both): the form
-    /// again, naming the client as before.
-    Refused { client_name: Option<String> },
+    /// again, naming the client as before. `unverified`: the password was
+    /// right but the address is not verified yet.
+    Refused {
+        client_name: Option<String>,
+        unverified: bool,
+    },
     /// The pending request is gone: nothing was checked.
     Expired,
     /// Signed in: `session` is the new session id for the cookie, `next` is
@@ -77,9 +81,9 @@ pub enum AfterLogin {
 }
 
 /// The pages a login may return to (`return_to`): paths of this server
-/// only, never an absolute URL (no open redirect). `/device` sends a
-/// browser without a session here and wants it back.
-pub const RETURN_PATHS: &[&str] = &[paths::DEVICE_PAGE];
+/// only, never an absolute URL (no open redirect). `/device` and
+/// `/account` send a browser without a session here and want it back.
+pub const RETURN_PATHS: &[&str] = &[paths::DEVICE_PAGE, paths::ACCOUNT_PAGE];
 
 /// `return_to` if the login page may send the browser there: one of
 /// [`RETURN_PATHS`], with or without a query, and nothing that could split a
@@ -145,13 +149,14 @@ pub async fn complete<S: AuthorizeStores + PasswordStores + SessionStore>(
     .await
     {
         Ok(user) => user,
-        Err(Error::InvalidGrant(_)) => {
+        Err(Error::InvalidGrant(why)) => {
             let client = match &pending {
                 Some(p) => authorize::client_for(auth, p).await?,
                 None => None,
             };
             return Ok(LoginOutcome::Refused {
                 client_name: client.map(|c| c.name.clone()),
+                unverified: why == signin::UNVERIFIED,
             });
         }
         Err(e) => return Err(e),

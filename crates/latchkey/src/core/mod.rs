@@ -26,11 +26,13 @@ pub mod housekeeping;
 pub mod i18n;
 pub mod keys;
 pub mod login;
+pub mod mail;
 pub mod oidc;
 pub mod origins;
 pub mod outbox;
 pub mod params;
 pub mod password;
+pub mod password_rules;
 pub mod prompt;
 pub mod ratelimit;
 pub mod refresh;
@@ -38,6 +40,7 @@ pub mod registration;
 pub mod revocation;
 pub mod scope;
 pub mod secret;
+pub mod session_end;
 pub mod sessions;
 pub mod settings;
 pub mod signin;
@@ -66,6 +69,7 @@ pub trait Storage:
     + consent::ConsentStore
     + device::DeviceStore
     + outbox::OutboxStore
+    + accounts::AccountStore
     + health::HealthStore
     + registration::RegistrationStore
     + Clone
@@ -90,6 +94,7 @@ impl<T> Storage for T where
         + consent::ConsentStore
         + device::DeviceStore
         + outbox::OutboxStore
+        + accounts::AccountStore
         + health::HealthStore
         + registration::RegistrationStore
         + Clone

@@ -180,6 +180,14 @@ pub struct LimitKeys {
     address: Option<String>,
 }
 
+impl LimitKeys {
+    /// The client address's counter key (none without an address): the
+    /// accounts' endpoints charge it too (`core::accounts`).
+    pub fn address(&self) -> Option<&str> {
+        self.address.as_deref()
+    }
+}
+
 /// An attempt that holds its slots: the epochs they were taken in.
 #[derive(Debug, Clone)]
 #[must_use = "an admission holds slots until it is settled"]

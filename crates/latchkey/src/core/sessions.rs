@@ -54,6 +54,24 @@ pub trait SessionStore: Send + Sync {
     fn delete_session(&self, id_hash: &SecretHash) -> impl Future<Output = Result<bool>> + Send;
     /// Ends every session of a user; returns how many.
     fn delete_user_sessions(&self, user_id: &UserId) -> impl Future<Output = Result<u64>> + Send;
+    /// The user's sessions live at `now`, newest first (the account page).
+    fn list_user_sessions(
+        &self,
+        user_id: &UserId,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<Vec<Session>>> + Send;
+    /// Deletes one session if it is the user's; returns whether it did.
+    fn delete_user_session(
+        &self,
+        user_id: &UserId,
+        id_hash: &SecretHash,
+    ) -> impl Future<Output = Result<bool>> + Send;
+    /// Deletes every session of the user but `keep`; returns how many.
+    fn delete_other_sessions(
+        &self,
+        user_id: &UserId,
+        keep: &SecretHash,
+    ) -> impl Future<Output = Result<u64>> + Send;
     /// Deletes expired sessions; returns how many.
     fn purge_sessions(&self, now: UnixTime) -> impl Future<Output = Result<u64>> + Send;
 }

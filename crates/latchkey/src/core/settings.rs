@@ -162,6 +162,26 @@ pub struct Settings {
     /// delivery, in milliseconds (a message committed by the same process is
     /// picked up at once).
     pub outbox_poll_interval_ms: u64,
+
+    // --- Accounts (docs/accounts.md) ---
+    /// `closed`: users come from the CLI or the admin API. `open`: anyone may
+    /// create an account on `/register` or with `POST /v1/signup`.
+    pub registration: Registration,
+    /// `required`: a user who registered cannot sign in until they followed
+    /// the link of the verification e-mail. `optional`: they can at once.
+    pub email_verification: EmailVerification,
+    /// The mail server e-mails go through: `smtp://host:port` (plain),
+    /// `smtp+starttls://user:pass@host:port` (STARTTLS required) or
+    /// `smtps://user:pass@host:port` (TLS from the start). Unset: e-mails are
+    /// written to the log at `info`, links included (for `serve --demo` and
+    /// development; never in production).
+    pub smtp_url: Option<String>,
+    /// The `From` of the e-mails latchkey sends, e.g. `Example
+    /// <no-reply@example.com>`.
+    pub email_from: String,
+    /// The fewest characters a new password may have (at most 256 are
+    /// allowed; NIST SP 800-63B §5.1.1.2 asks for at least 8).
+    pub password_min_length: usize,
 }
 
 impl Default for Settings {
@@ -213,6 +233,11 @@ impl Default for Settings {
             brand_color: None,
             theme_dir: None,
             outbox_poll_interval_ms: 1000,
+            registration: Registration::Closed,
+            email_verification: EmailVerification::Required,
+            smtp_url: None,
+            email_from: "latchkey <no-reply@localhost>".into(),
+            password_min_length: 8,
         }
     }
 }
@@ -278,6 +303,95 @@ pub fn logo_origin(logo: &str, issuer: &str) -> Result<Option<String>, String> {
         .map(|i| i.origin().ascii_serialization())
         .unwrap_or_default();
     Ok((origin != own).then_some(origin))
+}
+
+/// Who may create an account (`registration`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Registration {
+    /// Users come from an operator (CLI, admin API) only.
+    #[default]
+    Closed,
+    /// Anyone may register (`/register`, `POST /v1/signup`).
+    Open,
+}
+
+impl Registration {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Registration::Closed => "closed",
+            Registration::Open => "open",
+        }
+    }
+}
+
+impl FromStr for Registration {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "closed" => Ok(Registration::Closed),
+            "open" => Ok(Registration::Open),
+            other => Err(format!(
+                "registration must be closed or open, not {other:?}"
+            )),
+        }
+    }
+}
+
+impl Serialize for Registration {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Registration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_string(d)
+    }
+}
+
+/// Whether a self-registered user must verify their address before signing
+/// in (`email_verification`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EmailVerification {
+    #[default]
+    Required,
+    Optional,
+}
+
+impl EmailVerification {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmailVerification::Required => "required",
+            EmailVerification::Optional => "optional",
+        }
+    }
+}
+
+impl FromStr for EmailVerification {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "required" => Ok(EmailVerification::Required),
+            "optional" => Ok(EmailVerification::Optional),
+            other => Err(format!(
+                "email_verification must be required or optional, not {other:?}"
+            )),
+        }
+    }
+}
+
+impl Serialize for EmailVerification {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for EmailVerification {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_string(d)
+    }
 }
 
 /// The format of the log lines on stderr.

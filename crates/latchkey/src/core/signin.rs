@@ -34,6 +34,12 @@ fn bad_credentials() -> Error {
     Error::invalid_grant("invalid username or password")
 }
 
+/// The `invalid_grant` description for the right password of a user whose
+/// address is not verified yet, under `email_verification = "required"`.
+/// Only someone who knows the password learns it.
+pub const UNVERIFIED: &str =
+    "the e-mail address is not verified yet; follow the link in the verification e-mail";
+
 /// Checks a username and password under the sign-in limits (see
 /// [`super::ratelimit`]): an unknown user costs the same as a wrong password,
 /// and every failure is the same `invalid_grant`. Shared by the password
@@ -61,6 +67,8 @@ pub async fn check_password<S: PasswordStores>(
         password: password.clone(),
         client_addr,
         client_id: client_id.map(str::to_owned),
+        require_verified: auth.settings.email_verification
+            == super::settings::EmailVerification::Required,
     };
     tokio::spawn(check.run())
         .await
@@ -79,6 +87,8 @@ struct PasswordCheck<S> {
     password: Secret,
     client_addr: Option<IpAddr>,
     client_id: Option<String>,
+    /// `email_verification = "required"`: unverified users cannot sign in.
+    require_verified: bool,
 }
 
 impl<S: PasswordStores> PasswordCheck<S> {
@@ -166,6 +176,9 @@ impl<S: PasswordStores> PasswordCheck<S> {
         );
         if verdict == Verified::YesRehash {
             self.rehash(&user.id).await;
+        }
+        if self.require_verified && !user.email_verified {
+            return Err(Error::invalid_grant(UNVERIFIED));
         }
         Ok(user)
     }

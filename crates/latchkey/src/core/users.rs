@@ -57,6 +57,10 @@ pub struct User {
     /// Argon2id PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`).
     pub password_hash: String,
     pub disabled: bool,
+    /// Whether the user proved they read mail at `email` (the link of the
+    /// verification e-mail), or an operator vouched for it. Under
+    /// `email_verification = "required"` an unverified user cannot sign in.
+    pub email_verified: bool,
     pub created_at: UnixTime,
     pub updated_at: UnixTime,
 }
@@ -74,6 +78,9 @@ pub struct NewUser {
     pub email: String,
     pub name: Option<String>,
     pub roles: Vec<String>,
+    /// The address still needs verifying (self-registration). Users made by
+    /// an operator start verified: the default.
+    pub unverified: bool,
 }
 
 impl NewUser {
@@ -102,6 +109,7 @@ impl NewUser {
             roles,
             password_hash,
             disabled: false,
+            email_verified: !self.unverified,
             created_at: now,
             updated_at: now,
         })
@@ -141,9 +149,6 @@ pub trait UserStore: Send + Sync {
         roles: &[String],
         now: UnixTime,
     ) -> impl Future<Output = Result<bool>> + Send;
-    /// Deletes a user and, through the schema, everything issued to them;
-    /// returns whether the user existed.
-    fn delete_user(&self, id: &UserId) -> impl Future<Output = Result<bool>> + Send;
     /// Sets the disabled flag; returns whether the user exists.
     fn set_user_disabled(
         &self,
@@ -159,6 +164,18 @@ pub trait UserStore: Send + Sync {
         hash: &str,
         now: UnixTime,
     ) -> impl Future<Output = Result<bool>> + Send;
+    /// Sets whether the address is verified; returns whether the user exists.
+    fn set_email_verified(
+        &self,
+        id: &UserId,
+        verified: bool,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<bool>> + Send;
+    /// Deletes the user and, by the schema's cascades, every row that names
+    /// it (sessions, refresh families and tokens, codes, consents, pending
+    /// account tokens, device approvals), plus the e-mails still queued for
+    /// it; returns whether the user existed.
+    fn delete_user(&self, id: &UserId) -> impl Future<Output = Result<bool>> + Send;
 }
 
 #[cfg(test)]

@@ -491,6 +491,29 @@ impl IntoResponse for PageError {
     }
 }
 
+/// The successful answers of the JSON endpoints that create or accept
+/// something (docs/endpoints.md): `201` with a JSON body (`POST
+/// /v1/signup`), `202` with none (`POST /v1/password/forgot`: the e-mail, if
+/// any, goes out later), `204` (`POST /v1/password/reset`). Each with
+/// `Cache-Control: no-store`.
+pub enum Success<T> {
+    Created(T),
+    Accepted,
+    NoContent,
+}
+
+impl<T: serde::Serialize> IntoResponse for Success<T> {
+    fn into_response(self) -> Response {
+        let mut resp = match self {
+            Success::Created(body) => (StatusCode::CREATED, Json(body)).into_response(),
+            Success::Accepted => StatusCode::ACCEPTED.into_response(),
+            Success::NoContent => StatusCode::NO_CONTENT.into_response(),
+        };
+        super::headers::no_store(resp.headers_mut());
+        resp
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

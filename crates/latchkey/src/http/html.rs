@@ -53,6 +53,24 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "device_confirm.html",
         include_str!("pages/templates/device_confirm.html"),
     ),
+    (
+        "register.html",
+        include_str!("pages/templates/register.html"),
+    ),
+    (
+        "verify_email.html",
+        include_str!("pages/templates/verify_email.html"),
+    ),
+    (
+        "forgot_password.html",
+        include_str!("pages/templates/forgot_password.html"),
+    ),
+    (
+        "reset_password.html",
+        include_str!("pages/templates/reset_password.html"),
+    ),
+    ("account.html", include_str!("pages/templates/account.html")),
+    ("notice.html", include_str!("pages/templates/notice.html")),
 ];
 
 /// The product's own name, for "Secured by latchkey" whatever the brand.

@@ -6,6 +6,7 @@
 //! checks it, with a short allow-list), and every wire error string comes from
 //! `core::Error::code`.
 
+mod accounts;
 mod admin;
 mod assets;
 mod authorize;
@@ -78,6 +79,17 @@ pub const ROUTES: &[&str] = &[
     paths::LOGOUT,
     paths::DEVICE_AUTHORIZATION,
     paths::DEVICE_PAGE,
+    paths::SIGNUP,
+    paths::PASSWORD_FORGOT,
+    paths::PASSWORD_RESET,
+    paths::REGISTER_PAGE,
+    paths::VERIFY_EMAIL_PAGE,
+    paths::FORGOT_PASSWORD_PAGE,
+    paths::RESET_PASSWORD_PAGE,
+    paths::ACCOUNT_PAGE,
+    paths::ACCOUNT_PASSWORD,
+    paths::ACCOUNT_SIGN_OUT,
+    paths::ACCOUNT_REVOKE_CONSENT,
     html::STYLESHEET_PATH,
     "/health/live",
     "/health/ready",
@@ -147,6 +159,32 @@ pub fn router_with_pages(app: AppState, pages: Arc<Pages>) -> Router {
         .route(
             paths::DEVICE_PAGE,
             get(pages::device::get).post(pages::device::post),
+        )
+        .route(paths::SIGNUP, post(accounts::signup))
+        .route(paths::PASSWORD_FORGOT, post(accounts::forgot))
+        .route(paths::PASSWORD_RESET, post(accounts::reset))
+        .route(
+            paths::REGISTER_PAGE,
+            get(pages::account::register_get).post(pages::account::register_post),
+        )
+        .route(paths::VERIFY_EMAIL_PAGE, get(pages::account::verify_email))
+        .route(
+            paths::FORGOT_PASSWORD_PAGE,
+            get(pages::account::forgot_get).post(pages::account::forgot_post),
+        )
+        .route(
+            paths::RESET_PASSWORD_PAGE,
+            get(pages::account::reset_get).post(pages::account::reset_post),
+        )
+        .route(paths::ACCOUNT_PAGE, get(pages::account::account))
+        .route(
+            paths::ACCOUNT_PASSWORD,
+            post(pages::account::change_password),
+        )
+        .route(paths::ACCOUNT_SIGN_OUT, post(pages::account::sign_out))
+        .route(
+            paths::ACCOUNT_REVOKE_CONSENT,
+            post(pages::account::revoke_consent),
         )
         .route(paths::USERINFO, get(oidc::userinfo).post(oidc::userinfo))
         .route(paths::LOGOUT, get(oidc::logout_get).post(oidc::logout_post))

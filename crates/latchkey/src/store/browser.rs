@@ -116,6 +116,54 @@ impl SessionStore for Store {
         .map(|r| r.rows_affected()))
         .map_err(db_err)
     }
+    async fn list_user_sessions(&self, user_id: &UserId, now: UnixTime) -> Result<Vec<Session>> {
+        let rows: Vec<SessionRow> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT id_hash, user_id, auth_time, created_at, idle_expires_at, expires_at \
+             FROM browser_sessions WHERE user_id = $1 AND idle_expires_at > $2 AND expires_at > $2 \
+             ORDER BY created_at DESC, id_hash",
+        )
+        .bind(user_id.as_str())
+        .bind(now)
+        .fetch_all(pool)
+        .await)
+        .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Session {
+                id_hash: SecretHash::from_stored(r.id_hash),
+                user_id: UserId::new(r.user_id),
+                auth_time: r.auth_time,
+                created_at: r.created_at,
+                idle_expires_at: r.idle_expires_at,
+                expires_at: r.expires_at,
+            })
+            .collect())
+    }
+
+    async fn delete_user_session(&self, user_id: &UserId, id_hash: &SecretHash) -> Result<bool> {
+        let n = on_pool!(self, pool => sqlx::query(
+            "DELETE FROM browser_sessions WHERE id_hash = $1 AND user_id = $2",
+        )
+        .bind(id_hash.as_str())
+        .bind(user_id.as_str())
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))
+        .map_err(db_err)?;
+        Ok(n > 0)
+    }
+
+    async fn delete_other_sessions(&self, user_id: &UserId, keep: &SecretHash) -> Result<u64> {
+        on_pool!(self, pool => sqlx::query(
+            "DELETE FROM browser_sessions WHERE user_id = $1 AND id_hash <> $2",
+        )
+        .bind(user_id.as_str())
+        .bind(keep.as_str())
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))
+        .map_err(db_err)
+    }
 }
 
 impl PendingRequestStore for Store {

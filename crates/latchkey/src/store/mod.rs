@@ -10,6 +10,7 @@
 //! **Invariant:** every timestamp is bound from the domain's clock; no query
 //! calls the database's `now()`.
 
+mod accounts;
 mod audit;
 mod browser;
 mod bulk;

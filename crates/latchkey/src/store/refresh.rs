@@ -401,6 +401,26 @@ impl RefreshTokenStore for Store {
         Ok(n > 0)
     }
 
+    async fn revoke_user_family(
+        &self,
+        user_id: &UserId,
+        family_id: &str,
+        now: UnixTime,
+    ) -> Result<bool> {
+        let n = on_pool!(self, pool => sqlx::query(
+            "UPDATE refresh_families SET revoked_at = $1 \
+             WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(family_id)
+        .bind(user_id.as_str())
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))
+        .map_err(db_err)?;
+        Ok(n > 0)
+    }
+
     async fn revoke_user_families(&self, user_id: &UserId, now: UnixTime) -> Result<u64> {
         on_pool!(self, pool => sqlx::query(
             "UPDATE refresh_families SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",

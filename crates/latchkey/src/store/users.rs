@@ -2,7 +2,7 @@ use crate::core::clock::UnixTime;
 use crate::core::error::{Error, Result};
 use crate::core::users::{User, UserId, UserQuery, UserStore, normalize_email};
 
-use super::{Store, db_err, is_unique_violation, list_to_text, on_pool, text_to_list};
+use super::{Store, db_err, in_tx, is_unique_violation, list_to_text, on_pool, text_to_list};
 
 #[derive(sqlx::FromRow)]
 struct UserRow {
@@ -12,6 +12,7 @@ struct UserRow {
     roles: String,
     password_hash: String,
     disabled: bool,
+    email_verified: bool,
     created_at: i64,
     updated_at: i64,
 }
@@ -25,6 +26,7 @@ impl UserRow {
             roles: text_to_list(&self.roles)?,
             password_hash: self.password_hash,
             disabled: self.disabled,
+            email_verified: self.email_verified,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -34,7 +36,7 @@ impl UserRow {
 macro_rules! select_users {
     ($rest:literal) => {
         concat!(
-            "SELECT id, email, name, roles, password_hash, disabled, created_at, updated_at FROM users ",
+            "SELECT id, email, name, roles, password_hash, disabled, email_verified, created_at, updated_at FROM users ",
             $rest
         )
     };
@@ -43,8 +45,8 @@ macro_rules! select_users {
 impl UserStore for Store {
     async fn insert_user(&self, u: &User) -> Result<()> {
         let r = on_pool!(self, pool => sqlx::query(
-            "INSERT INTO users (id, email, email_normalized, name, roles, password_hash, disabled, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO users (id, email, email_normalized, name, roles, password_hash, disabled, email_verified, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(u.id.as_str())
         .bind(&u.email)
@@ -53,6 +55,7 @@ impl UserStore for Store {
         .bind(list_to_text(&u.roles))
         .bind(&u.password_hash)
         .bind(u.disabled)
+        .bind(u.email_verified)
         .bind(u.created_at)
         .bind(u.updated_at)
         .execute(pool)
@@ -136,15 +139,6 @@ impl UserStore for Store {
         Ok(n > 0)
     }
 
-    async fn delete_user(&self, id: &UserId) -> Result<bool> {
-        let n = on_pool!(self, pool => sqlx::query("DELETE FROM users WHERE id = $1")
-            .bind(id.as_str())
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
-        Ok(n > 0)
-    }
-
     async fn set_user_disabled(&self, id: &UserId, disabled: bool, now: UnixTime) -> Result<bool> {
         let n = on_pool!(self, pool => sqlx::query("UPDATE users SET disabled = $1, updated_at = $2 WHERE id = $3")
             .bind(disabled)
@@ -164,6 +158,39 @@ impl UserStore for Store {
             .execute(pool)
             .await
             .map(|r| r.rows_affected()))?;
+        Ok(n > 0)
+    }
+
+    async fn set_email_verified(&self, id: &UserId, verified: bool, now: UnixTime) -> Result<bool> {
+        let n = on_pool!(self, pool => sqlx::query("UPDATE users SET email_verified = $1, updated_at = $2 WHERE id = $3")
+            .bind(verified)
+            .bind(now)
+            .bind(id.as_str())
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n > 0)
+    }
+
+    async fn delete_user(&self, id: &UserId) -> Result<bool> {
+        // The e-mails still queued for the user carry the address: they go
+        // too. Every other row naming the user goes by `ON DELETE CASCADE`.
+        let pattern = format!(
+            "%\"user_id\":\"{}\"%",
+            id.as_str().replace(['%', '_', '\\'], "")
+        );
+        let n = in_tx!(self, tx => {
+            sqlx::query("DELETE FROM outbox WHERE kind = 'email' AND payload LIKE $1")
+                .bind(&pattern)
+                .execute(&mut *tx)
+                .await?;
+            let n = sqlx::query("DELETE FROM users WHERE id = $1")
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            Ok::<u64, Error>(n)
+        })?;
         Ok(n > 0)
     }
 }

@@ -513,7 +513,7 @@ both_backends! {
         let now = 1_700_000_000;
         let (client, _) = tv_app(false).build(now).unwrap();
         store.insert_client(&client).await.unwrap();
-        let user = NewUser { email: "hal@example.com".into(), name: None, roles: vec![] }
+        let user = NewUser { email: "hal@example.com".into(), ..Default::default() }
             .build("x".into(), now)
             .unwrap();
         store.insert_user(&user).await.unwrap();

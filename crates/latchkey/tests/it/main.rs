@@ -14,6 +14,10 @@
 #[macro_use]
 mod common;
 
+mod accounts;
+mod accounts_browser;
+mod accounts_ops;
+mod accounts_store;
 mod admin_api;
 mod authorize;
 mod browser;

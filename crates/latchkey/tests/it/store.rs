@@ -135,6 +135,7 @@ both_backends! {
             email: "Alice@Example.com".into(),
             name: Some("Alice".into()),
             roles: vec!["admin".into()],
+            unverified: false,
         }
         .build("$argon2id$fake".into(), 10)
         .unwrap();

@@ -40,7 +40,7 @@ both_backends! {
         for (i, (email, name)) in [("ada@x.example", Some("Ada Lovelace")), ("bob@x.example", None),
                                    ("c_d@x.example", Some("Carla")), ("dan@y.example", Some("100% Dan"))]
             .into_iter().enumerate() {
-            let u = NewUser { email: email.into(), name: name.map(Into::into), roles: vec![] }
+            let u = NewUser { email: email.into(), name: name.map(Into::into), ..NewUser::default() }
                 .build("h".into(), 10 + i as i64).unwrap();
             store.insert_user(&u).await.unwrap();
             ids.push(u.id);

@@ -357,6 +357,7 @@ fn the_documented_example_theme_works() {
         username: "",
         error: None,
         return_to: "",
+        register_href: None,
     };
     let de = pages.render("de", &view).unwrap();
     assert!(

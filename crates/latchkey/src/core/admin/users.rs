@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{Admin, Page, PageRequest};
-use crate::core::accounts;
+use crate::core::accounts::{self, AccountStore};
 use crate::core::audit::{AuditStore, Kind};
 use crate::core::device::DeviceStore;
 use crate::core::error::{Error, Result};
@@ -23,6 +23,7 @@ pub struct UserView {
     pub name: Option<String>,
     pub roles: Vec<String>,
     pub disabled: bool,
+    pub email_verified: bool,
     /// Unix seconds.
     pub created_at: i64,
 }
@@ -35,6 +36,7 @@ impl From<&User> for UserView {
             name: u.name.clone(),
             roles: u.roles.clone(),
             disabled: u.disabled,
+            email_verified: u.email_verified,
             created_at: u.created_at,
         }
     }
@@ -67,6 +69,8 @@ pub struct UserPatch {
     pub name: Option<String>,
     pub roles: Option<Vec<String>>,
     pub disabled: Option<bool>,
+    /// Whether the address is known to be the user's.
+    pub email_verified: Option<bool>,
 }
 
 /// What ending a user's sessions did, as `user revoke-sessions --json`
@@ -112,7 +116,7 @@ fn check_name(name: Option<String>) -> Result<Option<String>> {
 
 impl<S> Admin<'_, S>
 where
-    S: UserStore + RefreshTokenStore + SessionStore + DeviceStore + AuditStore,
+    S: UserStore + RefreshTokenStore + SessionStore + DeviceStore + AccountStore + AuditStore,
 {
     /// Users, oldest first; `q` matches a part of the email or the name.
     pub async fn list_users(&self, q: Option<&str>, page: &PageRequest) -> Result<Page<UserView>> {
@@ -155,10 +159,13 @@ where
         if password.expose().is_empty() {
             return Err(Error::invalid_request("password: must not be empty"));
         }
+        // Made by an administrator, as `user create` makes one: the
+        // address counts as verified (PATCH `email_verified` changes it).
         let new = NewUser {
             email: input.email,
             name,
             roles,
+            unverified: false,
         };
         // Validate before the slow hash.
         new.clone()
@@ -218,13 +225,23 @@ where
                 .await?;
             }
             Some(false) if user.disabled => {
-                self.store
-                    .set_user_disabled(&user.id, false, self.now)
-                    .await?;
+                accounts::enable(self.store, &user.id, self.now).await?;
                 self.audit(Kind::UserEnable, |e| e.user(user.id.as_str()))
                     .await?;
             }
             _ => {}
+        }
+        if let Some(verified) = patch.email_verified
+            && verified != user.email_verified
+        {
+            self.store
+                .set_email_verified(&user.id, verified, self.now)
+                .await?;
+            self.audit(Kind::UserVerifyEmail, |e| {
+                e.user(user.id.as_str())
+                    .detail(format!("email_verified {verified}"))
+            })
+            .await?;
         }
         self.get_user(id).await
     }
@@ -233,7 +250,7 @@ where
         // Its refresh families go with it (the schema cascades); its access
         // tokens expire on their own, and a deleted user's token is refused
         // by latchkey's own endpoints.
-        if !self.store.delete_user(&UserId::new(id)).await? {
+        if !accounts::delete(self.store, &UserId::new(id)).await? {
             return Err(Error::NotFound(format!("no user with id {id:?}").into()));
         }
         self.audit(Kind::UserDelete, |e| e.user(id)).await?;

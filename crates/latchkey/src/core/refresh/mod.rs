@@ -177,6 +177,15 @@ pub trait RefreshTokenStore: Send + Sync {
         now: UnixTime,
     ) -> impl Future<Output = Result<bool>> + Send;
 
+    /// Revokes one family if it is the user's and live; returns whether it
+    /// did (the account page's sign-out of an app).
+    fn revoke_user_family(
+        &self,
+        user_id: &UserId,
+        family_id: &str,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
     /// Revokes every live family of a user. Returns how many.
     fn revoke_user_families(
         &self,

@@ -7,7 +7,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::{authorize_outcome, expired, message};
+use crate::core::accounts;
 use crate::core::csrf::FormScope;
+use crate::core::discovery::paths;
 use crate::core::error::Error;
 use crate::core::login::{self, AfterLogin, LoginAttempt, LoginOutcome, LoginPrompt};
 use crate::core::params::Params;
@@ -24,6 +26,25 @@ use crate::http::locale::Locale;
 /// The catalogue key of the refusal of a wrong email or password.
 pub const WRONG_PASSWORD: &str = "login.wrong_password";
 
+/// The catalogue key of the refusal of a user whose address is not
+/// verified yet (`email_verification = "required"`).
+pub const UNVERIFIED: &str = "login.unverified";
+
+/// The link to `/register` while registration is open.
+fn register_href(app: &AppState, request_id: &str) -> Option<String> {
+    if !accounts::registration_open(app.settings()) {
+        return None;
+    }
+    Some(if request_id.is_empty() {
+        paths::REGISTER_PAGE.to_owned()
+    } else {
+        let q = form_urlencoded::Serializer::new(String::new())
+            .append_pair("request", request_id)
+            .finish();
+        format!("{}?{q}", paths::REGISTER_PAGE)
+    })
+}
+
 /// What the login template shows.
 #[derive(Debug, Serialize)]
 pub struct LoginView<'a> {
@@ -36,6 +57,9 @@ pub struct LoginView<'a> {
     /// Where to go after a login outside an authorization request (the
     /// device page); see `core::login::return_to`.
     pub return_to: &'a str,
+    /// `/register` (for the same pending request) while registration is
+    /// open; no link otherwise.
+    pub register_href: Option<String>,
 }
 
 impl View for LoginView<'_> {
@@ -94,6 +118,7 @@ pub async fn get(
                 username: login_hint.as_deref().unwrap_or(""),
                 error: None,
                 return_to,
+                register_href: register_href(&app, request_id),
             },
         ),
         Ok(LoginPrompt::Expired) => expired(&locale),
@@ -137,7 +162,10 @@ pub async fn post(
             );
             (cookie, answer).into_response()
         }
-        Ok(LoginOutcome::Refused { client_name }) => page(
+        Ok(LoginOutcome::Refused {
+            client_name,
+            unverified,
+        }) => page(
             PageStatus::WrongCredentials,
             locale,
             &LoginView {
@@ -145,8 +173,13 @@ pub async fn post(
                 csrf_token: &form.csrf_token,
                 request_id: &form.request_id,
                 username: &form.username,
-                error: Some(WRONG_PASSWORD),
+                error: Some(if unverified {
+                    UNVERIFIED
+                } else {
+                    WRONG_PASSWORD
+                }),
                 return_to: login::return_to(form.return_to.as_deref()).unwrap_or(""),
+                register_href: register_href(&app, &form.request_id),
             },
         ),
         Ok(LoginOutcome::Expired) => expired(locale),

@@ -49,6 +49,7 @@
 //! [`View`]: super::html::View
 //! [`Locale`]: super::locale::Locale
 
+pub mod account;
 pub mod consent;
 pub mod device;
 pub mod login;
@@ -148,6 +149,16 @@ pub fn samples() -> Vec<Sample> {
             username: SAMPLE_EMAIL,
             error: Some(login::WRONG_PASSWORD),
             return_to: "/device",
+            register_href: Some("/register?request=r".into()),
+        }),
+        Sample::of(&login::LoginView {
+            client_name: None,
+            csrf_token: "t",
+            request_id: "",
+            username: SAMPLE_EMAIL,
+            error: Some(login::UNVERIFIED),
+            return_to: "",
+            register_href: None,
         }),
         Sample::of(&login::LoginView {
             client_name: None,
@@ -156,6 +167,7 @@ pub fn samples() -> Vec<Sample> {
             username: "",
             error: None,
             return_to: "",
+            register_href: None,
         }),
         Sample::of(&consent::ConsentView {
             client_name: SAMPLE_CLIENT,
@@ -184,6 +196,7 @@ pub fn samples() -> Vec<Sample> {
             error,
         }));
     }
+    out.extend(account_samples());
     for (heading, message) in MESSAGES {
         out.push(Sample::of(&MessageView {
             heading,
@@ -194,6 +207,135 @@ pub fn samples() -> Vec<Sample> {
     }
     out
 }
+
+/// One view of each accounts page, and each of its messages.
+fn account_samples() -> Vec<Sample> {
+    use crate::core::password_rules::Broken;
+    let mut out = Vec::new();
+    for error in [
+        None,
+        Some(Broken::TooShort.key()),
+        Some(Broken::TooLong.key()),
+        Some(Broken::Common.key()),
+        Some("register.invalid_email"),
+    ] {
+        out.push(Sample::of(&account::RegisterView {
+            client_name: Some(SAMPLE_CLIENT),
+            csrf_token: "t",
+            request_id: "r",
+            email: SAMPLE_EMAIL,
+            name: SAMPLE_CLIENT,
+            error,
+            min_length: 8,
+            login_href: "/login?request=r",
+        }));
+        out.push(Sample::of(&account::ResetView {
+            csrf_token: "t",
+            token: "zz",
+            error,
+            min_length: 8,
+        }));
+    }
+    out.push(Sample::of(&account::RegisterView {
+        client_name: None,
+        csrf_token: "t",
+        request_id: "",
+        email: "",
+        name: "",
+        error: None,
+        min_length: 8,
+        login_href: "/login",
+    }));
+    for (heading, message, link) in NOTICES {
+        out.push(Sample::of(&account::NoticeView {
+            heading,
+            message,
+            link_href: Some("/login"),
+            link_label: Some(link),
+        }));
+    }
+    for (heading, message) in [
+        ("notice.verified_heading", "notice.verified_body"),
+        ("notice.bad_link_heading", "notice.bad_link_body"),
+    ] {
+        out.push(Sample::of(&account::VerifyEmailView { heading, message }));
+    }
+    out.push(Sample::of(&account::ForgotView {
+        csrf_token: "t",
+        email: SAMPLE_EMAIL,
+    }));
+    for (notice, error) in [
+        (Some("account.signed_out"), Some("account.wrong_password")),
+        (Some("account.revoked"), Some(Broken::TooShort.key())),
+        (Some("account.password_changed"), None),
+    ] {
+        out.push(Sample::of(&account::AccountView {
+            email: SAMPLE_EMAIL,
+            name: Some(SAMPLE_CLIENT),
+            email_verified: notice == Some("account.revoked"),
+            sessions: vec![account::SessionLine {
+                handle: "zz".into(),
+                created_at: "2026-12-07 04:16 UTC".into(),
+                last_used_at: "2026-12-07 04:16 UTC".into(),
+                current: true,
+            }],
+            apps: vec![account::AppLine {
+                family_id: "zz".into(),
+                client_name: SAMPLE_CLIENT.into(),
+                created_at: "2026-12-07 04:16 UTC".into(),
+                last_used_at: "2026-12-07 04:16 UTC".into(),
+            }],
+            consents: vec![account::ConsentLine {
+                client_id: "zz".into(),
+                client_name: SAMPLE_CLIENT.into(),
+                scope: "zz:scope".into(),
+            }],
+            csrf_token: "t",
+            notice,
+            error,
+            min_length: 8,
+            second_factors: None,
+        }));
+    }
+    out.push(Sample::of(&account::AccountView {
+        email: SAMPLE_EMAIL,
+        name: None,
+        email_verified: true,
+        sessions: Vec::new(),
+        apps: Vec::new(),
+        consents: Vec::new(),
+        csrf_token: "t",
+        notice: None,
+        error: None,
+        min_length: 8,
+        second_factors: None,
+    }));
+    out
+}
+
+/// Every (heading, message, link label) a `NoticeView` is shown with.
+pub const NOTICES: &[(&str, &str, &str)] = &[
+    (
+        "notice.registered_heading",
+        "notice.registered_body",
+        "notice.continue",
+    ),
+    (
+        "notice.reset_sent_heading",
+        "notice.reset_sent_body",
+        "notice.sign_in",
+    ),
+    (
+        "notice.reset_done_heading",
+        "notice.reset_done_body",
+        "notice.sign_in",
+    ),
+    (
+        "notice.bad_link_heading",
+        "notice.bad_link_body",
+        "login.forgot",
+    ),
+];
 
 /// Every (heading, message) pair a `MessageView` is shown with, error
 /// pages included.
@@ -250,6 +392,7 @@ mod tests {
                 username: "",
                 error: None,
                 return_to: "",
+                register_href: None,
             },
         );
         assert_eq!(r.status(), StatusCode::OK);

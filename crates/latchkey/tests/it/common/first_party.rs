@@ -53,6 +53,7 @@ impl TestServer {
             email: email.into(),
             name: None,
             roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+            unverified: false,
         }
         .build(hash, self.now())
         .unwrap();

@@ -16,6 +16,7 @@ use sqlx::Connection as _;
 pub mod browser;
 pub mod chromium;
 pub mod first_party;
+pub mod mail;
 pub mod process;
 pub mod proxy;
 

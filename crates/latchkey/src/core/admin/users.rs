@@ -159,6 +159,14 @@ where
         if password.expose().is_empty() {
             return Err(Error::invalid_request("password: must not be empty"));
         }
+        // Characters, as the document's minLength counts them (the
+        // hasher's own bound counts bytes).
+        if password.expose().chars().count() < crate::core::password::MIN_PASSWORD_LEN {
+            return Err(Error::invalid_request(format!(
+                "password: at least {} characters",
+                crate::core::password::MIN_PASSWORD_LEN
+            )));
+        }
         // Made by an administrator, as `user create` makes one: the
         // address counts as verified (PATCH `email_verified` changes it).
         let new = NewUser {

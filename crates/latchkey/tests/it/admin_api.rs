@@ -443,9 +443,9 @@ both_backends! {
             assert!(problem(s, &b, &h, 400).starts_with(field), "{field}: {b}");
         }
         for (body, field) in [
-            (json!({"email": "nope", "password": "x"}), "email"),
+            (json!({"email": "nope", "password": PASSWORD}), "email"),
             (json!({"email": "a@example.com", "password": ""}), "password"),
-            (json!({"email": "a@example.com", "password": "x", "roles": ["a b"]}), "roles"),
+            (json!({"email": "a@example.com", "password": PASSWORD, "roles": ["a b"]}), "roles"),
         ] {
             let (s, b, h) = call(&srv, t, "POST", "/admin/v1/users", Some(body)).await;
             assert!(problem(s, &b, &h, 400).starts_with(field), "{field}: {b}");

@@ -14,6 +14,9 @@ pub struct ProviderMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub userinfo_endpoint: Option<String>,
     pub jwks_uri: String,
+    /// RFC 7591 §3: dynamic client registration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_endpoint: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revocation_endpoint: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -2,17 +2,14 @@
 
 use std::process::ExitCode;
 
-use clap::{Args, Subcommand};
-use serde::Serialize;
-
 use super::{open_store, output};
 use crate::config::Settings;
-use crate::core::audit::Kind;
-use crate::core::clients::{
-    Client, ClientId, ClientPolicy, ClientStore as _, GrantType, NewClient, TokenDelivery,
-};
+use crate::core::admin::{Actor, Admin, ClientInput, ClientView, PageRequest};
+use crate::core::clients::{Client, ClientStore as _, GrantType, NewClient, TokenDelivery};
 use crate::core::clock::{Clock as _, SystemClock};
-use crate::core::scope::Scope;
+use crate::core::error::Error;
+use crate::core::registration;
+use clap::{Args, Subcommand};
 
 #[derive(Debug, Subcommand)]
 pub enum ClientCommand {
@@ -24,6 +21,34 @@ pub enum ClientCommand {
     Show(IdArgs),
     /// Delete a client and everything issued to it.
     Delete(IdArgs),
+    /// Give a confidential client a new secret (printed once). With
+    /// `--grace`, the old secret keeps working for that many seconds.
+    RotateSecret(RotateArgs),
+    /// Make an initial access token for dynamic client registration
+    /// (RFC 7591, `POST /v1/oauth/register`). Printed once.
+    InitialToken(InitialTokenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitialTokenArgs {
+    /// Seconds until it expires (default: never).
+    #[arg(long, value_name = "SECONDS")]
+    expires_in: Option<i64>,
+    /// How many registrations it allows (default: any number).
+    #[arg(long, value_name = "N")]
+    uses: Option<i64>,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    id: String,
+    /// Seconds during which the old secret keeps working (default 0).
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    grace: i64,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -106,58 +131,6 @@ fn parse_delivery(s: &str) -> Result<TokenDelivery, String> {
     TokenDelivery::parse(s).ok_or_else(|| "expected body or cookie".to_owned())
 }
 
-/// A client as the CLI shows it: never its secret hash.
-#[derive(Debug, Serialize)]
-pub struct ClientView {
-    client_id: String,
-    name: String,
-    public: bool,
-    first_party: bool,
-    redirect_uris: Vec<String>,
-    post_logout_redirect_uris: Vec<String>,
-    grant_types: Vec<&'static str>,
-    scope: String,
-    audiences: Vec<String>,
-    token_delivery: &'static str,
-    allowed_origins: Vec<String>,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    require_dpop: bool,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    require_par: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    backchannel_logout_uri: Option<String>,
-    created_at: i64,
-}
-
-impl From<&Client> for ClientView {
-    fn from(c: &Client) -> Self {
-        ClientView {
-            client_id: c.id.to_string(),
-            name: c.name.clone(),
-            public: c.is_public(),
-            first_party: c.first_party,
-            redirect_uris: c.redirect_uris.clone(),
-            post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
-            grant_types: c.grant_types.iter().map(|g| g.as_str()).collect(),
-            scope: c.scopes.to_string(),
-            audiences: c.audiences.clone(),
-            token_delivery: c.token_delivery.as_str(),
-            allowed_origins: c.allowed_origins.clone(),
-            require_dpop: c.policy.require_dpop,
-            require_par: c.policy.require_par,
-            backchannel_logout_uri: c.backchannel_logout_uri.clone(),
-            created_at: c.created_at,
-        }
-    }
-}
-
-#[derive(Debug, Serialize)]
-struct Created {
-    client_id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    client_secret: Option<String>,
-}
-
 /// Registers a client and returns its id and (for a confidential one) secret.
 pub async fn create(
     store: &crate::store::Store,
@@ -170,106 +143,166 @@ pub async fn create(
 
 pub async fn run(settings: Settings, cmd: ClientCommand) -> anyhow::Result<ExitCode> {
     let store = open_store(&settings).await?;
-    match cmd {
+    let admin = Admin::new(&store, &settings, SystemClock.now(), Actor::Cli);
+    let code = match cmd {
         ClientCommand::Create(a) => {
-            let scopes = if a.scopes.is_empty() {
-                None
-            } else {
-                Some(Scope::parse(&a.scopes.join(" "))?)
-            };
-            let new = NewClient {
+            let input = ClientInput {
                 name: a.name,
                 public: a.public,
                 first_party: a.first_party,
                 redirect_uris: a.redirect_uris,
                 post_logout_redirect_uris: a.post_logout_redirect_uris,
-                grant_types: a.grant_types,
-                scopes,
+                grant_types: a.grant_types.into_iter().map(Into::into).collect(),
+                scope: (!a.scopes.is_empty()).then(|| a.scopes.join(" ")),
                 audiences: a.audiences,
-                token_delivery: a.token_delivery,
                 allowed_origins: a.allowed_origins,
-                policy: ClientPolicy {
-                    require_dpop: a.require_dpop,
-                    require_par: a.require_par,
-                },
+                token_delivery: Some(a.token_delivery.into()),
+                require_dpop: a.require_dpop,
+                require_par: a.require_par,
                 backchannel_logout_uri: a.backchannel_logout_uri,
             };
-            let (client, secret) = create(&store, new).await?;
-            super::audit_cli(&store, Kind::ClientCreate, |e| e.client(client.id.as_str())).await?;
+            let created = admin.create_client(input).await?;
             if a.json {
-                output::json(&Created {
-                    client_id: client.id.to_string(),
-                    client_secret: secret,
-                })?;
+                output::json(&created)?;
             } else {
-                let mut rows = vec![("client_id", client.id.to_string())];
-                if let Some(s) = secret {
-                    rows.push(("client_secret", s));
+                let mut rows = vec![("client_id", created.client.client_id.clone())];
+                if let Some(s) = &created.client_secret {
+                    rows.push(("client_secret", s.clone()));
                 }
                 output::fields(&rows);
-                if !client.is_public() {
+                if !created.client.public {
                     eprintln!("The secret is shown only this once; store it now.");
                 }
             }
+            ExitCode::SUCCESS
         }
         ClientCommand::List(f) => {
-            let clients = store.list_clients().await?;
-            let views: Vec<ClientView> = clients.iter().map(ClientView::from).collect();
+            let mut views: Vec<ClientView> = Vec::new();
+            let mut page = PageRequest {
+                cursor: None,
+                limit: Some(crate::core::admin::MAX_LIMIT),
+            };
+            loop {
+                let p = admin.list_clients(&page).await?;
+                views.extend(p.items);
+                match p.next_cursor {
+                    Some(c) => page.cursor = Some(c),
+                    None => break,
+                }
+            }
             if f.json {
                 output::json(&views)?;
             } else {
                 for v in &views {
-                    println!("{}  {}  [{}]", v.client_id, v.name, v.grant_types.join(" "));
+                    let grants: Vec<&str> = v
+                        .grant_types
+                        .iter()
+                        .map(|&g| GrantType::from(g).as_str())
+                        .collect();
+                    println!("{}  {}  [{}]", v.client_id, v.name, grants.join(" "));
                 }
             }
+            ExitCode::SUCCESS
         }
-        ClientCommand::Show(a) => {
-            let Some(client) = store.get_client(&ClientId::new(a.id.as_str())).await? else {
+        ClientCommand::Show(a) => match admin.get_client(&a.id).await {
+            Ok(view) => {
+                if a.json {
+                    output::json(&view)?;
+                } else {
+                    let grants: Vec<&str> = view
+                        .grant_types
+                        .iter()
+                        .map(|&g| GrantType::from(g).as_str())
+                        .collect();
+                    output::fields(&[
+                        ("client_id", view.client_id.clone()),
+                        ("name", view.name.clone()),
+                        ("public", view.public.to_string()),
+                        ("first_party", view.first_party.to_string()),
+                        ("grant_types", grants.join(" ")),
+                        ("scope", view.scope.clone()),
+                        ("redirect_uris", view.redirect_uris.join(" ")),
+                        (
+                            "post_logout_redirect_uris",
+                            view.post_logout_redirect_uris.join(" "),
+                        ),
+                        ("audiences", view.audiences.join(" ")),
+                        (
+                            "token_delivery",
+                            TokenDelivery::from(view.token_delivery).as_str().to_owned(),
+                        ),
+                        ("allowed_origins", view.allowed_origins.join(" ")),
+                    ]);
+                }
+                ExitCode::SUCCESS
+            }
+            Err(Error::NotFound(_)) => {
                 eprintln!("error: no client with id {:?}", a.id);
-                return Ok(ExitCode::FAILURE);
-            };
-            let view = ClientView::from(&client);
+                ExitCode::FAILURE
+            }
+            Err(e) => return Err(e.into()),
+        },
+        ClientCommand::Delete(a) => match admin.delete_client(&a.id).await {
+            Ok(done) => {
+                if a.json {
+                    output::json(&done)?;
+                } else {
+                    println!("deleted {}", a.id);
+                }
+                ExitCode::SUCCESS
+            }
+            Err(Error::NotFound(_)) => {
+                if a.json {
+                    output::json(&serde_json::json!({"client_id": a.id, "deleted": false}))?;
+                }
+                eprintln!("error: no client with id {:?}", a.id);
+                ExitCode::FAILURE
+            }
+            Err(e) => return Err(e.into()),
+        },
+        ClientCommand::InitialToken(a) => {
+            let t =
+                registration::create_initial_token(&store, SystemClock.now(), a.expires_in, a.uses)
+                    .await?;
+            crate::core::audit::write_now(
+                &store,
+                crate::core::audit::AuditEvent::new(
+                    SystemClock.now(),
+                    crate::core::audit::Kind::InitialTokenCreate,
+                    "cli",
+                    crate::core::audit::Outcome::Success,
+                ),
+            )
+            .await?;
             if a.json {
-                output::json(&view)?;
+                output::json(&t)?;
+            } else {
+                output::fields(&[("initial_access_token", t.initial_access_token.clone())]);
+                eprintln!("The token is shown only this once.");
+            }
+            ExitCode::SUCCESS
+        }
+        ClientCommand::RotateSecret(a) => {
+            let rotated = admin.rotate_secret(&a.id, a.grace).await?;
+            if a.json {
+                output::json(&rotated)?;
             } else {
                 output::fields(&[
-                    ("client_id", view.client_id),
-                    ("name", view.name),
-                    ("public", view.public.to_string()),
-                    ("first_party", view.first_party.to_string()),
-                    ("grant_types", view.grant_types.join(" ")),
-                    ("scope", view.scope),
-                    ("redirect_uris", view.redirect_uris.join(" ")),
-                    (
-                        "post_logout_redirect_uris",
-                        view.post_logout_redirect_uris.join(" "),
-                    ),
-                    ("audiences", view.audiences.join(" ")),
-                    ("token_delivery", view.token_delivery.to_owned()),
-                    ("allowed_origins", view.allowed_origins.join(" ")),
-                    (
-                        "backchannel_logout_uri",
-                        view.backchannel_logout_uri.unwrap_or_default(),
-                    ),
+                    ("client_id", rotated.client_id.clone()),
+                    ("client_secret", rotated.client_secret.clone()),
                 ]);
+                match rotated.previous_secret_expires_at {
+                    Some(t) => eprintln!(
+                        "The new secret is shown only this once. The old one works until {t} (Unix time)."
+                    ),
+                    None => eprintln!(
+                        "The new secret is shown only this once. The old one no longer works."
+                    ),
+                }
             }
+            ExitCode::SUCCESS
         }
-        ClientCommand::Delete(a) => {
-            let deleted = store.delete_client(&ClientId::new(a.id.as_str())).await?;
-            if deleted {
-                super::audit_cli(&store, Kind::ClientDelete, |e| e.client(a.id.as_str())).await?;
-            }
-            if a.json {
-                output::json(&serde_json::json!({"client_id": a.id, "deleted": deleted}))?;
-            } else if deleted {
-                println!("deleted {}", a.id);
-            }
-            if !deleted {
-                eprintln!("error: no client with id {:?}", a.id);
-                return Ok(ExitCode::FAILURE);
-            }
-        }
-    }
+    };
     store.close().await;
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }

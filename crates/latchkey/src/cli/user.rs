@@ -3,17 +3,16 @@
 use std::io::BufRead as _;
 use std::process::ExitCode;
 
-use clap::{Args, Subcommand};
-use serde::Serialize;
-
 use super::{open_store, output};
 use crate::config::Settings;
 use crate::core::accounts;
+use crate::core::admin::UserView;
 use crate::core::audit::Kind;
 use crate::core::clock::{Clock as _, SystemClock};
 use crate::core::password::PasswordHasher;
 use crate::core::secret::Secret;
 use crate::core::users::{NewUser, User, UserStore as _};
+use clap::{Args, Subcommand};
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
@@ -78,32 +77,6 @@ pub struct CreateArgs {
     password_stdin: bool,
     #[arg(long)]
     json: bool,
-}
-
-/// A user as the CLI shows it: never the password hash.
-#[derive(Debug, Serialize)]
-pub struct UserView {
-    id: String,
-    email: String,
-    name: Option<String>,
-    roles: Vec<String>,
-    disabled: bool,
-    email_verified: bool,
-    created_at: i64,
-}
-
-impl From<&User> for UserView {
-    fn from(u: &User) -> Self {
-        UserView {
-            id: u.id.to_string(),
-            email: u.email.clone(),
-            name: u.name.clone(),
-            roles: u.roles.clone(),
-            disabled: u.disabled,
-            email_verified: u.email_verified,
-            created_at: u.created_at,
-        }
-    }
 }
 
 /// Reads one line from stdin and strips its line ending (`\n` or `\r\n`), and

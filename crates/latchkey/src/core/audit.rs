@@ -41,8 +41,11 @@ pub enum Kind {
     /// A token revoked by its client or by a sign-out.
     Revoke,
     ClientCreate,
+    ClientUpdate,
+    ClientRotateSecret,
     ClientDelete,
     UserCreate,
+    UserUpdate,
     UserDisable,
     UserRevokeSessions,
     UserSetPassword,
@@ -50,6 +53,8 @@ pub enum Kind {
     UserVerifyEmail,
     UserDelete,
     KeysRotate,
+    /// An initial access token for dynamic client registration was made.
+    InitialTokenCreate,
     /// Consent given in the browser flow (recorded by the authorize code).
     Consent,
     /// A browser login (recorded by the authorize code).
@@ -69,8 +74,11 @@ impl Kind {
             Kind::RefreshReuse => "refresh_reuse",
             Kind::Revoke => "revoke",
             Kind::ClientCreate => "client_create",
+            Kind::ClientUpdate => "client_update",
+            Kind::ClientRotateSecret => "client_rotate_secret",
             Kind::ClientDelete => "client_delete",
             Kind::UserCreate => "user_create",
+            Kind::UserUpdate => "user_update",
             Kind::UserDisable => "user_disable",
             Kind::UserRevokeSessions => "user_revoke_sessions",
             Kind::UserSetPassword => "user_set_password",
@@ -78,6 +86,7 @@ impl Kind {
             Kind::UserVerifyEmail => "user_verify_email",
             Kind::UserDelete => "user_delete",
             Kind::KeysRotate => "keys_rotate",
+            Kind::InitialTokenCreate => "initial_token_create",
             Kind::Consent => "consent",
             Kind::Login => "login",
             Kind::BackchannelLogout => "backchannel_logout",
@@ -105,7 +114,7 @@ impl Outcome {
 }
 
 /// One stored event, as `latchkey audit list` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct AuditEvent {
     pub id: String,
     /// Unix seconds.
@@ -182,6 +191,23 @@ pub struct AuditFilter {
     pub limit: i64,
 }
 
+/// A page of the audit trail (the admin API's `GET /admin/v1/audit`):
+/// oldest first, after a cursor.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// The event's kind, as `latchkey audit list` prints it.
+    pub kind: Option<String>,
+    pub since: Option<UnixTime>,
+    pub until: Option<UnixTime>,
+    /// Events whose actor or subject is this user id.
+    pub user: Option<String>,
+    /// Events whose actor or subject is this client id.
+    pub client: Option<String>,
+    /// Only events after this `(at, id)`, in that order.
+    pub after: Option<(UnixTime, String)>,
+    pub limit: i64,
+}
+
 /// Storage of audit events.
 pub trait AuditStore: Send + Sync {
     /// Inserts `events` (one statement; all or none).
@@ -191,6 +217,12 @@ pub trait AuditStore: Send + Sync {
     fn list_audit_events(
         &self,
         filter: &AuditFilter,
+    ) -> impl Future<Output = Result<Vec<AuditEvent>>> + Send;
+    /// Events matching `query`, ordered by `(at, id)`: a walk from cursor to
+    /// cursor never sees an event twice, whatever is inserted meanwhile.
+    fn search_audit_events(
+        &self,
+        query: &AuditQuery,
     ) -> impl Future<Output = Result<Vec<AuditEvent>>> + Send;
     /// Deletes events older than `before`; returns how many.
     fn purge_audit_events(&self, before: UnixTime) -> impl Future<Output = Result<u64>> + Send;

@@ -354,7 +354,7 @@ pub async fn push<S: ClientStore + PushedRequestStore + DpopReplayStore>(
     params: &Params,
     proof: &ProofHeader,
 ) -> Result<Pushed> {
-    let client = clients::authenticate(&auth.store, &auth.clients, creds).await?;
+    let client = clients::authenticate(&auth.store, &auth.clients, creds, auth.clock.now()).await?;
     // "The request_uri authorization request parameter is one exception,
     // and it MUST NOT be provided." (RFC 9126 §2.1)
     if params.contains("request_uri") {

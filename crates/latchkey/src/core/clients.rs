@@ -181,6 +181,17 @@ pub struct Client {
     /// docs/logout-and-exchange.md).
     pub backchannel_logout_uri: Option<String>,
     pub created_at: UnixTime,
+    /// The secret a rotation replaced, still accepted until its grace ends
+    /// (`client rotate-secret --grace`; docs/admin.md).
+    pub previous_secret: Option<PreviousSecret>,
+}
+
+/// A replaced client secret during its grace period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreviousSecret {
+    pub hash: SecretHash,
+    /// Accepted while `now < expires_at`.
+    pub expires_at: UnixTime,
 }
 
 impl Client {
@@ -245,26 +256,11 @@ impl NewClient {
     /// - scopes: none for a client that only acts for itself
     ///   (`client_credentials`), the OpenID Connect scopes otherwise.
     pub fn build(self, now: UnixTime) -> Result<(Client, Option<Secret>)> {
-        if self.name.trim().is_empty() {
-            return Err(Error::invalid_request("a client needs a name"));
-        }
-        for uri in self
-            .redirect_uris
-            .iter()
-            .chain(&self.post_logout_redirect_uris)
-        {
-            validate_redirect_uri(uri)?;
-        }
         if let Some(uri) = &self.backchannel_logout_uri {
-            validate_backchannel_logout_uri(uri)?;
+            validate_backchannel_logout_uri(uri)
+                .map_err(|e| field_error("backchannel_logout_uri", e))?;
         }
-        let mut allowed_origins = self
-            .allowed_origins
-            .iter()
-            .map(|o| normalize_origin(o))
-            .collect::<Result<Vec<_>>>()?;
-        allowed_origins.sort();
-        allowed_origins.dedup();
+        let allowed_origins = normalize_origins(&self.allowed_origins)?;
         let grant_types = if self.grant_types.is_empty() {
             if self.public || !self.redirect_uris.is_empty() {
                 vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
@@ -277,16 +273,6 @@ impl NewClient {
             g.dedup();
             g
         };
-        if self.public && grant_types.contains(&GrantType::ClientCredentials) {
-            return Err(Error::invalid_request(
-                "a public client cannot use client_credentials: it has no secret",
-            ));
-        }
-        if grant_types.contains(&GrantType::AuthorizationCode) && self.redirect_uris.is_empty() {
-            return Err(Error::invalid_request(
-                "the authorization_code grant needs at least one --redirect-uri",
-            ));
-        }
         let scopes = match self.scopes {
             Some(s) => s,
             None if grant_types == [GrantType::ClientCredentials] => Scope::default(),
@@ -313,9 +299,65 @@ impl NewClient {
             policy: self.policy,
             backchannel_logout_uri: self.backchannel_logout_uri,
             created_at: now,
+            previous_secret: None,
         };
+        client.check_registration()?;
         Ok((client, secret))
     }
+}
+
+impl Client {
+    /// The rules every registration obeys, at creation and after a change
+    /// (`NewClient::build`, `core::admin`): a name, absolute redirect URIs
+    /// without fragments, no `client_credentials` without a secret, and a
+    /// redirect URI for the authorization code grant. The message names
+    /// the field.
+    pub fn check_registration(&self) -> Result<()> {
+        if self.name.trim().is_empty() {
+            return Err(Error::invalid_request("name: a client needs a name"));
+        }
+        if self.name.len() > 200 {
+            return Err(Error::invalid_request("name: at most 200 characters"));
+        }
+        for uri in &self.redirect_uris {
+            validate_redirect_uri(uri).map_err(|e| field_error("redirect_uris", e))?;
+        }
+        for uri in &self.post_logout_redirect_uris {
+            validate_redirect_uri(uri).map_err(|e| field_error("post_logout_redirect_uris", e))?;
+        }
+        if self.is_public() && self.grant_types.contains(&GrantType::ClientCredentials) {
+            return Err(Error::invalid_request(
+                "grant_types: a public client cannot use client_credentials: it has no secret",
+            ));
+        }
+        if self.grant_types.contains(&GrantType::AuthorizationCode) && self.redirect_uris.is_empty()
+        {
+            return Err(Error::invalid_request(
+                "redirect_uris: the authorization_code grant needs at least one redirect URI",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Prefixes an error's description with the field it is about.
+fn field_error(field: &str, e: Error) -> Error {
+    match e.description().map(|d| d.into_owned()) {
+        Some(d) => Error::invalid_request(format!("{field}: {d}")),
+        None => e,
+    }
+}
+
+/// Validates and normalises a list of allowed origins (see
+/// [`normalize_origin`]), sorted, without duplicates.
+pub fn normalize_origins(origins: &[String]) -> Result<Vec<String>> {
+    let mut out = origins
+        .iter()
+        .map(|o| normalize_origin(o).map_err(|e| field_error("allowed_origins", e)))
+        .collect::<Result<Vec<_>>>()?;
+    out.sort();
+    out.dedup();
+    Ok(out)
 }
 
 /// Validates an origin given at registration (`allowed_origins`, for CORS:
@@ -371,7 +413,7 @@ pub fn normalize_origin(input: &str) -> Result<String> {
 /// A redirect URI must be absolute and carry no fragment (RFC 6749 §3.1.2).
 /// Plain `http` is allowed (for loopback and development, RFC 8252 §7.3); the
 /// operator registering it is trusted to know what they register.
-fn validate_redirect_uri(uri: &str) -> Result<()> {
+pub fn validate_redirect_uri(uri: &str) -> Result<()> {
     let parsed = url::Url::parse(uri).map_err(|e| {
         Error::invalid_request(format!("redirect URI {uri:?} is not absolute: {e}"))
     })?;
@@ -416,6 +458,11 @@ pub trait ClientStore: Send + Sync {
     /// bumps the clients generation in the same transaction. Returns whether it
     /// existed.
     fn delete_client(&self, id: &ClientId) -> impl Future<Output = Result<bool>> + Send;
+    /// Replaces every stored field of the client with this id (but its id
+    /// and `created_at`), and bumps the clients generation in the same
+    /// transaction, so that every process's cache drops the old row within
+    /// `client_cache_revalidate_ms`. Returns whether it existed.
+    fn update_client(&self, client: &Client) -> impl Future<Output = Result<bool>> + Send;
     /// A counter that every insertion, change or removal of a client
     /// increases; caches
     /// compare it to know whether what they hold may be stale.
@@ -453,19 +500,22 @@ pub async fn authenticate<S: ClientStore>(
     store: &S,
     cache: &ClientCache,
     creds: &ClientCredentials,
+    now: UnixTime,
 ) -> Result<Arc<Client>> {
     let client = cache.get(store, creds.client_id()).await?;
-    let client = check_credentials(client, creds)?;
+    let client = check_credentials(client, creds, now)?;
     // The request now acts for this client, whatever the flow decides next:
     // its app may read the answer across origins (core::origins).
     super::origins::note_acting_client(client.id.as_str());
     Ok(client)
 }
 
-/// The pure part of [`authenticate`].
+/// The pure part of [`authenticate`]. During a rotation's grace the
+/// previous secret works too (until `expires_at`, by `now`).
 pub fn check_credentials(
     client: Option<Arc<Client>>,
     creds: &ClientCredentials,
+    now: UnixTime,
 ) -> Result<Arc<Client>> {
     let fail = || Error::invalid_client("client authentication failed");
     let presented = match creds {
@@ -482,7 +532,19 @@ pub fn check_credentials(
         return Err(fail());
     };
     match (&client.secret_hash, presented) {
-        (Some(hash), Some(secret)) if hash.matches(secret.expose()) => Ok(client),
+        (Some(hash), Some(secret)) => {
+            // Both compared, each in constant time, whichever matches.
+            let current = hash.matches(secret.expose());
+            let previous = client
+                .previous_secret
+                .as_ref()
+                .is_some_and(|p| now < p.expires_at && p.hash.matches(secret.expose()));
+            if current || previous {
+                Ok(client)
+            } else {
+                Err(fail())
+            }
+        }
         // A public client authenticates by naming itself, and only that way: a
         // secret it cannot have been issued means someone is confused or probing.
         (None, None) => Ok(client),
@@ -624,22 +686,24 @@ mod tests {
             client_id: id.clone(),
             secret: s.clone(),
         };
-        assert!(check_credentials(Some(c.clone()), &ok).is_ok());
+        assert!(check_credentials(Some(c.clone()), &ok, 0).is_ok());
         let bad = ClientCredentials::Post {
             client_id: id.clone(),
             secret: Secret::new("x"),
         };
         assert_eq!(
-            check_credentials(Some(c.clone()), &bad).unwrap_err().code(),
+            check_credentials(Some(c.clone()), &bad, 0)
+                .unwrap_err()
+                .code(),
             "invalid_client"
         );
         let none = ClientCredentials::None { client_id: id };
         assert_eq!(
-            check_credentials(Some(c), &none).unwrap_err().code(),
+            check_credentials(Some(c), &none, 0).unwrap_err().code(),
             "invalid_client"
         );
         assert_eq!(
-            check_credentials(None, &ok).unwrap_err().code(),
+            check_credentials(None, &ok, 0).unwrap_err().code(),
             "invalid_client"
         );
     }

@@ -26,6 +26,9 @@ pub mod paths {
     pub const DEVICE_AUTHORIZATION: &str = "/v1/oauth/device_authorization";
     pub const DEVICE_PAGE: &str = "/device";
     pub const PAR: &str = "/v1/oauth/par";
+    /// RFC 7591 registration; RFC 7592 management under it.
+    pub const REGISTRATION: &str = "/v1/oauth/register";
+    pub const REGISTRATION_CLIENT: &str = "/v1/oauth/register/{client_id}";
     // Accounts (docs/accounts.md).
     pub const SIGNUP: &str = "/v1/signup";
     pub const PASSWORD_FORGOT: &str = "/v1/password/forgot";
@@ -72,6 +75,7 @@ pub fn metadata(settings: &Settings, algs: &[SigningAlg]) -> ProviderMetadata {
         userinfo_endpoint: Some(settings.url(paths::USERINFO)),
         end_session_endpoint: Some(settings.url(paths::LOGOUT)),
         device_authorization_endpoint: Some(settings.url(paths::DEVICE_AUTHORIZATION)),
+        registration_endpoint: Some(settings.url(paths::REGISTRATION)),
         scopes_supported: strings(&["openid", "profile", "email", "offline_access"]),
         response_types_supported: strings(&["code"]),
         response_modes_supported: strings(&["query"]),

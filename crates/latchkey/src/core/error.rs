@@ -124,6 +124,16 @@ pub enum Error {
     #[error("temporarily_unavailable: {0}")]
     TemporarilyUnavailable(Description),
 
+    /// "The value of one or more redirection URIs is invalid." (RFC 7591
+    /// §3.2.2)
+    #[error("invalid_redirect_uri: {0}")]
+    InvalidRedirectUri(Description),
+
+    /// "The value of one of the client metadata fields is invalid and the
+    /// server has rejected this request." (RFC 7591 §3.2.2)
+    #[error("invalid_client_metadata: {0}")]
+    InvalidClientMetadata(Description),
+
     /// No endpoint at this path. Not an RFC 6749 code: the answer latchkey
     /// gives, in the same JSON shape, to a request for a path it does not
     /// serve.
@@ -163,6 +173,8 @@ impl Error {
             Error::InvalidCsrfToken(_) => "invalid_csrf_token",
             Error::TooManyRequests { .. } => "too_many_requests",
             Error::TemporarilyUnavailable(_) => "temporarily_unavailable",
+            Error::InvalidRedirectUri(_) => "invalid_redirect_uri",
+            Error::InvalidClientMetadata(_) => "invalid_client_metadata",
             Error::NotFound(_) => "not_found",
             Error::Internal(_) => "server_error",
         }
@@ -188,6 +200,8 @@ impl Error {
             | Error::InvalidCsrfToken(d)
             | Error::InvalidDpopProof(d)
             | Error::TemporarilyUnavailable(d)
+            | Error::InvalidRedirectUri(d)
+            | Error::InvalidClientMetadata(d)
             | Error::NotFound(d) => Some(Cow::Borrowed(d.as_ref())),
             Error::AuthorizationPending => {
                 Some(Cow::Borrowed("the user has not yet approved the request"))
@@ -264,6 +278,8 @@ mod tests {
                 Error::TemporarilyUnavailable(d()),
                 "temporarily_unavailable",
             ),
+            (Error::InvalidRedirectUri(d()), "invalid_redirect_uri"),
+            (Error::InvalidClientMetadata(d()), "invalid_client_metadata"),
             (Error::NotFound(d()), "not_found"),
             (Error::Internal("db on fire".into()), "server_error"),
         ];

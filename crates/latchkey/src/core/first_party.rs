@@ -31,7 +31,7 @@ pub async fn signin<S: ClientStore + PasswordStores + RefreshTokenStore>(
     client_addr: Option<IpAddr>,
 ) -> Result<IssuedTokens> {
     let request = PasswordSignin::from_params(params, client_addr)?;
-    let client = clients::authenticate(&auth.store, &auth.clients, creds).await?;
+    let client = clients::authenticate(&auth.store, &auth.clients, creds, auth.clock.now()).await?;
     password::issue(auth, &client, request).await
 }
 
@@ -89,7 +89,8 @@ pub async fn signout<S: ClientStore + RefreshTokenStore>(
     params: &Params,
 ) -> Result<()> {
     if let Some(token) = params.get("refresh_token") {
-        let client = clients::authenticate(&auth.store, &auth.clients, &creds?).await?;
+        let client =
+            clients::authenticate(&auth.store, &auth.clients, &creds?, auth.clock.now()).await?;
         family::revoke_by_token(auth, Some(&client), token).await?;
     } else if let Some(token) = &browser.refresh_cookie {
         csrf::check_refresh_cookie(

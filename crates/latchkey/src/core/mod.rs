@@ -5,6 +5,7 @@
 //! `crate::store` for SQLite and PostgreSQL.
 
 pub mod accounts;
+pub mod admin;
 pub mod audit;
 pub mod authorize;
 pub mod backchannel;
@@ -38,6 +39,7 @@ pub mod password_rules;
 pub mod prompt;
 pub mod ratelimit;
 pub mod refresh;
+pub mod registration;
 pub mod revocation;
 pub mod scope;
 pub mod secret;
@@ -74,6 +76,7 @@ pub trait Storage:
     + outbox::OutboxStore
     + accounts::AccountStore
     + health::HealthStore
+    + registration::RegistrationStore
     + Clone
     + Send
     + Sync
@@ -100,6 +103,7 @@ impl<T> Storage for T where
         + outbox::OutboxStore
         + accounts::AccountStore
         + health::HealthStore
+        + registration::RegistrationStore
         + Clone
         + Send
         + Sync

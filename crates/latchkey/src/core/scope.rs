@@ -14,6 +14,10 @@ pub const OPENID: &str = "openid";
 pub const PROFILE: &str = "profile";
 pub const EMAIL: &str = "email";
 pub const OFFLINE_ACCESS: &str = "offline_access";
+/// The scope of the admin API (docs/admin.md): with the audience
+/// `<issuer>/admin`, it lets a token manage clients, users, keys and read
+/// the audit trail. A user is granted it only with the role `admin`.
+pub const ADMIN: &str = "latchkey:admin";
 
 impl Scope {
     /// Parses a `scope` parameter. "scope-token = 1*( %x21 / %x23-5B / %x5D-7E )"
@@ -57,6 +61,12 @@ impl Scope {
 
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(String::as_str)
+    }
+
+    /// This scope without `token`.
+    pub fn without(mut self, token: &str) -> Self {
+        self.0.remove(token);
+        self
     }
 
     /// The tokens of `self` that `other` lacks, for error descriptions.

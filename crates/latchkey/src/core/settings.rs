@@ -80,6 +80,11 @@ pub struct Settings {
     /// Hashes running at once; each holds `password_hash_memory_kib` of memory.
     /// 0 means one per CPU core.
     pub password_hash_concurrency: usize,
+    /// Allow dynamic client registration (RFC 7591, `POST
+    /// /v1/oauth/register`) without an initial access token. Off by
+    /// default: registration then needs a token made by `latchkey client
+    /// initial-token`.
+    pub registration_open_dcr: bool,
     /// Failed sign-ins for one username within the window after which that
     /// username is refused with 429, even with the right password.
     pub signin_max_failures_per_username: u32,
@@ -220,6 +225,7 @@ impl Default for Settings {
             password_hash_iterations: password::MIN_ITERATIONS,
             password_hash_parallelism: 1,
             password_hash_concurrency: 0,
+            registration_open_dcr: false,
             signin_max_failures_per_username: 10,
             signin_max_failures_per_address: 100,
             signin_failure_window_seconds: 15 * 60,

@@ -23,7 +23,7 @@ use super::refresh::{FamilyOrigin, NewFamily};
 use super::scope::{self, Scope};
 use super::secret::{self, Secret, ServerKey};
 use super::settings::Settings;
-use super::users::{User, UserId};
+use super::users::{ADMIN_ROLE, User, UserId};
 
 /// Who an access token speaks for.
 #[derive(Debug, Clone)]
@@ -387,7 +387,16 @@ pub struct PreparedTokens {
 /// it starts; and, for an OpenID Connect request that was granted `openid`,
 /// the ID token bound to that access token (`at_hash`). Pure: the caller
 /// stores the family (see [`family::start`]).
-pub fn prepare_user_tokens<S>(auth: &Authority<S>, grant: UserGrant<'_>) -> Result<PreparedTokens> {
+pub fn prepare_user_tokens<S>(
+    auth: &Authority<S>,
+    mut grant: UserGrant<'_>,
+) -> Result<PreparedTokens> {
+    // The admin API's scope goes only to administrators (docs/admin.md):
+    // for anyone else it is left out of what is granted, as RFC 6749 §3.3
+    // lets a server grant less than was asked.
+    if grant.scope.contains(scope::ADMIN) && !grant.user.roles.iter().any(|r| r == ADMIN_ROLE) {
+        grant.scope = grant.scope.without(scope::ADMIN);
+    }
     let now = auth.clock.now();
     let subject = Subject::User {
         id: grant.user.id.clone(),

@@ -43,6 +43,10 @@ impl UserId {
     }
 }
 
+/// The role that makes a user an administrator: only such a user is granted
+/// the admin API's scope and admitted to the console (docs/admin.md).
+pub const ADMIN_ROLE: &str = "admin";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     pub id: UserId,
@@ -112,6 +116,17 @@ impl NewUser {
     }
 }
 
+/// A page of users (the admin API's `GET /admin/v1/users`): oldest first,
+/// after a cursor.
+#[derive(Debug, Clone, Default)]
+pub struct UserQuery {
+    /// Matches a part of the email or the name, case-insensitively.
+    pub q: Option<String>,
+    /// Only users after this `(created_at, id)`, in that order.
+    pub after: Option<(UnixTime, String)>,
+    pub limit: i64,
+}
+
 /// Storage of users.
 ///
 /// Contract: emails are unique case-insensitively (by [`normalize_email`]).
@@ -122,6 +137,18 @@ pub trait UserStore: Send + Sync {
     /// Looks a user up by email, case-insensitively.
     fn find_user_by_email(&self, email: &str) -> impl Future<Output = Result<Option<User>>> + Send;
     fn list_users(&self) -> impl Future<Output = Result<Vec<User>>> + Send;
+    /// The users `query` selects, ordered by `(created_at, id)`: a walk
+    /// from cursor to cursor never sees a user twice, whatever is inserted
+    /// meanwhile.
+    fn search_users(&self, query: &UserQuery) -> impl Future<Output = Result<Vec<User>>> + Send;
+    /// Sets the name and roles; returns whether the user exists.
+    fn update_user_profile(
+        &self,
+        id: &UserId,
+        name: Option<&str>,
+        roles: &[String],
+        now: UnixTime,
+    ) -> impl Future<Output = Result<bool>> + Send;
     /// Sets the disabled flag; returns whether the user exists.
     fn set_user_disabled(
         &self,

@@ -45,7 +45,9 @@ pub fn status_of(error: &Error) -> StatusCode {
         | Error::SlowDown
         | Error::ExpiredToken
         | Error::InvalidDpopProof(_)
-        | Error::UseDpopNonce { .. } => StatusCode::BAD_REQUEST,
+        | Error::UseDpopNonce { .. }
+        | Error::InvalidRedirectUri(_)
+        | Error::InvalidClientMetadata(_) => StatusCode::BAD_REQUEST,
         Error::InvalidClient(_) | Error::InvalidToken(_) => StatusCode::UNAUTHORIZED,
         Error::InsufficientScope(_) | Error::InvalidCsrfToken(_) => StatusCode::FORBIDDEN,
         Error::NotFound(_) => StatusCode::NOT_FOUND,
@@ -190,6 +192,123 @@ impl IntoResponse for ApiError {
 /// The header a server nonce travels in (RFC 9449 §8.1).
 pub const DPOP_NONCE: header::HeaderName = header::HeaderName::from_static("dpop-nonce");
 
+/// An RFC 9457 problem document: how the admin API answers every error
+/// (`application/problem+json`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ProblemDocument {
+    /// `about:blank`: the status says what kind of problem it is, `error`
+    /// which one.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The status's reason phrase.
+    pub title: String,
+    pub status: u16,
+    /// What was wrong; a bad field is named first (`name: …`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// latchkey's error code (as in docs/errors.md).
+    pub error: String,
+}
+
+/// A domain error answered as a problem document (the admin API).
+#[derive(Debug)]
+pub struct Problem(pub Error);
+
+impl From<Error> for Problem {
+    fn from(e: Error) -> Self {
+        Problem(e)
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let Problem(error) = self;
+        log(&error, "admin request refused");
+        let detail = match &error {
+            Error::Internal(_) => None,
+            e => e.description().map(|d| d.into_owned()),
+        };
+        let mut resp = problem(status_of(&error), error.code(), detail);
+        let headers = resp.headers_mut();
+        if let Error::InvalidToken(_) | Error::InsufficientScope(_) = &error
+            && let Ok(v) = HeaderValue::from_str(&format!("Bearer error=\"{}\"", error.code()))
+        {
+            headers.insert(header::WWW_AUTHENTICATE, v);
+        }
+        if let Some(r) = retry_after(&error) {
+            headers.insert(header::RETRY_AFTER, r);
+        }
+        resp
+    }
+}
+
+fn problem(status: StatusCode, code: &str, detail: Option<String>) -> Response {
+    let doc = ProblemDocument {
+        kind: "about:blank".to_owned(),
+        title: status.canonical_reason().unwrap_or("Error").to_owned(),
+        status: status.as_u16(),
+        detail,
+        error: code.to_owned(),
+    };
+    let body = serde_json::to_vec(&doc).unwrap_or_default();
+    let mut resp = (status, body).into_response();
+    let headers = resp.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    no_store(headers);
+    resp
+}
+
+/// An admin API body that is not the JSON its schema says: 400 when it is
+/// not JSON at all, 422 when it is JSON of the wrong shape (the detail
+/// names the field), 413 over the size limit.
+pub fn problem_body(detail: String, syntax: bool) -> Response {
+    let e = Error::invalid_request(detail);
+    let status = if syntax {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let detail = e.description().map(|d| d.into_owned());
+    problem(status, e.code(), detail)
+}
+
+/// An admin API body that could not be read: over the limit (413), or
+/// cut off (400).
+pub fn problem_unreadable(rejection: BytesRejection, limit: usize) -> Response {
+    let (status, detail) = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is larger than {limit} bytes"),
+        )
+    } else {
+        (
+            StatusCode::BAD_REQUEST,
+            "the request body could not be read".to_owned(),
+        )
+    };
+    let e = Error::invalid_request(detail);
+    let detail = e.description().map(|d| d.into_owned());
+    problem(status, e.code(), detail)
+}
+
+/// `201 Created` with a JSON body (a new admin resource), never cached.
+pub fn created<T: serde::Serialize>(body: &T) -> Response {
+    let mut resp = (StatusCode::CREATED, Json(body)).into_response();
+    no_store(resp.headers_mut());
+    resp
+}
+
+/// `200 OK` with a JSON body, never cached (admin answers carry secrets
+/// and personal data).
+pub fn ok_json<T: serde::Serialize>(body: &T) -> Response {
+    let mut resp = Json(body).into_response();
+    no_store(resp.headers_mut());
+    resp
+}
+
 /// What HTTP refuses by itself, before any `core` call. Each has its own
 /// status; the body is the JSON of every other error (`invalid_request`, or
 /// `not_found`), without the OAuth error counter: these are not OAuth
@@ -236,6 +355,29 @@ impl Refusal {
         }
     }
 }
+
+impl Refusal {
+    /// The same refusal as an RFC 9457 problem document, for the admin
+    /// API's paths (`/admin/v1/…`), whose every error is one.
+    pub fn problem(self) -> Response {
+        let (status, error) = self.status_and_error();
+        let detail = error.description().map(|d| d.into_owned());
+        problem(status, error.code(), detail)
+    }
+
+    /// [`Refusal::problem`] under the admin API's paths, the usual JSON
+    /// elsewhere.
+    pub fn for_path(self, path: &str) -> Response {
+        if path.starts_with(ADMIN_API_PREFIX) {
+            self.problem()
+        } else {
+            self.into_response()
+        }
+    }
+}
+
+/// The paths whose errors are problem documents.
+pub const ADMIN_API_PREFIX: &str = "/admin/v1/";
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
@@ -302,11 +444,6 @@ fn rendered<V: View>(status: StatusCode, locale: &Locale, view: &V) -> Response 
 /// 204 with no body (CORS preflights; the CORS layer adds its headers).
 pub fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
-}
-
-/// `201 Created` with a JSON body (RFC 9126 §2.2).
-pub fn created<T: serde::Serialize>(body: T) -> Response {
-    (StatusCode::CREATED, Json(body)).into_response()
 }
 
 /// A `303 See Other` to `location` (after a form post the browser follows
@@ -492,6 +629,8 @@ mod tests {
             Error::UseDpopNonce { nonce: "n".into() },
             Error::TooManyRequests { retry_after: 1 },
             Error::TemporarilyUnavailable(d()),
+            Error::InvalidRedirectUri(d()),
+            Error::InvalidClientMetadata(d()),
             Error::NotFound(d()),
             Error::Internal("cause".into()),
         ];
@@ -518,6 +657,8 @@ mod tests {
                 | Error::UseDpopNonce { .. }
                 | Error::TooManyRequests { .. }
                 | Error::TemporarilyUnavailable(_)
+                | Error::InvalidRedirectUri(_)
+                | Error::InvalidClientMetadata(_)
                 | Error::NotFound(_)
                 | Error::Internal(_) => {}
             }

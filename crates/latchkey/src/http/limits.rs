@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse as _, Response};
 
 use super::error::{ApiError, Refusal};
 use crate::core::error::Error;
@@ -29,7 +29,7 @@ pub async fn enforce(req: Request, next: Next) -> Response {
         return Refusal::UriTooLong {
             limit: MAX_URI_BYTES,
         }
-        .into_response();
+        .for_path(req.uri().path());
     }
     let header_bytes: usize = req
         .headers()
@@ -40,7 +40,7 @@ pub async fn enforce(req: Request, next: Next) -> Response {
         return Refusal::HeadersTooLarge {
             limit: MAX_HEADER_BYTES,
         }
-        .into_response();
+        .for_path(req.uri().path());
     }
     next.run(req).await
 }

@@ -7,6 +7,7 @@
 //! `core::Error::code`.
 
 mod accounts;
+mod admin;
 mod assets;
 mod authorize;
 mod body;
@@ -28,6 +29,7 @@ pub mod metrics;
 mod oidc;
 pub mod pages;
 mod par;
+mod registration;
 mod revocation;
 mod serve;
 mod signin;
@@ -47,6 +49,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+pub use admin::openapi_json;
 pub use serve::{serve, serve_with};
 
 use crate::core::Authority;
@@ -93,6 +96,18 @@ pub const ROUTES: &[&str] = &[
     "/health/live",
     "/health/ready",
     "/metrics",
+    paths::REGISTRATION,
+    paths::REGISTRATION_CLIENT,
+    admin::paths::CLIENTS,
+    admin::paths::CLIENT,
+    admin::paths::CLIENT_SECRET,
+    admin::paths::USERS,
+    admin::paths::USER,
+    admin::paths::USER_SESSIONS,
+    admin::paths::KEYS,
+    admin::paths::KEYS_ROTATE,
+    admin::paths::AUDIT,
+    admin::paths::OPENAPI,
 ];
 
 /// The pages for `settings` (brand, theme, catalogues), every page
@@ -177,6 +192,42 @@ pub fn router_with_pages(app: AppState, pages: Arc<Pages>) -> Router {
         .route(paths::USERINFO, get(oidc::userinfo).post(oidc::userinfo))
         .route(paths::LOGOUT, get(oidc::logout_get).post(oidc::logout_post))
         .route(html::STYLESHEET_PATH, get(assets::stylesheet))
+        .route(paths::REGISTRATION, post(registration::register))
+        .route(
+            paths::REGISTRATION_CLIENT,
+            get(registration::read)
+                .put(registration::update)
+                .delete(registration::delete),
+        )
+        .route(
+            admin::paths::CLIENTS,
+            get(admin::list_clients).post(admin::create_client),
+        )
+        .route(
+            admin::paths::CLIENT,
+            get(admin::get_client)
+                .patch(admin::patch_client)
+                .delete(admin::delete_client),
+        )
+        .route(admin::paths::CLIENT_SECRET, post(admin::rotate_secret))
+        .route(
+            admin::paths::USERS,
+            get(admin::list_users).post(admin::create_user),
+        )
+        .route(
+            admin::paths::USER,
+            get(admin::get_user)
+                .patch(admin::patch_user)
+                .delete(admin::delete_user),
+        )
+        .route(
+            admin::paths::USER_SESSIONS,
+            axum::routing::delete(admin::revoke_sessions),
+        )
+        .route(admin::paths::KEYS, get(admin::list_keys))
+        .route(admin::paths::KEYS_ROTATE, post(admin::rotate_keys))
+        .route(admin::paths::AUDIT, get(admin::list_audit))
+        .route(admin::paths::OPENAPI, get(admin::openapi))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(metrics::metrics))
@@ -224,10 +275,10 @@ pub fn router_with_pages(app: AppState, pages: Arc<Pages>) -> Router {
         .with_state(app)
 }
 
-async fn not_found() -> Response {
-    Refusal::NoSuchEndpoint.into_response()
+async fn not_found(uri: axum::http::Uri) -> Response {
+    Refusal::NoSuchEndpoint.for_path(uri.path())
 }
 
-async fn method_not_allowed() -> Response {
-    Refusal::MethodNotAllowed.into_response()
+async fn method_not_allowed(uri: axum::http::Uri) -> Response {
+    Refusal::MethodNotAllowed.for_path(uri.path())
 }

@@ -27,7 +27,7 @@ pub async fn push(
     client_auth::respond(&headers, params, |creds| async move {
         authorize::push(app, &creds, params, proof)
             .await
-            .map(created)
+            .map(|pushed| created(&pushed))
     })
     .await
 }

@@ -1,6 +1,6 @@
 //! Audit events on both backends (see `core::audit`).
 
-use crate::core::audit::{AuditEvent, AuditFilter, AuditStore};
+use crate::core::audit::{AuditEvent, AuditFilter, AuditQuery, AuditStore};
 use crate::core::clock::UnixTime;
 use crate::core::error::Result;
 
@@ -57,22 +57,34 @@ impl AuditStore for Store {
         .fetch_all(pool)
         .await)
         .map_err(db_err)?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(id, at, kind, actor, user_id, client_id, address, outcome, detail)| AuditEvent {
-                    id,
-                    at,
-                    kind,
-                    actor,
-                    user_id,
-                    client_id,
-                    address,
-                    outcome,
-                    detail,
-                },
-            )
-            .collect())
+        Ok(rows.into_iter().map(row_to_event).collect())
+    }
+
+    async fn search_audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>> {
+        let (after_at, after_id) = query.after.clone().unwrap_or((i64::MIN, String::new()));
+        let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT id, at, kind, actor, user_id, client_id, address, outcome, detail \
+             FROM audit_events \
+             WHERE ($1 IS NULL OR kind = $1) AND at >= $2 AND at <= $3 \
+             AND ($4 IS NULL OR user_id = $4 OR actor = $5) \
+             AND ($6 IS NULL OR client_id = $6 OR actor = $7) \
+             AND (at > $8 OR (at = $8 AND id > $9)) \
+             ORDER BY at, id LIMIT $10",
+        )
+        .bind(query.kind.as_deref())
+        .bind(query.since.unwrap_or(i64::MIN))
+        .bind(query.until.unwrap_or(i64::MAX))
+        .bind(query.user.as_deref())
+        .bind(query.user.as_ref().map(|u| format!("user:{u}")))
+        .bind(query.client.as_deref())
+        .bind(query.client.as_ref().map(|c| format!("client:{c}")))
+        .bind(after_at)
+        .bind(after_id)
+        .bind(query.limit)
+        .fetch_all(pool)
+        .await)
+        .map_err(db_err)?;
+        Ok(rows.into_iter().map(row_to_event).collect())
     }
 
     async fn purge_audit_events(&self, before: UnixTime) -> Result<u64> {
@@ -83,5 +95,21 @@ impl AuditStore for Store {
             before,
         )
         .await
+    }
+}
+
+fn row_to_event(
+    (id, at, kind, actor, user_id, client_id, address, outcome, detail): Row,
+) -> AuditEvent {
+    AuditEvent {
+        id,
+        at,
+        kind,
+        actor,
+        user_id,
+        client_id,
+        address,
+        outcome,
+        detail,
     }
 }

@@ -1,4 +1,6 @@
-use crate::core::clients::{Client, ClientId, ClientPolicy, ClientStore, GrantType, TokenDelivery};
+use crate::core::clients::{
+    Client, ClientId, ClientPolicy, ClientStore, GrantType, PreviousSecret, TokenDelivery,
+};
 use crate::core::error::{Error, Result};
 use crate::core::scope::Scope;
 use crate::core::secret::SecretHash;
@@ -21,6 +23,8 @@ struct ClientRow {
     policy: String,
     backchannel_logout_uri: Option<String>,
     created_at: i64,
+    previous_secret_hash: Option<String>,
+    previous_secret_expires_at: Option<i64>,
 }
 
 /// `SELECT <every column> FROM clients <rest>`, as a literal so queries stay `&'static str`.
@@ -29,7 +33,8 @@ macro_rules! select_clients {
         concat!(
             "SELECT id, name, secret_hash, first_party, redirect_uris, post_logout_redirect_uris, \
              grant_types, scopes, audiences, token_delivery, allowed_origins, policy, \
-             backchannel_logout_uri, created_at FROM clients ",
+             backchannel_logout_uri, created_at, previous_secret_hash, previous_secret_expires_at \
+             FROM clients ",
             $rest
         )
     };
@@ -59,6 +64,13 @@ impl ClientRow {
             policy: ClientPolicy::from_stored(&self.policy)?,
             backchannel_logout_uri: self.backchannel_logout_uri,
             created_at: self.created_at,
+            previous_secret: match (self.previous_secret_hash, self.previous_secret_expires_at) {
+                (Some(hash), Some(expires_at)) => Some(PreviousSecret {
+                    hash: SecretHash::from_stored(hash),
+                    expires_at,
+                }),
+                _ => None,
+            },
             name: self.name,
             id: ClientId::new(self.id),
         })
@@ -73,8 +85,9 @@ impl ClientStore for Store {
             sqlx::query(
                 "INSERT INTO clients (id, name, secret_hash, first_party, redirect_uris, \
                  post_logout_redirect_uris, grant_types, scopes, audiences, token_delivery, \
-                 allowed_origins, policy, backchannel_logout_uri, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                 allowed_origins, policy, backchannel_logout_uri, created_at, previous_secret_hash, \
+                 previous_secret_expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
             )
             .bind(c.id.as_str())
             .bind(&c.name)
@@ -90,6 +103,8 @@ impl ClientStore for Store {
             .bind(c.policy.to_stored())
             .bind(&c.backchannel_logout_uri)
             .bind(c.created_at)
+            .bind(c.previous_secret.as_ref().map(|p| p.hash.as_str()))
+            .bind(c.previous_secret.as_ref().map(|p| p.expires_at))
             .execute(&mut *tx)
             .await?;
             // Every process's origin index must learn the new origins.
@@ -126,6 +141,40 @@ impl ClientStore for Store {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
+            sqlx::query("UPDATE cache_generations SET generation = generation + 1 WHERE name = 'clients'")
+                .execute(&mut *tx)
+                .await?;
+            Ok::<bool, Error>(done > 0)
+        })
+    }
+
+    async fn update_client(&self, c: &Client) -> Result<bool> {
+        let grant_types: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
+        let grant_types = grant_types.join(" ");
+        in_tx!(self, tx => {
+            let done = sqlx::query(
+                "UPDATE clients SET name = $1, secret_hash = $2, first_party = $3, redirect_uris = $4, \
+                 post_logout_redirect_uris = $5, grant_types = $6, scopes = $7, audiences = $8, \
+                 token_delivery = $9, allowed_origins = $10, previous_secret_hash = $11, \
+                 previous_secret_expires_at = $12 WHERE id = $13",
+            )
+            .bind(&c.name)
+            .bind(c.secret_hash.as_ref().map(SecretHash::as_str))
+            .bind(c.first_party)
+            .bind(list_to_text(&c.redirect_uris))
+            .bind(list_to_text(&c.post_logout_redirect_uris))
+            .bind(&grant_types)
+            .bind(c.scopes.to_string())
+            .bind(list_to_text(&c.audiences))
+            .bind(c.token_delivery.as_str())
+            .bind(list_to_text(&c.allowed_origins))
+            .bind(c.previous_secret.as_ref().map(|p| p.hash.as_str()))
+            .bind(c.previous_secret.as_ref().map(|p| p.expires_at))
+            .bind(c.id.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            // Every process's client cache and origin index must drop the old row.
             sqlx::query("UPDATE cache_generations SET generation = generation + 1 WHERE name = 'clients'")
                 .execute(&mut *tx)
                 .await?;

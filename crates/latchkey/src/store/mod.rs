@@ -24,6 +24,7 @@ mod outbox;
 mod par;
 mod ratelimit;
 mod refresh;
+mod registration;
 mod rotation;
 mod secrets;
 mod users;

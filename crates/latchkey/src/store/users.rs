@@ -1,6 +1,6 @@
 use crate::core::clock::UnixTime;
 use crate::core::error::{Error, Result};
-use crate::core::users::{User, UserId, UserStore, normalize_email};
+use crate::core::users::{User, UserId, UserQuery, UserStore, normalize_email};
 
 use super::{Store, db_err, in_tx, is_unique_violation, list_to_text, on_pool, text_to_list};
 
@@ -92,6 +92,51 @@ impl UserStore for Store {
             .fetch_all(pool)
             .await)?;
         rows.into_iter().map(UserRow::into_user).collect()
+    }
+
+    async fn search_users(&self, query: &UserQuery) -> Result<Vec<User>> {
+        // `!` escapes LIKE's wildcards in what was typed.
+        let pattern = query.q.as_deref().map(|q| {
+            let mut p = String::from("%");
+            for c in q.trim().to_lowercase().chars() {
+                if matches!(c, '%' | '_' | '!') {
+                    p.push('!');
+                }
+                p.push(c);
+            }
+            p.push('%');
+            p
+        });
+        let (after_at, after_id) = query.after.clone().unwrap_or((i64::MIN, String::new()));
+        let rows: Vec<UserRow> = on_pool!(self, pool => sqlx::query_as(select_users!(
+            "WHERE ($1 IS NULL OR email_normalized LIKE $1 ESCAPE '!' OR LOWER(name) LIKE $1 ESCAPE '!') \
+             AND (created_at > $2 OR (created_at = $2 AND id > $3)) \
+             ORDER BY created_at, id LIMIT $4"))
+            .bind(pattern)
+            .bind(after_at)
+            .bind(after_id)
+            .bind(query.limit)
+            .fetch_all(pool)
+            .await)?;
+        rows.into_iter().map(UserRow::into_user).collect()
+    }
+
+    async fn update_user_profile(
+        &self,
+        id: &UserId,
+        name: Option<&str>,
+        roles: &[String],
+        now: UnixTime,
+    ) -> Result<bool> {
+        let n = on_pool!(self, pool => sqlx::query("UPDATE users SET name = $1, roles = $2, updated_at = $3 WHERE id = $4")
+            .bind(name)
+            .bind(list_to_text(roles))
+            .bind(now)
+            .bind(id.as_str())
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n > 0)
     }
 
     async fn set_user_disabled(&self, id: &UserId, disabled: bool, now: UnixTime) -> Result<bool> {

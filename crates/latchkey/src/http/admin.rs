@@ -74,6 +74,15 @@ fn json_body<T: for<'de> Deserialize<'de>>(
     } else {
         &bytes
     };
+    // Every admin body is an object; serde would also read a struct from a
+    // JSON array (`[]` as a struct of defaults), which the schema forbids.
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|&b| b == b'[') {
+        return Err(Box::new(problem_body(
+            "the body must be a JSON object, not an array".to_owned(),
+            false,
+        )));
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();

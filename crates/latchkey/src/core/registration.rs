@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::Authority;
 use super::audit::{AuditEvent, AuditStore, Kind, Outcome, write_now};
 use super::clients::{
-    Client, ClientId, ClientPolicy, ClientStore, GrantType, NewClient, TokenDelivery,
+    Client, ClientId, ClientKeys, ClientPolicy, ClientStore, GrantType, NewClient, TokenDelivery,
     validate_redirect_uri,
 };
 use super::clock::UnixTime;
@@ -132,7 +132,12 @@ pub struct RegisteredClient {
 }
 
 /// The methods a registration may ask for (docs/admin.md).
-const AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "none"];
+const AUTH_METHODS: &[&str] = &[
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+    "none",
+];
 
 fn metadata_error(d: impl Into<String>) -> Error {
     Error::InvalidClientMetadata(d.into().into())
@@ -206,6 +211,17 @@ fn to_new_client(m: &ClientMetadata) -> Result<NewClient> {
     if m.jwks.is_some() && m.jwks_uri.is_some() {
         return Err(metadata_error("jwks and jwks_uri must not both be present"));
     }
+    // RFC 7591 §2: keys only with `private_key_jwt`, which needs them.
+    let keys = match (method, &m.jwks, &m.jwks_uri) {
+        ("private_key_jwt", Some(set), None) => Some(ClientKeys::Jwks(set.clone())),
+        ("private_key_jwt", None, Some(uri)) => Some(ClientKeys::JwksUri(uri.clone())),
+        ("private_key_jwt", _, _) => {
+            return Err(metadata_error(
+                "private_key_jwt needs the client's keys: jwks or jwks_uri",
+            ));
+        }
+        _ => None,
+    };
     let scopes = match &m.scope {
         Some(s) => {
             let s = Scope::parse(s).map_err(|_| metadata_error("scope: malformed"))?;
@@ -237,7 +253,10 @@ fn to_new_client(m: &ClientMetadata) -> Result<NewClient> {
         audiences: Vec::new(),
         token_delivery: TokenDelivery::Body,
         allowed_origins: Vec::new(),
-        policy: ClientPolicy::default(),
+        policy: ClientPolicy {
+            keys,
+            ..ClientPolicy::default()
+        },
         backchannel_logout_uri: None,
     })
 }
@@ -248,11 +267,7 @@ fn answer(
     secret: Option<String>,
     registration_access_token: Option<String>,
 ) -> RegisteredClient {
-    let method = if client.is_public() {
-        "none"
-    } else {
-        "client_secret_basic"
-    };
+    let method = client.auth_method().as_str();
     RegisteredClient {
         client_id: client.id.to_string(),
         client_secret_expires_at: secret.as_ref().map(|_| 0),
@@ -394,7 +409,13 @@ pub async fn update<S: ClientStore + RegistrationStore + AuditStore>(
             "token_endpoint_auth_method: a client cannot change between public and confidential",
         ));
     }
+    if new.policy.keys.is_some() != client.policy.keys.is_some() {
+        return Err(metadata_error(
+            "token_endpoint_auth_method: a client cannot change between a secret and private_key_jwt",
+        ));
+    }
     let (rebuilt, _) = new.build(client.created_at).map_err(as_metadata_error)?;
+    client.policy.keys = rebuilt.policy.keys;
     client.name = rebuilt.name;
     client.redirect_uris = rebuilt.redirect_uris;
     client.post_logout_redirect_uris = rebuilt.post_logout_redirect_uris;

@@ -186,8 +186,8 @@ fn edit_view(
         grants: GRANTS
             .iter()
             .map(|(field, label, g)| GrantBox {
-                field: *field,
-                label: *label,
+                field,
+                label,
                 checked: c.is_some_and(|c| c.grant_types.contains(g)),
             })
             .collect(),
@@ -227,8 +227,8 @@ fn posted_view(
         grants: GRANTS
             .iter()
             .map(|(field, label, _)| GrantBox {
-                field: *field,
-                label: *label,
+                field,
+                label,
                 checked: form.checked(field),
             })
             .collect(),

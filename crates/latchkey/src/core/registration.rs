@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::Authority;
 use super::audit::{AuditEvent, AuditStore, Kind, Outcome, write_now};
 use super::clients::{
-    Client, ClientId, ClientPolicy, ClientStore, GrantType, NewClient, TokenDelivery,
+    Client, ClientId, ClientKeys, ClientPolicy, ClientStore, GrantType, NewClient, TokenDelivery,
     validate_backchannel_logout_uri, validate_redirect_uri,
 };
 use super::clock::UnixTime;
@@ -148,7 +148,12 @@ pub struct RegisteredClient {
 }
 
 /// The methods a registration may ask for (docs/admin.md).
-const AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "none"];
+const AUTH_METHODS: &[&str] = &[
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+    "none",
+];
 
 fn metadata_error(d: impl Into<String>) -> Error {
     Error::InvalidClientMetadata(d.into().into())
@@ -222,6 +227,17 @@ fn to_new_client(m: &ClientMetadata) -> Result<NewClient> {
     if m.jwks.is_some() && m.jwks_uri.is_some() {
         return Err(metadata_error("jwks and jwks_uri must not both be present"));
     }
+    // RFC 7591 §2: keys only with `private_key_jwt`, which needs them.
+    let keys = match (method, &m.jwks, &m.jwks_uri) {
+        ("private_key_jwt", Some(set), None) => Some(ClientKeys::Jwks(set.clone())),
+        ("private_key_jwt", None, Some(uri)) => Some(ClientKeys::JwksUri(uri.clone())),
+        ("private_key_jwt", _, _) => {
+            return Err(metadata_error(
+                "private_key_jwt needs the client's keys: jwks or jwks_uri",
+            ));
+        }
+        _ => None,
+    };
     let scopes = match &m.scope {
         Some(s) => {
             let s = Scope::parse(s).map_err(|_| metadata_error("scope: malformed"))?;
@@ -264,6 +280,8 @@ fn to_new_client(m: &ClientMetadata) -> Result<NewClient> {
         policy: ClientPolicy {
             require_dpop: m.dpop_bound_access_tokens.unwrap_or(false),
             require_par: m.require_pushed_authorization_requests.unwrap_or(false),
+            keys,
+            ..ClientPolicy::default()
         },
         backchannel_logout_uri: m.backchannel_logout_uri.clone(),
     })
@@ -275,11 +293,7 @@ fn answer(
     secret: Option<String>,
     registration_access_token: Option<String>,
 ) -> RegisteredClient {
-    let method = if client.is_public() {
-        "none"
-    } else {
-        "client_secret_basic"
-    };
+    let method = client.auth_method().as_str();
     RegisteredClient {
         client_id: client.id.to_string(),
         client_secret_expires_at: secret.as_ref().map(|_| 0),
@@ -425,13 +439,20 @@ pub async fn update<S: ClientStore + RegistrationStore + AuditStore>(
             "token_endpoint_auth_method: a client cannot change between public and confidential",
         ));
     }
+    if new.policy.keys.is_some() != client.policy.keys.is_some() {
+        return Err(metadata_error(
+            "token_endpoint_auth_method: a client cannot change between a secret and private_key_jwt",
+        ));
+    }
     let (rebuilt, _) = new.build(client.created_at).map_err(as_metadata_error)?;
+    client.policy.keys = rebuilt.policy.keys;
     client.name = rebuilt.name;
     client.redirect_uris = rebuilt.redirect_uris;
     client.post_logout_redirect_uris = rebuilt.post_logout_redirect_uris;
     client.grant_types = rebuilt.grant_types;
     client.scopes = rebuilt.scopes;
-    client.policy = rebuilt.policy;
+    client.policy.require_dpop = rebuilt.policy.require_dpop;
+    client.policy.require_par = rebuilt.policy.require_par;
     client.backchannel_logout_uri = rebuilt.backchannel_logout_uri;
     client.check_registration().map_err(as_metadata_error)?;
     auth.store.update_client(&client).await?;

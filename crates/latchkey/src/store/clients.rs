@@ -1,6 +1,8 @@
+use crate::core::client_assertion::AssertionReplayStore;
 use crate::core::clients::{
     Client, ClientId, ClientPolicy, ClientStore, GrantType, PreviousSecret, TokenDelivery,
 };
+use crate::core::clock::UnixTime;
 use crate::core::error::{Error, Result};
 use crate::core::scope::Scope;
 use crate::core::secret::SecretHash;
@@ -192,5 +194,33 @@ impl ClientStore for Store {
         .fetch_one(pool)
         .await)?;
         Ok(g)
+    }
+}
+
+impl AssertionReplayStore for Store {
+    async fn record_assertion_jti(&self, key: &str, expires_at: UnixTime) -> Result<bool> {
+        // One statement: the primary key decides between concurrent
+        // inserts, in one process or many.
+        let inserted = on_pool!(self, pool => sqlx::query(
+            "INSERT INTO client_assertion_jtis (jti_key, expires_at) VALUES ($1, $2) \
+             ON CONFLICT (jti_key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(expires_at)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))
+        .map_err(db_err)?;
+        Ok(inserted == 1)
+    }
+
+    async fn purge_assertion_jtis(&self, now: UnixTime) -> Result<u64> {
+        super::purge_in_batches(
+            self,
+            "DELETE FROM client_assertion_jtis WHERE jti_key IN \
+                 (SELECT jti_key FROM client_assertion_jtis WHERE expires_at <= $1 LIMIT $2)",
+            now,
+        )
+        .await
     }
 }

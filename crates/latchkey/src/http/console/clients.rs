@@ -349,6 +349,7 @@ pub async fn clients_create(
         require_dpop: form.checked("require_dpop"),
         require_par: form.checked("require_par"),
         backchannel_logout_uri: (!bc.is_empty()).then_some(bc),
+        ..ClientInput::default()
     };
     match console.admin(&app).create_client(input).await {
         Ok(created) => page(
@@ -498,6 +499,9 @@ pub fn samples() -> Vec<Sample> {
         allowed_origins: vec!["https://zz.example.com".into()],
         require_dpop: true,
         require_par: true,
+        token_endpoint_auth_method: "zz".into(),
+        jwks_uri: None,
+        profile: None,
         backchannel_logout_uri: Some("https://zz.example.com/bc".into()),
         created_at: 0,
         previous_secret_expires_at: Some(0),

@@ -278,9 +278,9 @@ fn to_new_client(m: &ClientMetadata) -> Result<NewClient> {
         token_delivery: TokenDelivery::Body,
         allowed_origins: Vec::new(),
         policy: ClientPolicy {
-            keys,
             require_dpop: m.dpop_bound_access_tokens.unwrap_or(false),
             require_par: m.require_pushed_authorization_requests.unwrap_or(false),
+            keys,
             ..ClientPolicy::default()
         },
         backchannel_logout_uri: m.backchannel_logout_uri.clone(),
@@ -445,12 +445,14 @@ pub async fn update<S: ClientStore + RegistrationStore + AuditStore>(
         ));
     }
     let (rebuilt, _) = new.build(client.created_at).map_err(as_metadata_error)?;
+    client.policy.keys = rebuilt.policy.keys;
     client.name = rebuilt.name;
     client.redirect_uris = rebuilt.redirect_uris;
     client.post_logout_redirect_uris = rebuilt.post_logout_redirect_uris;
     client.grant_types = rebuilt.grant_types;
     client.scopes = rebuilt.scopes;
-    client.policy = rebuilt.policy;
+    client.policy.require_dpop = rebuilt.policy.require_dpop;
+    client.policy.require_par = rebuilt.policy.require_par;
     client.backchannel_logout_uri = rebuilt.backchannel_logout_uri;
     client.check_registration().map_err(as_metadata_error)?;
     auth.store.update_client(&client).await?;

@@ -186,8 +186,8 @@ fn edit_view(
         grants: GRANTS
             .iter()
             .map(|(field, label, g)| GrantBox {
-                field: *field,
-                label: *label,
+                field,
+                label,
                 checked: c.is_some_and(|c| c.grant_types.contains(g)),
             })
             .collect(),
@@ -227,8 +227,8 @@ fn posted_view(
         grants: GRANTS
             .iter()
             .map(|(field, label, _)| GrantBox {
-                field: *field,
-                label: *label,
+                field,
+                label,
                 checked: form.checked(field),
             })
             .collect(),
@@ -349,10 +349,7 @@ pub async fn clients_create(
         require_dpop: form.checked("require_dpop"),
         require_par: form.checked("require_par"),
         backchannel_logout_uri: (!bc.is_empty()).then_some(bc),
-        token_endpoint_auth_method: None,
-        jwks: None,
-        jwks_uri: None,
-        profile: None,
+        ..ClientInput::default()
     };
     match console.admin(&app).create_client(input).await {
         Ok(created) => page(
@@ -502,10 +499,10 @@ pub fn samples() -> Vec<Sample> {
         allowed_origins: vec!["https://zz.example.com".into()],
         require_dpop: true,
         require_par: true,
-        backchannel_logout_uri: Some("https://zz.example.com/bc".into()),
-        token_endpoint_auth_method: "client_secret_basic".into(),
+        token_endpoint_auth_method: "zz".into(),
         jwks_uri: None,
         profile: None,
+        backchannel_logout_uri: Some("https://zz.example.com/bc".into()),
         created_at: 0,
         previous_secret_expires_at: Some(0),
     };

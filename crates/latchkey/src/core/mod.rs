@@ -34,6 +34,7 @@ pub mod origins;
 pub mod outbox;
 pub mod par;
 pub mod params;
+pub mod passkeys;
 pub mod password;
 pub mod password_rules;
 pub mod prompt;
@@ -77,6 +78,7 @@ pub trait Storage:
     + accounts::AccountStore
     + health::HealthStore
     + registration::RegistrationStore
+    + passkeys::PasskeyStore
     + Clone
     + Send
     + Sync
@@ -104,6 +106,7 @@ impl<T> Storage for T where
         + accounts::AccountStore
         + health::HealthStore
         + registration::RegistrationStore
+        + passkeys::PasskeyStore
         + Clone
         + Send
         + Sync

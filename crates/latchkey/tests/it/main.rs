@@ -46,6 +46,8 @@ mod ops_outage;
 mod ops_process;
 mod outbox;
 mod par;
+mod passkeys;
+mod passkeys_store;
 mod refresh;
 mod refresh_concurrency;
 mod registration;

@@ -331,7 +331,7 @@ fn account_samples() -> Vec<Sample> {
                 },
                 passkeys::PasskeyLine {
                     id: "zy".into(),
-                    name: "Key".into(),
+                    name: SAMPLE_EMAIL.into(),
                     created_at: "2026-12-07 04:16 UTC".into(),
                     last_used_at: None,
                 },

@@ -19,6 +19,10 @@ pub use crate::dpop::DpopMode;
 pub enum Algorithm {
     /// RSASSA-PKCS1-v1_5 with SHA-256, keys of 2048 bits or more.
     RS256,
+    /// RSASSA-PSS with SHA-256, keys of 2048 bits or more (latchkey's
+    /// `signing_alg = "PS256"`; FAPI 2.0). Used only for a JWK whose `alg`
+    /// is `PS256`.
+    PS256,
     /// ECDSA on P-256 with SHA-256, fixed-width `r || s` signatures.
     ES256,
     /// Ed25519.
@@ -30,6 +34,7 @@ impl Algorithm {
     pub fn as_str(self) -> &'static str {
         match self {
             Algorithm::RS256 => "RS256",
+            Algorithm::PS256 => "PS256",
             Algorithm::ES256 => "ES256",
             Algorithm::EdDSA => "EdDSA",
         }
@@ -39,6 +44,7 @@ impl Algorithm {
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "RS256" => Some(Algorithm::RS256),
+            "PS256" => Some(Algorithm::PS256),
             "ES256" => Some(Algorithm::ES256),
             "EdDSA" => Some(Algorithm::EdDSA),
             _ => None,

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_FIXED, ED25519, ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256,
-    RsaPublicKeyComponents,
+    RSA_PSS_2048_8192_SHA256, RsaPublicKeyComponents,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -95,6 +95,9 @@ fn parse_jwk(jwk: &Jwk, allowed: &[Algorithm]) -> Result<VerificationKey, &'stat
         return Err("not a signing key");
     }
     let alg = match (jwk.kty.as_str(), jwk.crv.as_deref()) {
+        // One RSA key serves one algorithm: PS256 only when the JWK says
+        // so, RS256 otherwise.
+        ("RSA", _) if jwk.alg.as_deref() == Some("PS256") => Algorithm::PS256,
         ("RSA", _) => Algorithm::RS256,
         ("EC", Some("P-256")) => Algorithm::ES256,
         ("OKP", Some("Ed25519")) => Algorithm::EdDSA,
@@ -115,15 +118,20 @@ fn parse_jwk(jwk: &Jwk, allowed: &[Algorithm]) -> Result<VerificationKey, &'stat
             .map_err(|_| "a member is not base64url")
     };
     let key = match alg {
-        Algorithm::RS256 => {
+        Algorithm::RS256 | Algorithm::PS256 => {
             let n = strip_leading_zeros(b64(&jwk.n)?);
             let e = strip_leading_zeros(b64(&jwk.e)?);
             // RFC 7518 §3.3: "A key of size 2048 bits or larger MUST be used".
             if n.len() < 256 {
                 return Err("RSA modulus shorter than 2048 bits");
             }
+            let params = if alg == Algorithm::PS256 {
+                &RSA_PSS_2048_8192_SHA256
+            } else {
+                &RSA_PKCS1_2048_8192_SHA256
+            };
             RsaPublicKeyComponents { n: &n, e: &e }
-                .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
+                .to_parsed_public_key(params)
                 .map_err(|_| "RSA key rejected")?
         }
         Algorithm::ES256 => {

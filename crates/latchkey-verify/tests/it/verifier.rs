@@ -310,3 +310,21 @@ both_backends! {
         verifier.verify(&lk.token(&client, "read").await).await.unwrap();
     }
 }
+
+both_backends! {
+    /// PS256 end to end: a latchkey with `signing_alg = "PS256"` publishes
+    /// `alg: PS256` keys and signs with RSASSA-PSS; a verifier configured
+    /// for PS256 accepts its tokens, one for RS256 only refuses them (the
+    /// key's `alg` pins the algorithm).
+    async fn ps256_end_to_end(db) {
+        let lk = Latchkey::start_with(&db, |s| s.signing_alg = latchkey::core::keys::SigningAlg::PS256).await;
+        let client = lk.client("read").await;
+        let token = lk.token(&client, "read").await;
+        assert_eq!(jsonwebtoken::decode_header(&token).unwrap().alg, jsonwebtoken::Algorithm::PS256);
+        let verifier = lk.verifier_with(|c| c.algorithms = vec![latchkey_verify::Algorithm::PS256]);
+        let claims = verifier.verify(&token).await.unwrap();
+        assert_eq!(claims.sub, client.id);
+        let rs256_only = lk.verifier_with(|c| c.algorithms = vec![latchkey_verify::Algorithm::RS256]);
+        assert!(rs256_only.verify(&token).await.is_err());
+    }
+}

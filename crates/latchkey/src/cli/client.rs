@@ -109,6 +109,21 @@ pub struct CreateArgs {
     /// endpoint refuses any without a request_uri from /v1/oauth/par.
     #[arg(long)]
     require_par: bool,
+    /// client_secret_basic (the default), private_key_jwt (with --jwks or
+    /// --jwks-uri; RFC 7523) or none (implied by --public).
+    #[arg(long, value_name = "METHOD")]
+    token_endpoint_auth_method: Option<String>,
+    /// A file holding the client's public keys as a JWK Set, for
+    /// private_key_jwt.
+    #[arg(long, value_name = "FILE")]
+    jwks: Option<std::path::PathBuf>,
+    /// Where latchkey fetches the client's JWK Set, for private_key_jwt.
+    #[arg(long, value_name = "URL")]
+    jwks_uri: Option<String>,
+    /// A security profile: fapi2 (the FAPI 2.0 Security Profile; needs
+    /// signing_alg PS256, ES256 or EdDSA).
+    #[arg(long, value_name = "PROFILE")]
+    profile: Option<String>,
     #[arg(long)]
     json: bool,
 }
@@ -146,6 +161,17 @@ pub async fn run(settings: Settings, cmd: ClientCommand) -> anyhow::Result<ExitC
     let admin = Admin::new(&store, &settings, SystemClock.now(), Actor::Cli);
     let code = match cmd {
         ClientCommand::Create(a) => {
+            let jwks = match &a.jwks {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path).map_err(|e| {
+                        anyhow::anyhow!("--jwks: cannot read {}: {e}", path.display())
+                    })?;
+                    Some(serde_json::from_str(&text).map_err(|e| {
+                        anyhow::anyhow!("--jwks: {} is not JSON: {e}", path.display())
+                    })?)
+                }
+                None => None,
+            };
             let input = ClientInput {
                 name: a.name,
                 public: a.public,
@@ -160,6 +186,10 @@ pub async fn run(settings: Settings, cmd: ClientCommand) -> anyhow::Result<ExitC
                 require_dpop: a.require_dpop,
                 require_par: a.require_par,
                 backchannel_logout_uri: a.backchannel_logout_uri,
+                token_endpoint_auth_method: a.token_endpoint_auth_method,
+                jwks,
+                jwks_uri: a.jwks_uri,
+                profile: a.profile,
             };
             let created = admin.create_client(input).await?;
             if a.json {
@@ -170,7 +200,7 @@ pub async fn run(settings: Settings, cmd: ClientCommand) -> anyhow::Result<ExitC
                     rows.push(("client_secret", s.clone()));
                 }
                 output::fields(&rows);
-                if !created.client.public {
+                if created.client_secret.is_some() {
                     eprintln!("The secret is shown only this once; store it now.");
                 }
             }

@@ -624,7 +624,7 @@ async fn first_party_client<S: ClientStore>(
     auth: &Authority<S>,
     creds: &ClientCredentials,
 ) -> Result<()> {
-    let client = clients::authenticate(&auth.store, &auth.clients, creds, auth.clock.now()).await?;
+    let client = clients::authenticate(auth, creds).await?;
     client.require_grant(GrantType::Password)
 }
 

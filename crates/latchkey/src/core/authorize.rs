@@ -66,6 +66,9 @@ use super::users::UserStore;
 /// How long a request may wait for the login and consent pages.
 pub const PENDING_TTL_SECONDS: i64 = 600;
 
+/// The longest an authorization code of a `fapi2` client lives.
+pub const FAPI2_CODE_TTL_SECONDS: i64 = 60;
+
 /// Lengths above which a parameter is refused rather than stored.
 const MAX_STATE_LEN: usize = 2048;
 const MAX_NONCE_LEN: usize = 512;
@@ -101,6 +104,12 @@ pub struct AuthorizationRequest {
     /// by hand and approved by a stale session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consent_session: Option<String>,
+    /// RFC 9449 §10 `dpop_jkt`: the thumbprint of the DPoP key the code
+    /// will be bound to (or the key of the proof sent to the PAR endpoint,
+    /// §10.1), so that a code stolen on its way back through the browser is
+    /// useless without that key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
 }
 
 impl AuthorizationRequest {
@@ -292,7 +301,7 @@ pub(crate) fn validate<S>(
                 "code_challenge_method must be S256; plain is refused",
             ));
         }
-        (None, _) if client.is_public() || auth.settings.require_pkce => {
+        (None, _) if client.is_public() || auth.settings.require_pkce || client.is_fapi2() => {
             return Err(Error::invalid_request(
                 "PKCE is required: send code_challenge with code_challenge_method=S256",
             ));
@@ -313,6 +322,12 @@ pub(crate) fn validate<S>(
     let nonce = params.get("nonce");
     if nonce.is_some_and(|n| n.len() > MAX_NONCE_LEN) {
         return Err(Error::invalid_request("nonce is too long"));
+    }
+    let dpop_jkt = params.get("dpop_jkt");
+    if dpop_jkt.is_some_and(|j| !dpop::is_thumbprint(j)) {
+        return Err(Error::invalid_request(
+            "dpop_jkt must be an RFC 7638 SHA-256 thumbprint, base64url",
+        ));
     }
     Ok(AuthorizationRequest {
         client_id: client.id.clone(),
@@ -335,6 +350,7 @@ pub(crate) fn validate<S>(
             .filter(|l| l.len() <= MAX_UI_LOCALES_LEN)
             .map(str::to_owned),
         consent_session: None,
+        dpop_jkt: dpop_jkt.map(str::to_owned),
     })
 }
 
@@ -354,7 +370,7 @@ pub async fn push<S: ClientStore + PushedRequestStore + DpopReplayStore>(
     params: &Params,
     proof: &ProofHeader,
 ) -> Result<Pushed> {
-    let client = clients::authenticate(&auth.store, &auth.clients, creds, auth.clock.now()).await?;
+    let client = clients::authenticate(auth, creds).await?;
     // "The request_uri authorization request parameter is one exception,
     // and it MUST NOT be provided." (RFC 9126 §2.1)
     if params.contains("request_uri") {
@@ -516,7 +532,7 @@ async fn decide<S: AuthorizeStores>(
         let request_id = store_pending(auth, request, browser).await?;
         return Ok(AuthorizeOutcome::ConsentRequired { request_id });
     }
-    issue_code(auth, &request, session).await
+    issue_code(auth, &client, &request, session).await
 }
 
 /// The pending request `request_id`, if it exists, is unexpired and belongs
@@ -685,7 +701,7 @@ pub async fn consent<S: AuthorizeStores>(
         .client(client.id.as_str())
         .detail(scope.to_string()),
     );
-    issue_code(auth, &request, session).await.map(Some)
+    issue_code(auth, &client, &request, session).await.map(Some)
 }
 
 /// Stores the request for the next page; returns its id.
@@ -710,11 +726,18 @@ async fn store_pending<S: PendingRequestStore>(
 /// Step (C): stores a code for the user and redirects with it.
 async fn issue_code<S: CodeStore>(
     auth: &Authority<S>,
+    client: &Client,
     request: &AuthorizationRequest,
     session: &Session,
 ) -> Result<AuthorizeOutcome> {
     let (user_id, auth_time) = (&session.user_id, session.auth_time);
     let now = auth.clock.now();
+    let mut ttl = auth.settings.authorization_code_ttl_seconds;
+    if client.is_fapi2() {
+        // FAPI 2.0 §5.3.2.1: "shall issue authorization codes with a
+        // maximum lifetime of 60 seconds".
+        ttl = ttl.min(FAPI2_CODE_TTL_SECONDS);
+    }
     let code = codes::new_code()?;
     auth.store
         .insert_code(&StoredCode {
@@ -728,9 +751,10 @@ async fn issue_code<S: CodeStore>(
             audience: request.audience.clone(),
             auth_time,
             created_at: now,
-            expires_at: now + auth.settings.authorization_code_ttl_seconds,
+            expires_at: now + ttl,
             used_at: None,
             session: Some(session.id_hash.clone()),
+            dpop_jkt: request.dpop_jkt.as_deref().map(dpop::Jkt::new),
         })
         .await?;
     metrics::counter!("latchkey_authorization_codes_issued_total").increment(1);

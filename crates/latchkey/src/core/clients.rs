@@ -138,6 +138,61 @@ pub struct ClientPolicy {
     /// Authorization requests only by PAR (RFC 9126 §5).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub require_par: bool,
+    /// The keys of a client that authenticates with `private_key_jwt`
+    /// (RFC 7523; `core::client_assertion`). Such a client has no secret
+    /// and is confidential all the same.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keys: Option<ClientKeys>,
+    /// The security profile the client follows (`client create --profile`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
+}
+
+pub use super::client_assertion::ClientKeys;
+
+/// A security profile: a named set of requirements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Profile {
+    /// The FAPI 2.0 Security Profile (final), docs/sender-constrained.md.
+    Fapi2,
+}
+
+impl Profile {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::Fapi2 => "fapi2",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "fapi2" => Some(Profile::Fapi2),
+            _ => None,
+        }
+    }
+}
+
+/// How a client authenticates at the token endpoint (RFC 7591 §2
+/// `token_endpoint_auth_method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// A secret, by HTTP Basic or in the body (both are accepted).
+    ClientSecretBasic,
+    /// A JWT signed by one of the client's keys (RFC 7523).
+    PrivateKeyJwt,
+    /// A public client names itself.
+    None,
+}
+
+impl AuthMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::ClientSecretBasic => "client_secret_basic",
+            AuthMethod::PrivateKeyJwt => "private_key_jwt",
+            AuthMethod::None => "none",
+        }
+    }
 }
 
 impl ClientPolicy {
@@ -195,8 +250,25 @@ pub struct PreviousSecret {
 }
 
 impl Client {
+    /// A client that cannot authenticate (RFC 6749 §2.1): no secret and no
+    /// keys.
     pub fn is_public(&self) -> bool {
-        self.secret_hash.is_none()
+        self.secret_hash.is_none() && self.policy.keys.is_none()
+    }
+
+    pub fn auth_method(&self) -> AuthMethod {
+        if self.policy.keys.is_some() {
+            AuthMethod::PrivateKeyJwt
+        } else if self.secret_hash.is_some() {
+            AuthMethod::ClientSecretBasic
+        } else {
+            AuthMethod::None
+        }
+    }
+
+    /// Whether the client follows the FAPI 2.0 profile.
+    pub fn is_fapi2(&self) -> bool {
+        self.policy.profile == Some(Profile::Fapi2)
     }
 
     pub fn allows_grant(&self, grant: GrantType) -> bool {
@@ -278,7 +350,18 @@ impl NewClient {
             None if grant_types == [GrantType::ClientCredentials] => Scope::default(),
             None => Scope::parse(DEFAULT_USER_SCOPES)?,
         };
-        let (secret_hash, secret) = if self.public {
+        if let Some(keys) = &self.policy.keys {
+            if self.public {
+                return Err(Error::invalid_request(
+                    "token_endpoint_auth_method: a public client has no keys to sign with",
+                ));
+            }
+            match keys {
+                ClientKeys::Jwks(set) => super::client_assertion::check_jwks(set)?,
+                ClientKeys::JwksUri(uri) => super::client_assertion::check_jwks_uri(uri)?,
+            }
+        }
+        let (secret_hash, secret) = if self.public || self.policy.keys.is_some() {
             (None, None)
         } else {
             let secret = secret::random_token()?;
@@ -306,6 +389,50 @@ impl NewClient {
     }
 }
 
+impl NewClient {
+    /// Applies a security profile to the registration, refusing what the
+    /// profile forbids rather than quietly dropping it.
+    ///
+    /// `fapi2`, the FAPI 2.0 Security Profile (final): authorization
+    /// requests by PAR only (§5.3.2.2 "shall require pushed authorization
+    /// requests"), DPoP-bound tokens (§5.3.2.1 "shall only issue
+    /// sender-constrained access tokens"), `private_key_jwt` (§5.3.2.1
+    /// "shall authenticate clients using [...] private_key_jwt"), no
+    /// password grant (§5.3.2.2 resource owner password credentials "shall
+    /// not" be supported), and tokens signed with PS256, ES256 or EdDSA
+    /// (§5.4.1 "shall use PS256, ES256, or EdDSA"): on a deployment whose
+    /// `signing_alg` is RS256 such a client cannot be served.
+    pub fn apply_profile(
+        &mut self,
+        profile: Profile,
+        signing_alg: super::keys::SigningAlg,
+    ) -> Result<()> {
+        match profile {
+            Profile::Fapi2 => {
+                if signing_alg == super::keys::SigningAlg::RS256 {
+                    return Err(Error::invalid_request(
+                        "profile fapi2: tokens must be signed with PS256, ES256 or EdDSA, and this deployment's signing_alg is RS256; set signing_alg first",
+                    ));
+                }
+                if self.grant_types.contains(&GrantType::Password) {
+                    return Err(Error::invalid_request(
+                        "profile fapi2: the password grant is not allowed (FAPI 2.0 §5.3.2.2)",
+                    ));
+                }
+                if self.public || self.policy.keys.is_none() {
+                    return Err(Error::invalid_request(
+                        "profile fapi2: the client must authenticate with private_key_jwt: give its keys (jwks or jwks_uri)",
+                    ));
+                }
+                self.policy.require_par = true;
+                self.policy.require_dpop = true;
+                self.policy.profile = Some(Profile::Fapi2);
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Client {
     /// The rules every registration obeys, at creation and after a change
     /// (`NewClient::build`, `core::admin`): a name, absolute redirect URIs
@@ -328,6 +455,11 @@ impl Client {
         if self.is_public() && self.grant_types.contains(&GrantType::ClientCredentials) {
             return Err(Error::invalid_request(
                 "grant_types: a public client cannot use client_credentials: it has no secret",
+            ));
+        }
+        if self.is_fapi2() && self.grant_types.contains(&GrantType::Password) {
+            return Err(Error::invalid_request(
+                "grant_types: a fapi2 client cannot use the password grant",
             ));
         }
         if self.grant_types.contains(&GrantType::AuthorizationCode) && self.redirect_uris.is_empty()
@@ -429,7 +561,7 @@ pub fn validate_redirect_uri(uri: &str) -> Result<()> {
 /// [a] query component [...] MUST NOT include a fragment component" (OIDC
 /// Back-Channel Logout 1.0 §2.2). Only `http` and `https`: latchkey POSTs
 /// to it.
-fn validate_backchannel_logout_uri(uri: &str) -> Result<()> {
+pub fn validate_backchannel_logout_uri(uri: &str) -> Result<()> {
     let bad = |why: &str| Error::invalid_request(format!("back-channel logout URI {uri:?} {why}"));
     let parsed = url::Url::parse(uri).map_err(|e| bad(&format!("is not absolute: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") {
@@ -444,8 +576,9 @@ fn validate_backchannel_logout_uri(uri: &str) -> Result<()> {
     Ok(())
 }
 
-/// Storage of clients.
-pub trait ClientStore: Send + Sync {
+/// Storage of clients. Every client store records `private_key_jwt`
+/// assertions' `jti`s too, since authenticating a client may need it.
+pub trait ClientStore: super::client_assertion::AssertionReplayStore + Send + Sync {
     /// Inserts a new client; its id is fresh. Bumps the clients generation in
     /// the same transaction, so that every process's
     /// [`super::origins::OriginIndex`] sees the new client's origins.
@@ -478,6 +611,12 @@ pub enum ClientCredentials {
     Post { client_id: ClientId, secret: Secret },
     /// `none`: a public client names itself.
     None { client_id: ClientId },
+    /// `private_key_jwt` (RFC 7523 §2.2): `client_id` is the assertion's
+    /// `sub`, not yet verified.
+    Assertion {
+        client_id: ClientId,
+        assertion: Secret,
+    },
 }
 
 impl ClientCredentials {
@@ -485,7 +624,8 @@ impl ClientCredentials {
         match self {
             ClientCredentials::Basic { client_id, .. }
             | ClientCredentials::Post { client_id, .. }
-            | ClientCredentials::None { client_id } => client_id,
+            | ClientCredentials::None { client_id }
+            | ClientCredentials::Assertion { client_id, .. } => client_id,
         }
     }
 
@@ -497,13 +637,25 @@ impl ClientCredentials {
 /// Authenticates a client. Every failure is the same `invalid_client`: the answer
 /// does not tell an attacker whether the id exists.
 pub async fn authenticate<S: ClientStore>(
-    store: &S,
-    cache: &ClientCache,
+    auth: &super::Authority<S>,
     creds: &ClientCredentials,
-    now: UnixTime,
 ) -> Result<Arc<Client>> {
-    let client = cache.get(store, creds.client_id()).await?;
-    let client = check_credentials(client, creds, now)?;
+    let client = auth.clients.get(&auth.store, creds.client_id()).await?;
+    let client = match creds {
+        ClientCredentials::Assertion { assertion, .. } => {
+            let client =
+                client.ok_or_else(|| Error::invalid_client("client authentication failed"))?;
+            let keys = client
+                .policy
+                .keys
+                .as_ref()
+                .ok_or_else(|| Error::invalid_client("client authentication failed"))?;
+            super::client_assertion::verify(auth, client.id.as_str(), keys, assertion.expose())
+                .await?;
+            client
+        }
+        _ => check_credentials(client, creds, auth.clock.now())?,
+    };
     // The request now acts for this client, whatever the flow decides next:
     // its app may read the answer across origins (core::origins).
     super::origins::note_acting_client(client.id.as_str());
@@ -523,6 +675,8 @@ pub fn check_credentials(
             Some(secret)
         }
         ClientCredentials::None { .. } => None,
+        // Verified by `authenticate`, never here.
+        ClientCredentials::Assertion { .. } => return Err(fail()),
     };
     let Some(client) = client else {
         // Hash anyway so that an unknown id costs the same as a wrong secret.
@@ -547,7 +701,8 @@ pub fn check_credentials(
         }
         // A public client authenticates by naming itself, and only that way: a
         // secret it cannot have been issued means someone is confused or probing.
-        (None, None) => Ok(client),
+        // A client with keys must sign: naming itself is not enough.
+        (None, None) if client.policy.keys.is_none() => Ok(client),
         _ => Err(fail()),
     }
 }

@@ -17,6 +17,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::clients::ClientId;
 use super::clock::UnixTime;
+use super::dpop::Jkt;
 use super::error::Result;
 use super::refresh::NewFamily;
 use super::scope::Scope;
@@ -43,6 +44,9 @@ pub struct StoredCode {
     /// The browser session the code was issued in (its stored hash): the
     /// ID token's `sid` is derived from it (`sessions::sid`).
     pub session: Option<SecretHash>,
+    /// The DPoP key the code is bound to (RFC 9449 §10): the token request
+    /// that redeems it must carry a proof by this key.
+    pub dpop_jkt: Option<Jkt>,
 }
 
 /// What the redemption issued, recorded on the code so that a replay can

@@ -298,7 +298,7 @@ pub async fn authorize<S: ClientStore + DeviceStore>(
     params: &Params,
 ) -> Result<DeviceAuthorization> {
     let scope = params.get("scope").map(Scope::parse).transpose()?;
-    let client = clients::authenticate(&auth.store, &auth.clients, creds, auth.clock.now()).await?;
+    let client = clients::authenticate(auth, creds).await?;
     client.require_grant(GrantType::DeviceCode)?;
     let scope = Scope::grant(scope, &client.scopes)?;
     let audience = tokens::audience(&client, params.get_all("resource"), &auth.settings)?;

@@ -70,7 +70,13 @@ pub const GRANT_TYPES: &[GrantType] = &[
 
 pub fn metadata(settings: &Settings, algs: &[SigningAlg]) -> ProviderMetadata {
     let strings = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-    let auth_methods = strings(&["client_secret_basic", "client_secret_post", "none"]);
+    let auth_methods = strings(&[
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+        "none",
+    ]);
+    let assertion_algs = strings(super::client_assertion::ALGS);
     ProviderMetadata {
         issuer: settings.issuer.clone(),
         token_endpoint: settings.url(paths::TOKEN),
@@ -83,7 +89,11 @@ pub fn metadata(settings: &Settings, algs: &[SigningAlg]) -> ProviderMetadata {
         introspection_endpoint_auth_methods_supported: strings(&[
             "client_secret_basic",
             "client_secret_post",
+            "private_key_jwt",
         ]),
+        introspection_endpoint_auth_signing_alg_values_supported: assertion_algs.clone(),
+        revocation_endpoint_auth_signing_alg_values_supported: assertion_algs.clone(),
+        token_endpoint_auth_signing_alg_values_supported: assertion_algs,
         authorization_endpoint: Some(settings.url(paths::AUTHORIZE)),
         userinfo_endpoint: Some(settings.url(paths::USERINFO)),
         end_session_endpoint: Some(settings.url(paths::LOGOUT)),

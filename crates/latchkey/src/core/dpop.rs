@@ -362,6 +362,15 @@ fn check_claims(claims: &ProofClaims, target: ProofTarget<'_>, now: UnixTime) ->
     Ok(())
 }
 
+/// Whether `s` has the shape of a SHA-256 thumbprint in base64url without
+/// padding (43 characters), as `dpop_jkt` must (RFC 9449 §10).
+pub fn is_thumbprint(s: &str) -> bool {
+    s.len() == 43
+        && URL_SAFE_NO_PAD
+            .decode(s)
+            .is_ok_and(|bytes| bytes.len() == 32)
+}
+
 /// The `ath` of an access token: base64url of its SHA-256 (RFC 9449 §4.2).
 pub fn ath(access_token: &str) -> String {
     URL_SAFE_NO_PAD.encode(secret::sha256(access_token.as_bytes()).as_ref())

@@ -31,7 +31,14 @@ pub async fn signin<S: ClientStore + PasswordStores + RefreshTokenStore>(
     client_addr: Option<IpAddr>,
 ) -> Result<IssuedTokens> {
     let request = PasswordSignin::from_params(params, client_addr)?;
-    let client = clients::authenticate(&auth.store, &auth.clients, creds, auth.clock.now()).await?;
+    let client = clients::authenticate(auth, creds).await?;
+    // FAPI 2.0 §5.3.2.2: no resource owner password credentials, by any
+    // door.
+    if client.is_fapi2() {
+        return Err(Error::UnauthorizedClient(
+            "a fapi2 client cannot sign in with a password".into(),
+        ));
+    }
     password::issue(auth, &client, request).await
 }
 
@@ -89,8 +96,7 @@ pub async fn signout<S: ClientStore + RefreshTokenStore>(
     params: &Params,
 ) -> Result<()> {
     if let Some(token) = params.get("refresh_token") {
-        let client =
-            clients::authenticate(&auth.store, &auth.clients, &creds?, auth.clock.now()).await?;
+        let client = clients::authenticate(auth, &creds?).await?;
         family::revoke_by_token(auth, Some(&client), token).await?;
     } else if let Some(token) = &browser.refresh_cookie {
         csrf::check_refresh_cookie(

@@ -31,6 +31,8 @@ pub struct Purged {
     pub outbox_rows: u64,
     /// DPoP proof `jti`s past their replay window.
     pub dpop_jtis: u64,
+    /// `private_key_jwt` assertion `jti`s past their assertion's expiry.
+    pub assertion_jtis: u64,
     /// Pushed authorization requests past their lifetime (RFC 9126).
     pub pushed_requests: u64,
     /// E-mailed account tokens (verification, reset) past their expiry.
@@ -71,6 +73,7 @@ pub async fn purge_expired<S: Storage>(auth: &Authority<S>) -> Result<Purged> {
         // Done rows are kept a day, for operators looking at what went out.
         outbox_rows: auth.store.purge_outbox(now - 86_400).await?,
         dpop_jtis: auth.store.purge_dpop_jtis(now).await?,
+        assertion_jtis: auth.store.purge_assertion_jtis(now).await?,
         pushed_requests: auth.store.purge_pushed(now).await?,
         account_tokens: auth.store.purge_account_tokens(now).await?,
     })

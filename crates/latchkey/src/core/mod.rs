@@ -9,6 +9,7 @@ pub mod admin;
 pub mod audit;
 pub mod authorize;
 pub mod backchannel;
+pub mod client_assertion;
 pub mod clients;
 pub mod clock;
 pub mod codes;
@@ -142,6 +143,9 @@ pub struct Authority<S> {
     /// Which clients registered which browser origins, mirrored in memory
     /// for CORS (see [`origins::OriginIndex`]).
     origins: origins::OriginIndex,
+    /// Clients' `jwks_uri` documents, fetched and cached (see
+    /// [`client_assertion::JwksFetcher`]).
+    jwks: client_assertion::JwksFetcher,
 }
 
 impl<S> Authority<S> {
@@ -225,6 +229,7 @@ impl<S: Storage> Authority<S> {
             denied: deny_list::DenyListCache::new(settings_revalidate_ms),
             outbox: outbox::Signal::default(),
             origins: origins::OriginIndex::new(settings_revalidate_ms),
+            jwks: client_assertion::JwksFetcher::default(),
         };
         auth.init_keys().await?;
         Ok(auth)

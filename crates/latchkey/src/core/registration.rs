@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use super::Authority;
 use super::audit::{AuditEvent, AuditStore, Kind, Outcome, write_now};
 use super::clients::{
-    Client, ClientId, ClientPolicy, ClientStore, GrantType, NewClient, TokenDelivery,
-    validate_redirect_uri,
+    Client, ClientId, ClientKeys, ClientPolicy, ClientStore, GrantType, NewClient, TokenDelivery,
+    validate_backchannel_logout_uri, validate_redirect_uri,
 };
 use super::clock::UnixTime;
 use super::error::{Error, Result};
@@ -107,6 +107,15 @@ pub struct ClientMetadata {
     pub jwks_uri: Option<String>,
     /// RFC 7592 §2.2: a PUT names the client it updates.
     pub client_id: Option<String>,
+    /// OIDC Back-Channel Logout 1.0 §2.2: where logout tokens go.
+    pub backchannel_logout_uri: Option<String>,
+    /// OIDC Back-Channel Logout 1.0 §2.2: latchkey always sends `sid`, so
+    /// either value is accepted.
+    pub backchannel_logout_session_required: Option<bool>,
+    /// RFC 9449 §5.2: every token request must carry a DPoP proof.
+    pub dpop_bound_access_tokens: Option<bool>,
+    /// RFC 9126 §6: authorization requests only by PAR.
+    pub require_pushed_authorization_requests: Option<bool>,
 }
 
 /// A registered client's metadata as answered (RFC 7591 §3.2.1).
@@ -129,10 +138,22 @@ pub struct RegisteredClient {
     pub response_types: Vec<&'static str>,
     pub token_endpoint_auth_method: &'static str,
     pub scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    /// Present with a back-channel logout URI: logout tokens carry `sid`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_session_required: Option<bool>,
+    pub dpop_bound_access_tokens: bool,
+    pub require_pushed_authorization_requests: bool,
 }
 
 /// The methods a registration may ask for (docs/admin.md).
-const AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "none"];
+const AUTH_METHODS: &[&str] = &[
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+    "none",
+];
 
 fn metadata_error(d: impl Into<String>) -> Error {
     Error::InvalidClientMetadata(d.into().into())
@@ -206,6 +227,17 @@ fn to_new_client(m: &ClientMetadata) -> Result<NewClient> {
     if m.jwks.is_some() && m.jwks_uri.is_some() {
         return Err(metadata_error("jwks and jwks_uri must not both be present"));
     }
+    // RFC 7591 §2: keys only with `private_key_jwt`, which needs them.
+    let keys = match (method, &m.jwks, &m.jwks_uri) {
+        ("private_key_jwt", Some(set), None) => Some(ClientKeys::Jwks(set.clone())),
+        ("private_key_jwt", None, Some(uri)) => Some(ClientKeys::JwksUri(uri.clone())),
+        ("private_key_jwt", _, _) => {
+            return Err(metadata_error(
+                "private_key_jwt needs the client's keys: jwks or jwks_uri",
+            ));
+        }
+        _ => None,
+    };
     let scopes = match &m.scope {
         Some(s) => {
             let s = Scope::parse(s).map_err(|_| metadata_error("scope: malformed"))?;
@@ -226,6 +258,14 @@ fn to_new_client(m: &ClientMetadata) -> Result<NewClient> {
     if name.len() > 200 {
         return Err(metadata_error("client_name: at most 200 characters"));
     }
+    if let Some(uri) = &m.backchannel_logout_uri {
+        validate_backchannel_logout_uri(uri).map_err(|e| {
+            metadata_error(format!(
+                "backchannel_logout_uri: {}",
+                e.description().map(|d| d.into_owned()).unwrap_or_default()
+            ))
+        })?;
+    }
     Ok(NewClient {
         name,
         public,
@@ -237,8 +277,13 @@ fn to_new_client(m: &ClientMetadata) -> Result<NewClient> {
         audiences: Vec::new(),
         token_delivery: TokenDelivery::Body,
         allowed_origins: Vec::new(),
-        policy: ClientPolicy::default(),
-        backchannel_logout_uri: None,
+        policy: ClientPolicy {
+            keys,
+            require_dpop: m.dpop_bound_access_tokens.unwrap_or(false),
+            require_par: m.require_pushed_authorization_requests.unwrap_or(false),
+            ..ClientPolicy::default()
+        },
+        backchannel_logout_uri: m.backchannel_logout_uri.clone(),
     })
 }
 
@@ -248,11 +293,7 @@ fn answer(
     secret: Option<String>,
     registration_access_token: Option<String>,
 ) -> RegisteredClient {
-    let method = if client.is_public() {
-        "none"
-    } else {
-        "client_secret_basic"
-    };
+    let method = client.auth_method().as_str();
     RegisteredClient {
         client_id: client.id.to_string(),
         client_secret_expires_at: secret.as_ref().map(|_| 0),
@@ -271,6 +312,10 @@ fn answer(
         },
         token_endpoint_auth_method: method,
         scope: client.scopes.to_string(),
+        backchannel_logout_uri: client.backchannel_logout_uri.clone(),
+        backchannel_logout_session_required: client.backchannel_logout_uri.as_ref().map(|_| true),
+        dpop_bound_access_tokens: client.policy.require_dpop,
+        require_pushed_authorization_requests: client.policy.require_par,
     }
 }
 
@@ -394,12 +439,19 @@ pub async fn update<S: ClientStore + RegistrationStore + AuditStore>(
             "token_endpoint_auth_method: a client cannot change between public and confidential",
         ));
     }
+    if new.policy.keys.is_some() != client.policy.keys.is_some() {
+        return Err(metadata_error(
+            "token_endpoint_auth_method: a client cannot change between a secret and private_key_jwt",
+        ));
+    }
     let (rebuilt, _) = new.build(client.created_at).map_err(as_metadata_error)?;
     client.name = rebuilt.name;
     client.redirect_uris = rebuilt.redirect_uris;
     client.post_logout_redirect_uris = rebuilt.post_logout_redirect_uris;
     client.grant_types = rebuilt.grant_types;
     client.scopes = rebuilt.scopes;
+    client.policy = rebuilt.policy;
+    client.backchannel_logout_uri = rebuilt.backchannel_logout_uri;
     client.check_registration().map_err(as_metadata_error)?;
     auth.store.update_client(&client).await?;
     write_now(

@@ -40,7 +40,7 @@ pub async fn revocation_request<S: ClientStore + RefreshTokenStore + DenyListSto
     creds: &ClientCredentials,
     params: &Params,
 ) -> Result<()> {
-    let client = clients::authenticate(&auth.store, &auth.clients, creds, auth.clock.now()).await?;
+    let client = clients::authenticate(auth, creds).await?;
     let token = params.require("token")?;
     revoke(auth, &client, token).await
 }
@@ -54,7 +54,7 @@ pub async fn introspection_request<
     creds: &ClientCredentials,
     params: &Params,
 ) -> Result<IntrospectionResponse> {
-    let client = clients::authenticate(&auth.store, &auth.clients, creds, auth.clock.now()).await?;
+    let client = clients::authenticate(auth, creds).await?;
     let token = params.require("token")?;
     introspect(auth, &client, token).await
 }

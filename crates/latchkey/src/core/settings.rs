@@ -31,7 +31,8 @@ pub struct Settings {
     /// `aud` of access tokens when the request names no `resource`; the issuer
     /// URL when unset.
     pub default_audience: Option<String>,
-    /// Algorithm of newly generated signing keys: RS256, ES256 or EdDSA.
+    /// Algorithm of newly generated signing keys: RS256, PS256 (RSASSA-PSS,
+    /// which the FAPI 2.0 profile needs of RSA), ES256 or EdDSA.
     pub signing_alg: SigningAlg,
     /// Lifetime of access tokens (`expires_in`), seconds.
     pub access_token_ttl_seconds: i64,
@@ -177,6 +178,12 @@ pub struct Settings {
     /// authorization endpoint takes only a `request_uri` from
     /// `/v1/oauth/par`. Per client: `client create --require-par`.
     pub require_pushed_authorization_requests: bool,
+    /// Let `private_key_jwt` clients' `jwks_uri` be plain `http` and point
+    /// at loopback, private or link-local addresses. Off, latchkey fetches
+    /// only `https` URLs whose host resolves to public addresses, so that a
+    /// registration cannot aim it at the internal network. For tests and
+    /// closed deployments.
+    pub jwks_uri_allow_private: bool,
     // --- Accounts (docs/accounts.md) ---
     /// `closed`: users come from the CLI or the admin API. `open`: anyone may
     /// create an account on `/register` or with `POST /v1/signup`.
@@ -250,6 +257,7 @@ impl Default for Settings {
             outbox_lease_seconds: 120,
             dpop_require_nonce: false,
             require_pushed_authorization_requests: false,
+            jwks_uri_allow_private: false,
             registration: Registration::Closed,
             email_verification: EmailVerification::Required,
             smtp_url: None,
@@ -467,7 +475,7 @@ impl<'de> Deserialize<'de> for SigningAlg {
         let s = String::deserialize(d)?;
         SigningAlg::parse(&s).ok_or_else(|| {
             serde::de::Error::custom(format!(
-                "signing_alg must be RS256, ES256 or EdDSA, not {s:?}"
+                "signing_alg must be RS256, PS256, ES256 or EdDSA, not {s:?}"
             ))
         })
     }

@@ -321,7 +321,9 @@ pub fn mint_logout_token(
 pub fn at_hash(alg: SigningAlg, access_token: &str) -> String {
     let digest = match alg {
         SigningAlg::EdDSA => secret::sha512(access_token.as_bytes()),
-        SigningAlg::RS256 | SigningAlg::ES256 => secret::sha256(access_token.as_bytes()),
+        SigningAlg::RS256 | SigningAlg::PS256 | SigningAlg::ES256 => {
+            secret::sha256(access_token.as_bytes())
+        }
     };
     let bytes = digest.as_ref();
     URL_SAFE_NO_PAD.encode(&bytes[..bytes.len() / 2])

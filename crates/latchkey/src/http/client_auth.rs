@@ -4,6 +4,7 @@ use axum::http::{HeaderMap, header};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
+use crate::core::client_assertion;
 use crate::core::clients::{ClientCredentials, ClientId};
 use crate::core::error::{Error, Result};
 use crate::core::params::Params;
@@ -17,6 +18,9 @@ use crate::core::secret::Secret;
 /// request" (RFC 6749 §2.3): Basic together with a body secret, or a body
 /// `client_id` naming another client than Basic does, is `invalid_request`.
 pub fn credentials(headers: &HeaderMap, params: &Params) -> Result<ClientCredentials> {
+    if params.contains("client_assertion") || params.contains("client_assertion_type") {
+        return assertion(headers, params);
+    }
     if let Some((client_id, secret)) = basic(headers)? {
         if params.contains("client_secret") {
             return Err(Error::invalid_request(
@@ -43,6 +47,36 @@ pub fn credentials(headers: &HeaderMap, params: &Params) -> Result<ClientCredent
             secret: Secret::new(secret),
         },
         None => ClientCredentials::None { client_id },
+    })
+}
+
+/// `private_key_jwt` (RFC 7523 §2.2): `client_assertion_type` and
+/// `client_assertion`, alone; a `client_id` beside them must be the
+/// assertion's.
+fn assertion(headers: &HeaderMap, params: &Params) -> Result<ClientCredentials> {
+    if tried_basic(headers) || params.contains("client_secret") {
+        return Err(Error::invalid_request(
+            "use one client authentication method: a client assertion or a secret, not both",
+        ));
+    }
+    if params.get("client_assertion_type") != Some(client_assertion::ASSERTION_TYPE) {
+        return Err(Error::invalid_client(
+            "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        ));
+    }
+    let assertion = params
+        .get("client_assertion")
+        .ok_or_else(|| Error::invalid_client("client_assertion is missing"))?;
+    let client_id = ClientId::new(client_assertion::claimed_client(assertion)?);
+    if params
+        .get("client_id")
+        .is_some_and(|id| id != client_id.as_str())
+    {
+        return Err(Error::invalid_client("client authentication failed"));
+    }
+    Ok(ClientCredentials::Assertion {
+        client_id,
+        assertion: Secret::new(assertion),
     })
 }
 

@@ -77,6 +77,47 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "passkeys.html",
         include_str!("pages/templates/passkeys.html"),
     ),
+    (
+        "admin_base.html",
+        include_str!("pages/templates/admin_base.html"),
+    ),
+    ("admin.html", include_str!("pages/templates/admin.html")),
+    (
+        "admin_events.html",
+        include_str!("pages/templates/admin_events.html"),
+    ),
+    (
+        "admin_forbidden.html",
+        include_str!("pages/templates/admin_forbidden.html"),
+    ),
+    (
+        "admin_clients.html",
+        include_str!("pages/templates/admin_clients.html"),
+    ),
+    (
+        "admin_client.html",
+        include_str!("pages/templates/admin_client.html"),
+    ),
+    (
+        "admin_secret.html",
+        include_str!("pages/templates/admin_secret.html"),
+    ),
+    (
+        "admin_users.html",
+        include_str!("pages/templates/admin_users.html"),
+    ),
+    (
+        "admin_user.html",
+        include_str!("pages/templates/admin_user.html"),
+    ),
+    (
+        "admin_keys.html",
+        include_str!("pages/templates/admin_keys.html"),
+    ),
+    (
+        "admin_audit.html",
+        include_str!("pages/templates/admin_audit.html"),
+    ),
 ];
 
 /// The product's own name, for "Secured by latchkey" whatever the brand.
@@ -466,6 +507,21 @@ fn brand_variables(color: Option<[u8; 3]>) -> String {
         "#111827"
     };
     format!(":root{{--lk-brand:#{r:02x}{g:02x}{b:02x};--lk-on-brand:{on}}}\n")
+}
+
+/// A moment as the pages show it: `2026-12-07 04:16 UTC`.
+pub fn when(t: crate::core::clock::UnixTime) -> String {
+    match time::OffsetDateTime::from_unix_timestamp(t) {
+        Ok(d) => format!(
+            "{}-{:02}-{:02} {:02}:{:02} UTC",
+            d.year(),
+            u8::from(d.month()),
+            d.day(),
+            d.hour(),
+            d.minute()
+        ),
+        Err(_) => String::new(),
+    }
 }
 
 /// The headers every HTML page carries, and the redirects between pages

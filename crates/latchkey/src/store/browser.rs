@@ -14,6 +14,7 @@ use crate::core::clients::ClientId;
 use crate::core::clock::UnixTime;
 use crate::core::codes::{CodeStore, Issued, StoredCode};
 use crate::core::consent::ConsentStore;
+use crate::core::dpop::Jkt;
 use crate::core::error::{Error, Result};
 use crate::core::refresh::FamilyOrigin;
 use crate::core::scope::Scope;
@@ -360,6 +361,7 @@ struct CodeRow {
     expires_at: i64,
     used_at: Option<i64>,
     session_hash: Option<String>,
+    dpop_jkt: Option<String>,
 }
 
 impl CodeStore for Store {
@@ -367,8 +369,8 @@ impl CodeStore for Store {
         on_pool!(self, pool => sqlx::query(
             "INSERT INTO authorization_codes \
              (hash, client_id, user_id, redirect_uri, code_challenge, scope, nonce, audience, \
-              auth_time, created_at, expires_at, used_at, session_hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12)",
+              auth_time, created_at, expires_at, used_at, session_hash, dpop_jkt) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12, $13)",
         )
         .bind(c.hash.as_str())
         .bind(c.client_id.as_str())
@@ -382,6 +384,7 @@ impl CodeStore for Store {
         .bind(c.created_at)
         .bind(c.expires_at)
         .bind(c.session.as_ref().map(SecretHash::as_str))
+        .bind(c.dpop_jkt.as_ref().map(Jkt::as_str))
         .execute(pool)
         .await
         .map(|_| ()))
@@ -392,7 +395,7 @@ impl CodeStore for Store {
     async fn find_code(&self, hash: &SecretHash) -> Result<Option<StoredCode>> {
         let row: Option<CodeRow> = on_pool!(self, pool => sqlx::query_as(
             "SELECT hash, client_id, user_id, redirect_uri, code_challenge, scope, nonce, \
-             audience, auth_time, created_at, expires_at, used_at, session_hash \
+             audience, auth_time, created_at, expires_at, used_at, session_hash, dpop_jkt \
              FROM authorization_codes WHERE hash = $1",
         )
         .bind(hash.as_str())
@@ -416,6 +419,7 @@ impl CodeStore for Store {
             expires_at: r.expires_at,
             used_at: r.used_at,
             session: r.session_hash.map(SecretHash::from_stored),
+            dpop_jkt: r.dpop_jkt.map(Jkt::new),
         }))
     }
 

@@ -1,6 +1,8 @@
+use crate::core::client_assertion::AssertionReplayStore;
 use crate::core::clients::{
     Client, ClientId, ClientPolicy, ClientStore, GrantType, PreviousSecret, TokenDelivery,
 };
+use crate::core::clock::UnixTime;
 use crate::core::error::{Error, Result};
 use crate::core::scope::Scope;
 use crate::core::secret::SecretHash;
@@ -156,7 +158,8 @@ impl ClientStore for Store {
                 "UPDATE clients SET name = $1, secret_hash = $2, first_party = $3, redirect_uris = $4, \
                  post_logout_redirect_uris = $5, grant_types = $6, scopes = $7, audiences = $8, \
                  token_delivery = $9, allowed_origins = $10, previous_secret_hash = $11, \
-                 previous_secret_expires_at = $12 WHERE id = $13",
+                 previous_secret_expires_at = $12, policy = $13, backchannel_logout_uri = $14 \
+                 WHERE id = $15",
             )
             .bind(&c.name)
             .bind(c.secret_hash.as_ref().map(SecretHash::as_str))
@@ -170,6 +173,8 @@ impl ClientStore for Store {
             .bind(list_to_text(&c.allowed_origins))
             .bind(c.previous_secret.as_ref().map(|p| p.hash.as_str()))
             .bind(c.previous_secret.as_ref().map(|p| p.expires_at))
+            .bind(c.policy.to_stored())
+            .bind(&c.backchannel_logout_uri)
             .bind(c.id.as_str())
             .execute(&mut *tx)
             .await?
@@ -189,5 +194,33 @@ impl ClientStore for Store {
         .fetch_one(pool)
         .await)?;
         Ok(g)
+    }
+}
+
+impl AssertionReplayStore for Store {
+    async fn record_assertion_jti(&self, key: &str, expires_at: UnixTime) -> Result<bool> {
+        // One statement: the primary key decides between concurrent
+        // inserts, in one process or many.
+        let inserted = on_pool!(self, pool => sqlx::query(
+            "INSERT INTO client_assertion_jtis (jti_key, expires_at) VALUES ($1, $2) \
+             ON CONFLICT (jti_key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(expires_at)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))
+        .map_err(db_err)?;
+        Ok(inserted == 1)
+    }
+
+    async fn purge_assertion_jtis(&self, now: UnixTime) -> Result<u64> {
+        super::purge_in_batches(
+            self,
+            "DELETE FROM client_assertion_jtis WHERE jti_key IN \
+                 (SELECT jti_key FROM client_assertion_jtis WHERE expires_at <= $1 LIMIT $2)",
+            now,
+        )
+        .await
     }
 }

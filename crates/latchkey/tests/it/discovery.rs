@@ -16,7 +16,7 @@ both_backends! {
         assert_eq!(oidc["subject_types_supported"], serde_json::json!(["public"]));
         assert_eq!(
             oidc["token_endpoint_auth_methods_supported"],
-            serde_json::json!(["client_secret_basic", "client_secret_post", "none"])
+            serde_json::json!(["client_secret_basic", "client_secret_post", "private_key_jwt", "none"])
         );
         assert!(oidc["grant_types_supported"].as_array().unwrap().contains(&Value::from("client_credentials")));
         assert_eq!(oidc["id_token_signing_alg_values_supported"], serde_json::json!(["RS256"]));

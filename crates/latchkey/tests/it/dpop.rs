@@ -251,6 +251,78 @@ both_backends! {
 }
 
 both_backends! {
+    /// `dpop_jkt` binds the code (RFC 9449 §10): redeeming it without a
+    /// proof, or with a proof by another key, is `invalid_grant` and does
+    /// not use the code up; the key it names redeems it. A malformed
+    /// `dpop_jkt` goes back to the client as `invalid_request`.
+    async fn dpop_jkt_binds_the_code(db) {
+        let srv = TestServer::start(&db).await;
+        srv.user("erin@example.com", &[]).await;
+        let c = srv.client(code_client(true)).await;
+        let key = DpopKey::es256();
+        let jkt = key.jkt();
+        let (verifier, challenge) = pkce();
+        let mut params = code_params(&c.id, &challenge, "openid");
+        params.push(("dpop_jkt", jkt.as_str()));
+        let browser = Browser::new(&srv);
+        let page = browser.authorize_through(&params, "erin@example.com").await;
+        let code = page.redirect_param("code").expect("a code");
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", crate::common::browser::REDIRECT_URI),
+            ("code_verifier", verifier.as_str()),
+        ];
+        // Step 1: no proof, then a proof by another key: refused.
+        expect_error(srv.token_dpop(&c, &form, &[]).await, 400, "invalid_grant").await;
+        let other = DpopKey::es256().proof("POST", &srv.token_url(), srv.now());
+        expect_error(srv.token_dpop(&c, &form, &[&other]).await, 400, "invalid_grant").await;
+        // Step 2: the named key redeems it, and the tokens are bound to it.
+        let proof = key.proof("POST", &srv.token_url(), srv.now());
+        let body = expect_tokens(srv.token_dpop(&c, &form, &[&proof]).await).await;
+        assert_bound(&srv, &body, &key);
+
+        // A dpop_jkt that is no thumbprint: an error redirect.
+        let mut params = code_params(&c.id, &challenge, "openid");
+        params.push(("dpop_jkt", "not-a-thumbprint"));
+        let page = browser.authorize(&params).await;
+        assert_eq!(page.redirect_param("error").as_deref(), Some("invalid_request"));
+    }
+}
+
+both_backends! {
+    /// A DPoP proof at the PAR endpoint binds the code like `dpop_jkt`
+    /// (RFC 9449 §10.1): only that key redeems it.
+    async fn dpop_proof_at_par_binds_the_code(db) {
+        let srv = TestServer::start(&db).await;
+        srv.user("fred@example.com", &[]).await;
+        let c = srv.client(NewClient { public: false, ..code_client(false) }).await;
+        let key = DpopKey::ed25519();
+        let (verifier, challenge) = pkce();
+        let params = code_params(&c.id, &challenge, "openid");
+        let par = srv.url("/v1/oauth/par");
+        let proof = key.proof("POST", &par, srv.now());
+        let resp = srv.http.post(&par).basic_auth(&c.id, c.secret.as_deref()).header("DPoP", proof).form(&params).send().await.unwrap();
+        assert_eq!(resp.status(), 201);
+        let pushed: Value = resp.json().await.unwrap();
+        let uri = pushed["request_uri"].as_str().unwrap();
+        let browser = Browser::new(&srv);
+        let page = browser.authorize_through(&[("client_id", c.id.as_str()), ("request_uri", uri)], "fred@example.com").await;
+        let code = page.redirect_param("code").expect("a code");
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", crate::common::browser::REDIRECT_URI),
+            ("code_verifier", verifier.as_str()),
+        ];
+        expect_error(srv.token_dpop(&c, &form, &[]).await, 400, "invalid_grant").await;
+        let proof = key.proof("POST", &srv.token_url(), srv.now());
+        let body = expect_tokens(srv.token_dpop(&c, &form, &[&proof]).await).await;
+        assert_bound(&srv, &body, &key);
+    }
+}
+
+both_backends! {
     /// The device grant with a proof on the successful poll.
     async fn device_code_with_dpop(db) {
         use crate::device::{DevicePages as _, device_authorization, tv_app};

@@ -245,8 +245,8 @@ both_backends! {
         for g in ["client_credentials", "password", "refresh_token"] {
             assert!(grants.contains(&Value::from(g)), "{g}");
         }
-        assert_eq!(meta["revocation_endpoint_auth_methods_supported"], serde_json::json!(["client_secret_basic", "client_secret_post", "none"]));
-        assert_eq!(meta["introspection_endpoint_auth_methods_supported"], serde_json::json!(["client_secret_basic", "client_secret_post"]));
+        assert_eq!(meta["revocation_endpoint_auth_methods_supported"], serde_json::json!(["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]));
+        assert_eq!(meta["introspection_endpoint_auth_methods_supported"], serde_json::json!(["client_secret_basic", "client_secret_post", "private_key_jwt"]));
     }
 }
 

@@ -6,8 +6,8 @@ use utoipa::ToSchema;
 use super::{Admin, Page, PageRequest};
 use crate::core::audit::{AuditStore, Kind};
 use crate::core::clients::{
-    Client, ClientId, ClientPolicy, ClientStore, GrantType, NewClient, PreviousSecret,
-    TokenDelivery, normalize_origins,
+    Client, ClientId, ClientKeys, ClientPolicy, ClientStore, GrantType, NewClient, PreviousSecret,
+    Profile, TokenDelivery, normalize_origins, validate_backchannel_logout_uri,
 };
 use crate::core::error::{Error, Result};
 use crate::core::scope::Scope;
@@ -33,6 +33,15 @@ pub struct ClientView {
     pub allowed_origins: Vec<String>,
     pub require_dpop: bool,
     pub require_par: bool,
+    /// `client_secret_basic` (a secret, by Basic or in the body),
+    /// `private_key_jwt` or `none`.
+    pub token_endpoint_auth_method: String,
+    /// Where a `private_key_jwt` client's keys are fetched from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// The security profile the client follows (`fapi2`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
     pub backchannel_logout_uri: Option<String>,
     /// Unix seconds.
     pub created_at: i64,
@@ -125,6 +134,12 @@ impl From<&Client> for ClientView {
             allowed_origins: c.allowed_origins.clone(),
             require_dpop: c.policy.require_dpop,
             require_par: c.policy.require_par,
+            token_endpoint_auth_method: c.auth_method().as_str().to_owned(),
+            jwks_uri: match &c.policy.keys {
+                Some(ClientKeys::JwksUri(uri)) => Some(uri.clone()),
+                _ => None,
+            },
+            profile: c.policy.profile.map(|p| p.as_str().to_owned()),
             backchannel_logout_uri: c.backchannel_logout_uri.clone(),
             created_at: c.created_at,
             previous_secret_expires_at: c.previous_secret.as_ref().map(|p| p.expires_at),
@@ -181,6 +196,22 @@ pub struct ClientInput {
     /// Where logout tokens go (OIDC Back-Channel Logout 1.0).
     #[serde(default)]
     pub backchannel_logout_uri: Option<String>,
+    /// `client_secret_basic` (the default for a confidential client),
+    /// `private_key_jwt` (with `jwks` or `jwks_uri`) or `none` (a public
+    /// client).
+    #[serde(default)]
+    pub token_endpoint_auth_method: Option<String>,
+    /// The client's public keys, a JWK Set (RFC 7517 §5), for
+    /// `private_key_jwt`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<serde_json::Value>,
+    /// Where latchkey fetches the client's JWK Set, for `private_key_jwt`.
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
+    /// A security profile: `fapi2` (docs/sender-constrained.md).
+    #[serde(default)]
+    pub profile: Option<String>,
 }
 
 /// A change to a client (`PATCH /admin/v1/clients/{id}`): each field
@@ -198,6 +229,14 @@ pub struct ClientPatch {
     pub audiences: Option<Vec<String>>,
     pub allowed_origins: Option<Vec<String>>,
     pub token_delivery: Option<Delivery>,
+    /// Every token request must carry a DPoP proof (RFC 9449).
+    pub require_dpop: Option<bool>,
+    /// Authorization requests only by PAR (RFC 9126).
+    pub require_par: Option<bool>,
+    /// Where logout tokens go (OIDC Back-Channel Logout 1.0); the empty
+    /// string removes it.
+    #[schema(max_length = 2000)]
+    pub backchannel_logout_uri: Option<String>,
 }
 
 /// A rotated secret: the new one, shown once, and until when the old one
@@ -215,6 +254,39 @@ pub struct SecretRotated {
 pub struct ClientDeleted {
     pub client_id: String,
     pub deleted: bool,
+}
+
+/// The keys of a registration from its `token_endpoint_auth_method`,
+/// `jwks` and `jwks_uri` (RFC 7591 §2): `private_key_jwt` needs exactly one
+/// of the two, and the other methods neither.
+pub fn client_keys(
+    method: Option<&str>,
+    public: bool,
+    jwks: Option<serde_json::Value>,
+    jwks_uri: Option<String>,
+) -> Result<Option<ClientKeys>> {
+    let private_key_jwt = match method {
+        Some("private_key_jwt") => true,
+        None => jwks.is_some() || jwks_uri.is_some(),
+        Some("client_secret_basic" | "client_secret_post") if !public => false,
+        Some("none") if public => false,
+        Some(_) => {
+            return Err(Error::invalid_request(
+                "token_endpoint_auth_method: client_secret_basic, client_secret_post or private_key_jwt for a confidential client, none for a public one",
+            ));
+        }
+    };
+    match (private_key_jwt, jwks, jwks_uri) {
+        (false, None, None) => Ok(None),
+        (false, _, _) => Err(Error::invalid_request(
+            "jwks: keys are for token_endpoint_auth_method private_key_jwt",
+        )),
+        (true, Some(set), None) => Ok(Some(ClientKeys::Jwks(set))),
+        (true, None, Some(uri)) => Ok(Some(ClientKeys::JwksUri(uri))),
+        (true, _, _) => Err(Error::invalid_request(
+            "jwks: private_key_jwt needs the client's keys: a jwks or a jwks_uri, not both",
+        )),
+    }
 }
 
 fn parse_scope(s: &str) -> Result<Scope> {
@@ -264,7 +336,21 @@ impl<S: ClientStore + AuditStore> Admin<'_, S> {
 
     pub async fn create_client(&self, input: ClientInput) -> Result<ClientCreated> {
         let scopes = input.scope.as_deref().map(parse_scope).transpose()?;
-        let new = NewClient {
+        let keys = client_keys(
+            input.token_endpoint_auth_method.as_deref(),
+            input.public,
+            input.jwks,
+            input.jwks_uri,
+        )?;
+        let profile = input
+            .profile
+            .as_deref()
+            .map(|p| {
+                Profile::parse(p)
+                    .ok_or_else(|| Error::invalid_request("profile: the one profile is fapi2"))
+            })
+            .transpose()?;
+        let mut new = NewClient {
             name: input.name,
             public: input.public,
             first_party: input.first_party,
@@ -278,9 +364,14 @@ impl<S: ClientStore + AuditStore> Admin<'_, S> {
             policy: ClientPolicy {
                 require_dpop: input.require_dpop,
                 require_par: input.require_par,
+                keys,
+                profile: None,
             },
             backchannel_logout_uri: input.backchannel_logout_uri,
         };
+        if let Some(profile) = profile {
+            new.apply_profile(profile, self.settings.signing_alg)?;
+        }
         let (client, secret) = new.build(self.now)?;
         self.store.insert_client(&client).await?;
         self.audit(Kind::ClientCreate, |e| e.client(client.id.as_str()))
@@ -338,6 +429,31 @@ impl<S: ClientStore + AuditStore> Admin<'_, S> {
             c.token_delivery = v.into();
             changed.push("token_delivery");
         }
+        if let Some(v) = patch.require_dpop {
+            c.policy.require_dpop = v;
+            changed.push("require_dpop");
+        }
+        if let Some(v) = patch.require_par {
+            c.policy.require_par = v;
+            changed.push("require_par");
+        }
+        if let Some(v) = patch.backchannel_logout_uri {
+            // Characters, as the document's maxLength counts them.
+            if v.chars().count() > 2000 {
+                return Err(Error::invalid_request(
+                    "backchannel_logout_uri: at most 2000 characters",
+                ));
+            }
+            let v = v.trim();
+            c.backchannel_logout_uri = if v.is_empty() {
+                None
+            } else {
+                validate_backchannel_logout_uri(v)
+                    .map_err(|e| prefixed("backchannel_logout_uri", e))?;
+                Some(v.to_owned())
+            };
+            changed.push("backchannel_logout_uri");
+        }
         c.check_registration()?;
         if !self.store.update_client(&c).await? {
             return Err(Error::NotFound(format!("no client with id {id:?}").into()));
@@ -394,5 +510,13 @@ impl<S: ClientStore + AuditStore> Admin<'_, S> {
             client_secret: secret,
             previous_secret_expires_at: c.previous_secret.as_ref().map(|p| p.expires_at),
         })
+    }
+}
+
+/// Names the field an `invalid_request` is about.
+fn prefixed(field: &str, e: Error) -> Error {
+    match e.description().map(|d| d.into_owned()) {
+        Some(d) => Error::invalid_request(format!("{field}: {d}")),
+        None => e,
     }
 }

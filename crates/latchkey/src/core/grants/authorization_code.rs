@@ -61,6 +61,17 @@ pub async fn issue<S: CodeStore + UserStore + SessionStore>(
     if stored.expires_at <= now {
         return Err(bad("the authorization code has expired"));
     }
+    // "the authorization server [...] MUST ensure that the DPoP proof's
+    // key [...] matches the dpop_jkt" the code was bound to (RFC 9449 §10).
+    // A mismatch is the code's problem, not the proof's: `invalid_grant`,
+    // as node-oidc-provider answers too.
+    if let Some(bound) = &stored.dpop_jkt
+        && !dpop_jkt.is_some_and(|j| j.matches(bound))
+    {
+        return Err(bad(
+            "the code is bound to a DPoP key (dpop_jkt): send a DPoP proof by that key",
+        ));
+    }
     if redirect_uri != Some(stored.redirect_uri.as_str()) {
         return Err(bad("redirect_uri does not match the authorization request"));
     }

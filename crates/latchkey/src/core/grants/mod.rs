@@ -4,7 +4,7 @@
 //! checked against the grant type it was registered for; then one module per
 //! grant validates the grant and asks `tokens` to mint.
 
-mod authorization_code;
+pub mod authorization_code;
 mod client_credentials;
 mod device_code;
 pub mod password;
@@ -184,7 +184,7 @@ pub async fn token_with<S: TokenStores>(
     ctx: &TokenContext,
 ) -> Result<IssuedTokens> {
     let grant = Grant::parse(params)?;
-    let client = clients::authenticate(&auth.store, &auth.clients, creds, auth.clock.now()).await?;
+    let client = clients::authenticate(auth, creds).await?;
     client.require_grant(grant.grant_type())?;
     let token_url = auth.settings.url(paths::TOKEN);
     let target = ProofTarget {

@@ -6,7 +6,7 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{KeySize, PublicKeyComponents};
 use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, RSA_PKCS1_SHA256,
-    RsaKeyPair,
+    RSA_PSS_SHA256, RsaKeyPair,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -21,6 +21,8 @@ use crate::core::error::{Error, Result};
 /// on the token path.
 pub(super) enum KeyPair {
     Rsa(RsaKeyPair),
+    /// The same key material, signing RSASSA-PSS (PS256).
+    RsaPss(RsaKeyPair),
     Ec(EcdsaKeyPair),
     Ed(Ed25519KeyPair),
 }
@@ -35,7 +37,7 @@ impl KeyPair {
             Error::internal(format!("key generation failed: {e}"))
         };
         Ok(match alg {
-            SigningAlg::RS256 => {
+            SigningAlg::RS256 | SigningAlg::PS256 => {
                 let kp = RsaKeyPair::generate(KeySize::Rsa2048).map_err(fail)?;
                 kp.as_der().map_err(fail)?.as_ref().to_vec()
             }
@@ -56,6 +58,7 @@ impl KeyPair {
             |e: aws_lc_rs::error::KeyRejected| Error::internal(format!("stored key rejected: {e}"));
         Ok(match alg {
             SigningAlg::RS256 => KeyPair::Rsa(RsaKeyPair::from_pkcs8(pkcs8).map_err(fail)?),
+            SigningAlg::PS256 => KeyPair::RsaPss(RsaKeyPair::from_pkcs8(pkcs8).map_err(fail)?),
             SigningAlg::ES256 => KeyPair::Ec(
                 EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8).map_err(fail)?,
             ),
@@ -73,6 +76,14 @@ impl KeyPair {
                 let mut sig = vec![0u8; kp.public_modulus_len()];
                 // aws-lc-rs ignores the RNG for PKCS#1 v1.5; the type wants one.
                 kp.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), msg, &mut sig)
+                    .map_err(fail)?;
+                Ok(sig)
+            }
+            KeyPair::RsaPss(kp) => {
+                // PSS is randomized: the salt comes from the RNG (RFC 7518
+                // §3.5: SHA-256, MGF1 with SHA-256, a 32-byte salt).
+                let mut sig = vec![0u8; kp.public_modulus_len()];
+                kp.sign(&RSA_PSS_SHA256, &SystemRandom::new(), msg, &mut sig)
                     .map_err(fail)?;
                 Ok(sig)
             }
@@ -100,7 +111,7 @@ impl KeyPair {
             y: None,
         };
         match self {
-            KeyPair::Rsa(kp) => {
+            KeyPair::Rsa(kp) | KeyPair::RsaPss(kp) => {
                 let c: PublicKeyComponents<Vec<u8>> = kp.public_key().into();
                 jwk.kty = "RSA".into();
                 jwk.n = Some(b64(&c.n));
@@ -133,13 +144,17 @@ pub(super) fn decoding_key(jwk: &Jwk, alg: SigningAlg) -> Result<(DecodingKey, A
     let missing = || Error::internal("published JWK lacks a member");
     let fail = |e: jsonwebtoken::errors::Error| Error::internal(format!("JWK rejected: {e}"));
     Ok(match alg {
-        SigningAlg::RS256 => (
+        SigningAlg::RS256 | SigningAlg::PS256 => (
             DecodingKey::from_rsa_components(
                 jwk.n.as_deref().ok_or_else(missing)?,
                 jwk.e.as_deref().ok_or_else(missing)?,
             )
             .map_err(fail)?,
-            Algorithm::RS256,
+            if alg == SigningAlg::PS256 {
+                Algorithm::PS256
+            } else {
+                Algorithm::RS256
+            },
         ),
         SigningAlg::ES256 => (
             DecodingKey::from_ec_components(

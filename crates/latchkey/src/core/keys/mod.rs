@@ -34,6 +34,9 @@ pub enum SigningAlg {
     /// RSASSA-PKCS1-v1_5 with SHA-256, RSA-2048: what every JOSE library accepts.
     #[default]
     RS256,
+    /// RSASSA-PSS with SHA-256, RSA-2048: what the FAPI 2.0 profile
+    /// accepts of RSA (it forbids PKCS#1 v1.5).
+    PS256,
     /// ECDSA P-256 with SHA-256: ~25 times cheaper to sign.
     ES256,
     /// Ed25519 (RFC 8037): cheaper still.
@@ -44,6 +47,7 @@ impl SigningAlg {
     pub fn as_str(self) -> &'static str {
         match self {
             SigningAlg::RS256 => "RS256",
+            SigningAlg::PS256 => "PS256",
             SigningAlg::ES256 => "ES256",
             SigningAlg::EdDSA => "EdDSA",
         }
@@ -52,6 +56,7 @@ impl SigningAlg {
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "RS256" => Some(SigningAlg::RS256),
+            "PS256" => Some(SigningAlg::PS256),
             "ES256" => Some(SigningAlg::ES256),
             "EdDSA" => Some(SigningAlg::EdDSA),
             _ => None,

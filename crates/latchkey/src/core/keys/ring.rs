@@ -302,6 +302,7 @@ impl JoseHeader {
 fn alg_name(alg: Algorithm) -> &'static str {
     match alg {
         Algorithm::RS256 => "RS256",
+        Algorithm::PS256 => "PS256",
         Algorithm::ES256 => "ES256",
         Algorithm::EdDSA => "EdDSA",
         // Never among our keys' algorithms; a name no header can match

@@ -204,6 +204,7 @@ pub fn samples() -> Vec<Sample> {
         }));
     }
     out.extend(account_samples());
+    out.extend(super::console::samples());
     for (heading, message) in MESSAGES {
         out.push(Sample::of(&MessageView {
             heading,

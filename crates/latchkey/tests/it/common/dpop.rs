@@ -171,6 +171,23 @@ impl DpopKey {
         jsonwebtoken::encode(&header, &proof.claims(), &self.key).unwrap()
     }
 
+    /// Any JWT signed by this key with jsonwebtoken (a `private_key_jwt`
+    /// client assertion, RFC 7523), `kid` in the header if given.
+    pub fn sign_jwt(&self, kid: Option<&str>, claims: &Value) -> String {
+        let mut header = Header::new(self.alg);
+        header.kid = kid.map(str::to_owned);
+        jsonwebtoken::encode(&header, claims, &self.key).unwrap()
+    }
+
+    /// The public JWK as a client registers it: with `kid`, `alg`, `use`.
+    pub fn registered_jwk(&self, kid: &str) -> Value {
+        let mut jwk = self.jwk.clone();
+        jwk["kid"] = kid.into();
+        jwk["alg"] = alg_name(self.alg).into();
+        jwk["use"] = "sig".into();
+        jwk
+    }
+
     /// A proof whose header carries no `jwk` at all.
     pub fn sign_without_jwk(&self, proof: &Proof) -> String {
         let mut header = Header::new(self.alg);

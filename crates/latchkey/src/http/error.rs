@@ -555,6 +555,23 @@ pub fn stylesheet(sheet: &Stylesheet, if_none_match: Option<&str>, current_url: 
     resp
 }
 
+/// The pages' script (`/assets/passkeys.js`): built in, revalidated on
+/// every use (it is small, and a new version must reach every page).
+pub fn script(body: &'static str) -> Response {
+    let mut resp = (StatusCode::OK, body).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/javascript; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    resp
+}
+
 /// An error in a browser flow, answered as an HTML page in the locale's
 /// language with the same status the JSON answer would have (400 for a bad
 /// request, 403 for a CSRF failure, 429 with `Retry-After`, 503 when the

@@ -11,7 +11,9 @@
 //! shows no form with a CSRF token), `X-Content-Type-Options: nosniff` and
 //! `Referrer-Policy: no-referrer` (URLs carry request ids). The stylesheet
 //! is `/assets/latchkey.css` (`style-src 'self'`), images come from this
-//! origin and the brand logo's origin only, and no script runs at all.
+//! origin and the brand logo's origin only, and the one script is
+//! `/assets/passkeys.js` (`script-src 'self'`, no inline script; it
+//! fetches the WebAuthn options from this origin, `connect-src 'self'`).
 //! The CSP has no `form-action`: browsers apply it to the redirect that
 //! follows a form post too, and the consent form's answer is a redirect to
 //! the client's `redirect_uri`, which is checked against the registration
@@ -71,6 +73,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("account.html", include_str!("pages/templates/account.html")),
     ("notice.html", include_str!("pages/templates/notice.html")),
+    (
+        "passkeys.html",
+        include_str!("pages/templates/passkeys.html"),
+    ),
     (
         "admin_base.html",
         include_str!("pages/templates/admin_base.html"),
@@ -340,8 +346,8 @@ impl Pages {
             None => "'self'".to_owned(),
         };
         let csp = HeaderValue::from_str(&format!(
-            "default-src 'none'; style-src 'self'; img-src {img}; base-uri 'none'; \
-             frame-ancestors 'none'"
+            "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; \
+             img-src {img}; base-uri 'none'; frame-ancestors 'none'"
         ))
         .map_err(|_| ThemeError("brand_logo_url: not usable in a header".into()))?;
         Ok(Pages {
@@ -588,8 +594,8 @@ mod tests {
         let pages = Pages::new(&ThemeFiles::default(), &brand).unwrap();
         assert_eq!(
             pages.csp().to_str().unwrap(),
-            "default-src 'none'; style-src 'self'; img-src 'self' https://cdn.example.com; \
-             base-uri 'none'; frame-ancestors 'none'"
+            "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; \
+             img-src 'self' https://cdn.example.com; base-uri 'none'; frame-ancestors 'none'"
         );
     }
 }

@@ -93,7 +93,13 @@ pub const ROUTES: &[&str] = &[
     paths::ACCOUNT_PASSWORD,
     paths::ACCOUNT_SIGN_OUT,
     paths::ACCOUNT_REVOKE_CONSENT,
+    paths::ACCOUNT_PASSKEYS,
+    paths::ACCOUNT_PASSKEYS_OPTIONS,
+    paths::ACCOUNT_PASSKEYS_REMOVE,
+    paths::LOGIN_PASSKEY,
+    paths::LOGIN_PASSKEY_OPTIONS,
     html::STYLESHEET_PATH,
+    paths::PASSKEYS_SCRIPT,
     "/health/live",
     "/health/ready",
     "/metrics",
@@ -207,6 +213,24 @@ pub fn router_with_pages(app: AppState, pages: Arc<Pages>) -> Router {
             paths::ACCOUNT_REVOKE_CONSENT,
             post(pages::account::revoke_consent),
         )
+        .route(
+            paths::ACCOUNT_PASSKEYS,
+            get(pages::passkeys::get).post(pages::passkeys::register),
+        )
+        .route(
+            paths::ACCOUNT_PASSKEYS_OPTIONS,
+            post(pages::passkeys::options),
+        )
+        .route(
+            paths::ACCOUNT_PASSKEYS_REMOVE,
+            post(pages::passkeys::remove),
+        )
+        .route(paths::LOGIN_PASSKEY, post(pages::passkeys::login))
+        .route(
+            paths::LOGIN_PASSKEY_OPTIONS,
+            post(pages::passkeys::login_options),
+        )
+        .route(paths::PASSKEYS_SCRIPT, get(assets::script))
         .route(paths::USERINFO, get(oidc::userinfo).post(oidc::userinfo))
         .route(paths::LOGOUT, get(oidc::logout_get).post(oidc::logout_post))
         .route(html::STYLESHEET_PATH, get(assets::stylesheet))

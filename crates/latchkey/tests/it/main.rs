@@ -50,6 +50,8 @@ mod ops_outage;
 mod ops_process;
 mod outbox;
 mod par;
+mod passkeys;
+mod passkeys_store;
 mod private_key_jwt;
 mod refresh;
 mod refresh_concurrency;

@@ -109,6 +109,10 @@ pub struct CreateArgs {
     /// endpoint refuses any without a request_uri from /v1/oauth/par.
     #[arg(long)]
     require_par: bool,
+    /// Sign-ins for this client need two factors: a one-factor session
+    /// steps up, a user without a second factor enrols one (docs/mfa.md).
+    #[arg(long)]
+    require_mfa: bool,
     #[arg(long)]
     json: bool,
 }
@@ -159,6 +163,7 @@ pub async fn run(settings: Settings, cmd: ClientCommand) -> anyhow::Result<ExitC
                 token_delivery: Some(a.token_delivery.into()),
                 require_dpop: a.require_dpop,
                 require_par: a.require_par,
+                require_mfa: a.require_mfa,
                 backchannel_logout_uri: a.backchannel_logout_uri,
             };
             let created = admin.create_client(input).await?;

@@ -9,6 +9,7 @@ use crate::core::accounts;
 use crate::core::admin::UserView;
 use crate::core::audit::Kind;
 use crate::core::clock::{Clock as _, SystemClock};
+use crate::core::enrol;
 use crate::core::password::PasswordHasher;
 use crate::core::secret::Secret;
 use crate::core::users::{NewUser, User, UserStore as _};
@@ -36,6 +37,9 @@ pub enum UserCommand {
     VerifyEmail(IdArgs),
     /// Delete a user and every row that names them (docs/accounts.md).
     Delete(IdArgs),
+    /// Remove every second factor of a user (TOTP, recovery codes,
+    /// passkeys), for someone who lost their device (docs/mfa.md).
+    ResetMfa(IdArgs),
 }
 
 #[derive(Debug, Args)]
@@ -212,6 +216,24 @@ pub async fn run(settings: Settings, cmd: UserCommand) -> anyhow::Result<ExitCod
                         "ended browser sessions",
                         revoked.browser_sessions.to_string(),
                     ),
+                ]);
+            }
+        }
+        UserCommand::ResetMfa(a) => {
+            let user = find(&store, &a.id).await?;
+            let removed = enrol::reset_mfa(&store, &user.id).await?;
+            super::audit_cli(&store, Kind::UserResetMfa, |e| e.user(user.id.as_str())).await?;
+            let view = serde_json::json!({
+                "id": user.id,
+                "email": user.email,
+                "second_factors_removed": removed,
+            });
+            if a.json {
+                output::json(&view)?;
+            } else {
+                output::fields(&[
+                    ("id", user.id.to_string()),
+                    ("second factors removed", removed.to_string()),
                 ]);
             }
         }

@@ -138,6 +138,10 @@ pub struct ClientPolicy {
     /// Authorization requests only by PAR (RFC 9126 §5).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub require_par: bool,
+    /// Authorization requests are granted only to sessions with two
+    /// factors (docs/mfa.md): a one-factor session steps up.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub require_mfa: bool,
 }
 
 impl ClientPolicy {

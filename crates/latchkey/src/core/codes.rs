@@ -18,6 +18,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use super::clients::ClientId;
 use super::clock::UnixTime;
 use super::error::Result;
+use super::mfa::Amr;
 use super::refresh::NewFamily;
 use super::scope::Scope;
 use super::secret::{self, SecretHash};
@@ -43,6 +44,9 @@ pub struct StoredCode {
     /// The browser session the code was issued in (its stored hash): the
     /// ID token's `sid` is derived from it (`sessions::sid`).
     pub session: Option<SecretHash>,
+    /// How the user signed in to that session (RFC 8176), for the ID
+    /// token's `amr` and `acr`.
+    pub amr: Amr,
 }
 
 /// What the redemption issued, recorded on the code so that a replay can

@@ -37,6 +37,8 @@ pub enum FormScope<'a> {
     DevicePage(&'a Session),
     /// The forms of `/account`, for the session that loaded the page.
     Account(&'a Session),
+    /// The second-step page (`/login/mfa`) of the challenge with this id.
+    Challenge(&'a str),
 }
 
 impl FormScope<'_> {
@@ -48,6 +50,7 @@ impl FormScope<'_> {
             FormScope::Request(id) => (*id).to_owned(),
             FormScope::DevicePage(session) => format!("device\n{}", session.id_hash.as_str()),
             FormScope::Account(session) => format!("account\n{}", session.id_hash.as_str()),
+            FormScope::Challenge(id) => format!("mfa\n{id}"),
         }
     }
 }
@@ -130,6 +133,7 @@ mod tests {
             created_at: 0,
             idle_expires_at: 10,
             expires_at: 10,
+            amr: crate::core::mfa::Amr::password(),
         }
     }
 

@@ -54,6 +54,7 @@ pub async fn purge_expired<S: Storage>(auth: &Authority<S>) -> Result<Purged> {
         audit_events: auth.store.purge_audit_events(now - retention).await?,
         browser_rows: auth.store.purge_sessions(now).await?
             + auth.store.purge_pending(now).await?
+            + auth.store.purge_challenges(now).await?
             // A redeemed code is kept as long as the refresh family it
             // issued can live, so that a replay can still revoke it.
             + auth

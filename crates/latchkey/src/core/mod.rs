@@ -19,6 +19,7 @@ pub mod deny_list;
 pub mod device;
 pub mod discovery;
 pub mod dpop;
+pub mod enrol;
 pub mod error;
 pub mod first_party;
 pub mod generation;
@@ -29,6 +30,7 @@ pub mod i18n;
 pub mod keys;
 pub mod login;
 pub mod mail;
+pub mod mfa;
 pub mod oidc;
 pub mod origins;
 pub mod outbox;
@@ -77,6 +79,7 @@ pub trait Storage:
     + accounts::AccountStore
     + health::HealthStore
     + registration::RegistrationStore
+    + mfa::MfaStore
     + Clone
     + Send
     + Sync
@@ -104,6 +107,7 @@ impl<T> Storage for T where
         + accounts::AccountStore
         + health::HealthStore
         + registration::RegistrationStore
+        + mfa::MfaStore
         + Clone
         + Send
         + Sync
@@ -139,6 +143,8 @@ pub struct Authority<S> {
     /// Which clients registered which browser origins, mirrored in memory
     /// for CORS (see [`origins::OriginIndex`]).
     origins: origins::OriginIndex,
+    /// The keys that seal second-factor secrets (see [`mfa::seal`]).
+    mfa_keys: std::sync::Arc<mfa::seal::SealKeys>,
 }
 
 impl<S> Authority<S> {
@@ -209,6 +215,7 @@ impl<S: Storage> Authority<S> {
             tokio::task::spawn_blocking(move || password::PasswordHasher::new(m, t, p, n))
                 .await
                 .map_err(Error::internal)??;
+        let mfa_keys = std::sync::Arc::new(mfa::seal::from_settings(&settings, &server_key)?);
         let settings_revalidate_ms = settings.client_cache_revalidate_ms;
         let auth = Authority {
             settings,
@@ -222,6 +229,7 @@ impl<S: Storage> Authority<S> {
             denied: deny_list::DenyListCache::new(settings_revalidate_ms),
             outbox: outbox::Signal::default(),
             origins: origins::OriginIndex::new(settings_revalidate_ms),
+            mfa_keys,
         };
         auth.init_keys().await?;
         Ok(auth)

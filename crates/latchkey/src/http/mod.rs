@@ -72,10 +72,12 @@ pub const ROUTES: &[&str] = &[
     paths::REVOCATION,
     paths::INTROSPECTION,
     paths::SIGNIN,
+    paths::SIGNIN_MFA,
     paths::REFRESH,
     paths::SIGNOUT,
     paths::AUTHORIZE,
     paths::LOGIN_PAGE,
+    paths::LOGIN_MFA_PAGE,
     paths::CONSENT_PAGE,
     paths::USERINFO,
     paths::LOGOUT,
@@ -92,6 +94,7 @@ pub const ROUTES: &[&str] = &[
     paths::ACCOUNT_PASSWORD,
     paths::ACCOUNT_SIGN_OUT,
     paths::ACCOUNT_REVOKE_CONSENT,
+    paths::ACCOUNT_TOTP,
     html::STYLESHEET_PATH,
     "/health/live",
     "/health/ready",
@@ -143,6 +146,7 @@ pub fn router_with_pages(app: AppState, pages: Arc<Pages>) -> Router {
         .route(paths::REVOCATION, post(revocation::revoke))
         .route(paths::INTROSPECTION, post(revocation::introspect))
         .route(paths::SIGNIN, post(signin::signin))
+        .route(paths::SIGNIN_MFA, post(signin::signin_mfa))
         .route(paths::REFRESH, post(signin::refresh))
         .route(paths::SIGNOUT, post(signin::signout))
         .route(paths::AUTHORIZE, get(authorize::get).post(authorize::post))
@@ -150,6 +154,10 @@ pub fn router_with_pages(app: AppState, pages: Arc<Pages>) -> Router {
         .route(
             paths::LOGIN_PAGE,
             get(pages::login::get).post(pages::login::post),
+        )
+        .route(
+            paths::LOGIN_MFA_PAGE,
+            get(pages::mfa::get).post(pages::mfa::post),
         )
         .route(
             paths::CONSENT_PAGE,
@@ -185,6 +193,10 @@ pub fn router_with_pages(app: AppState, pages: Arc<Pages>) -> Router {
             post(pages::account::change_password),
         )
         .route(paths::ACCOUNT_SIGN_OUT, post(pages::account::sign_out))
+        .route(
+            paths::ACCOUNT_TOTP,
+            get(pages::mfa::totp_get).post(pages::mfa::totp_post),
+        )
         .route(
             paths::ACCOUNT_REVOKE_CONSENT,
             post(pages::account::revoke_consent),

@@ -15,6 +15,7 @@ use crate::core::clock::UnixTime;
 use crate::core::codes::{CodeStore, Issued, StoredCode};
 use crate::core::consent::ConsentStore;
 use crate::core::error::{Error, Result};
+use crate::core::mfa::Amr;
 use crate::core::refresh::FamilyOrigin;
 use crate::core::scope::Scope;
 use crate::core::secret::SecretHash;
@@ -41,14 +42,29 @@ struct SessionRow {
     created_at: i64,
     idle_expires_at: i64,
     expires_at: i64,
+    amr: String,
+}
+
+impl SessionRow {
+    fn into_session(self) -> Result<Session> {
+        Ok(Session {
+            id_hash: SecretHash::from_stored(self.id_hash),
+            user_id: UserId::new(self.user_id),
+            auth_time: self.auth_time,
+            created_at: self.created_at,
+            idle_expires_at: self.idle_expires_at,
+            expires_at: self.expires_at,
+            amr: Amr::from_stored(&self.amr)?,
+        })
+    }
 }
 
 impl SessionStore for Store {
     async fn insert_session(&self, s: &Session) -> Result<()> {
         on_pool!(self, pool => sqlx::query(
             "INSERT INTO browser_sessions \
-             (id_hash, user_id, auth_time, created_at, idle_expires_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+             (id_hash, user_id, auth_time, created_at, idle_expires_at, expires_at, amr) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(s.id_hash.as_str())
         .bind(s.user_id.as_str())
@@ -56,6 +72,7 @@ impl SessionStore for Store {
         .bind(s.created_at)
         .bind(s.idle_expires_at)
         .bind(s.expires_at)
+        .bind(s.amr.to_stored())
         .execute(pool)
         .await
         .map(|_| ()))
@@ -65,21 +82,14 @@ impl SessionStore for Store {
 
     async fn find_session(&self, id_hash: &SecretHash) -> Result<Option<Session>> {
         let row: Option<SessionRow> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT id_hash, user_id, auth_time, created_at, idle_expires_at, expires_at \
+            "SELECT id_hash, user_id, auth_time, created_at, idle_expires_at, expires_at, amr \
              FROM browser_sessions WHERE id_hash = $1",
         )
         .bind(id_hash.as_str())
         .fetch_optional(pool)
         .await)
         .map_err(db_err)?;
-        Ok(row.map(|r| Session {
-            id_hash: SecretHash::from_stored(r.id_hash),
-            user_id: UserId::new(r.user_id),
-            auth_time: r.auth_time,
-            created_at: r.created_at,
-            idle_expires_at: r.idle_expires_at,
-            expires_at: r.expires_at,
-        }))
+        row.map(SessionRow::into_session).transpose()
     }
 
     async fn touch_session(&self, id_hash: &SecretHash, idle_expires_at: UnixTime) -> Result<()> {
@@ -132,7 +142,7 @@ impl SessionStore for Store {
 
     async fn list_user_sessions(&self, user_id: &UserId, now: UnixTime) -> Result<Vec<Session>> {
         let rows: Vec<SessionRow> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT id_hash, user_id, auth_time, created_at, idle_expires_at, expires_at \
+            "SELECT id_hash, user_id, auth_time, created_at, idle_expires_at, expires_at, amr \
              FROM browser_sessions WHERE user_id = $1 AND idle_expires_at > $2 AND expires_at > $2 \
              ORDER BY created_at DESC, id_hash",
         )
@@ -141,17 +151,7 @@ impl SessionStore for Store {
         .fetch_all(pool)
         .await)
         .map_err(db_err)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| Session {
-                id_hash: SecretHash::from_stored(r.id_hash),
-                user_id: UserId::new(r.user_id),
-                auth_time: r.auth_time,
-                created_at: r.created_at,
-                idle_expires_at: r.idle_expires_at,
-                expires_at: r.expires_at,
-            })
-            .collect())
+        rows.into_iter().map(SessionRow::into_session).collect()
     }
 
     async fn delete_user_session(
@@ -360,6 +360,7 @@ struct CodeRow {
     expires_at: i64,
     used_at: Option<i64>,
     session_hash: Option<String>,
+    amr: String,
 }
 
 impl CodeStore for Store {
@@ -367,8 +368,8 @@ impl CodeStore for Store {
         on_pool!(self, pool => sqlx::query(
             "INSERT INTO authorization_codes \
              (hash, client_id, user_id, redirect_uri, code_challenge, scope, nonce, audience, \
-              auth_time, created_at, expires_at, used_at, session_hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12)",
+              auth_time, created_at, expires_at, used_at, session_hash, amr) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12, $13)",
         )
         .bind(c.hash.as_str())
         .bind(c.client_id.as_str())
@@ -382,6 +383,7 @@ impl CodeStore for Store {
         .bind(c.created_at)
         .bind(c.expires_at)
         .bind(c.session.as_ref().map(SecretHash::as_str))
+        .bind(c.amr.to_stored())
         .execute(pool)
         .await
         .map(|_| ()))
@@ -392,7 +394,7 @@ impl CodeStore for Store {
     async fn find_code(&self, hash: &SecretHash) -> Result<Option<StoredCode>> {
         let row: Option<CodeRow> = on_pool!(self, pool => sqlx::query_as(
             "SELECT hash, client_id, user_id, redirect_uri, code_challenge, scope, nonce, \
-             audience, auth_time, created_at, expires_at, used_at, session_hash \
+             audience, auth_time, created_at, expires_at, used_at, session_hash, amr \
              FROM authorization_codes WHERE hash = $1",
         )
         .bind(hash.as_str())
@@ -416,6 +418,7 @@ impl CodeStore for Store {
             expires_at: r.expires_at,
             used_at: r.used_at,
             session: r.session_hash.map(SecretHash::from_stored),
+            amr: Amr::from_stored(&r.amr)?,
         }))
     }
 

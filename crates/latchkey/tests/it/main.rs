@@ -36,6 +36,8 @@ mod dpop;
 mod forged;
 mod i18n;
 mod keys;
+mod mfa;
+mod mfa_browser;
 mod oidc;
 mod ops_fuzz;
 mod ops_housekeeping;

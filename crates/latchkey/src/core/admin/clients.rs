@@ -33,6 +33,9 @@ pub struct ClientView {
     pub allowed_origins: Vec<String>,
     pub require_dpop: bool,
     pub require_par: bool,
+    /// Authorization requests are granted only to sessions with two
+    /// factors (docs/mfa.md).
+    pub require_mfa: bool,
     pub backchannel_logout_uri: Option<String>,
     /// Unix seconds.
     pub created_at: i64,
@@ -125,6 +128,7 @@ impl From<&Client> for ClientView {
             allowed_origins: c.allowed_origins.clone(),
             require_dpop: c.policy.require_dpop,
             require_par: c.policy.require_par,
+            require_mfa: c.policy.require_mfa,
             backchannel_logout_uri: c.backchannel_logout_uri.clone(),
             created_at: c.created_at,
             previous_secret_expires_at: c.previous_secret.as_ref().map(|p| p.expires_at),
@@ -178,6 +182,9 @@ pub struct ClientInput {
     /// Authorization requests only by PAR (RFC 9126).
     #[serde(default)]
     pub require_par: bool,
+    /// Sign-ins for this client need two factors (docs/mfa.md).
+    #[serde(default)]
+    pub require_mfa: bool,
     /// Where logout tokens go (OIDC Back-Channel Logout 1.0).
     #[serde(default)]
     pub backchannel_logout_uri: Option<String>,
@@ -198,6 +205,8 @@ pub struct ClientPatch {
     pub audiences: Option<Vec<String>>,
     pub allowed_origins: Option<Vec<String>>,
     pub token_delivery: Option<Delivery>,
+    /// Sign-ins for this client need two factors (docs/mfa.md).
+    pub require_mfa: Option<bool>,
 }
 
 /// A rotated secret: the new one, shown once, and until when the old one
@@ -278,6 +287,7 @@ impl<S: ClientStore + AuditStore> Admin<'_, S> {
             policy: ClientPolicy {
                 require_dpop: input.require_dpop,
                 require_par: input.require_par,
+                require_mfa: input.require_mfa,
             },
             backchannel_logout_uri: input.backchannel_logout_uri,
         };
@@ -337,6 +347,10 @@ impl<S: ClientStore + AuditStore> Admin<'_, S> {
         if let Some(v) = patch.token_delivery {
             c.token_delivery = v.into();
             changed.push("token_delivery");
+        }
+        if let Some(v) = patch.require_mfa {
+            c.policy.require_mfa = v;
+            changed.push("require_mfa");
         }
         c.check_registration()?;
         if !self.store.update_client(&c).await? {

@@ -109,6 +109,10 @@ pub struct IdTokenClaims {
     /// such as `pwd`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amr: Option<Vec<String>>,
+    /// The authentication context class (OIDC Core §2): latchkey says
+    /// `"1"` for one factor and `"2"` for two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub azp: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -49,6 +49,9 @@ pub struct ProviderMetadata {
     pub claims_supported: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub prompt_values_supported: Vec<String>,
+    /// The `acr` values the server can satisfy (OIDC Discovery §3).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub acr_values_supported: Vec<String>,
     /// RFC 9126 §5.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pushed_authorization_request_endpoint: Option<String>,

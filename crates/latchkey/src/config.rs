@@ -243,6 +243,7 @@ impl Settings {
         }
         self.check_brand(&mut problems);
         self.check_accounts(&mut problems);
+        self.check_mfa(&mut problems);
         if problems.0.is_empty() {
             Ok(self)
         } else {
@@ -291,6 +292,24 @@ impl Settings {
         }
         if let Err(e) = crate::core::mail::check_from(&self.email_from) {
             problems.add("email_from", e);
+        }
+    }
+}
+
+impl Settings {
+    /// The second factors' keys (docs/mfa.md): base64 of 32 bytes each.
+    /// The errors never quote a key.
+    fn check_mfa(&mut self, problems: &mut Problems) {
+        self.mfa_encryption_key = self
+            .mfa_encryption_key
+            .take()
+            .filter(|k| !k.trim().is_empty());
+        self.mfa_encryption_previous_keys = self
+            .mfa_encryption_previous_keys
+            .take()
+            .filter(|k| !k.trim().is_empty());
+        if let Err(e) = crate::core::mfa::seal::keys_from_settings(self) {
+            problems.add(e.0, e.1);
         }
     }
 }

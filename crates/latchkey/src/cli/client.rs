@@ -124,6 +124,10 @@ pub struct CreateArgs {
     /// signing_alg PS256, ES256 or EdDSA).
     #[arg(long, value_name = "PROFILE")]
     profile: Option<String>,
+    /// Sign-ins for this client need two factors: a one-factor session
+    /// steps up, a user without a second factor enrols one (docs/mfa.md).
+    #[arg(long)]
+    require_mfa: bool,
     #[arg(long)]
     json: bool,
 }
@@ -185,6 +189,7 @@ pub async fn run(settings: Settings, cmd: ClientCommand) -> anyhow::Result<ExitC
                 token_delivery: Some(a.token_delivery.into()),
                 require_dpop: a.require_dpop,
                 require_par: a.require_par,
+                require_mfa: a.require_mfa,
                 backchannel_logout_uri: a.backchannel_logout_uri,
                 token_endpoint_auth_method: a.token_endpoint_auth_method,
                 jwks,

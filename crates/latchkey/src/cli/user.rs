@@ -9,6 +9,7 @@ use crate::core::accounts;
 use crate::core::admin::{Actor, Admin, UserPatch, UserView};
 use crate::core::audit::Kind;
 use crate::core::clock::{Clock as _, SystemClock};
+use crate::core::enrol;
 use crate::core::password::PasswordHasher;
 use crate::core::secret::Secret;
 use crate::core::users::{NewUser, User, UserStore as _};
@@ -39,6 +40,9 @@ pub enum UserCommand {
     /// Replace a user's roles (`--role admin` makes an administrator, who
     /// may use the console and the admin API; no `--role` removes all).
     SetRoles(RolesArgs),
+    /// Remove every second factor of a user (TOTP, recovery codes,
+    /// passkeys), for someone who lost their device (docs/mfa.md).
+    ResetMfa(IdArgs),
 }
 
 #[derive(Debug, Args)]
@@ -226,6 +230,24 @@ pub async fn run(settings: Settings, cmd: UserCommand) -> anyhow::Result<ExitCod
                         "ended browser sessions",
                         revoked.browser_sessions.to_string(),
                     ),
+                ]);
+            }
+        }
+        UserCommand::ResetMfa(a) => {
+            let user = find(&store, &a.id).await?;
+            let removed = enrol::reset_mfa(&store, &user.id).await?;
+            super::audit_cli(&store, Kind::UserResetMfa, |e| e.user(user.id.as_str())).await?;
+            let view = serde_json::json!({
+                "id": user.id,
+                "email": user.email,
+                "second_factors_removed": removed,
+            });
+            if a.json {
+                output::json(&view)?;
+            } else {
+                output::fields(&[
+                    ("id", user.id.to_string()),
+                    ("second factors removed", removed.to_string()),
                 ]);
             }
         }

@@ -48,6 +48,9 @@ pub enum Kind {
     UserUpdate,
     UserDisable,
     UserRevokeSessions,
+    /// Every second factor of a user removed by an operator (`user
+    /// reset-mfa`; docs/mfa.md).
+    UserResetMfa,
     UserSetPassword,
     UserEnable,
     UserVerifyEmail,
@@ -107,6 +110,7 @@ impl Kind {
             Kind::UserUpdate => "user_update",
             Kind::UserDisable => "user_disable",
             Kind::UserRevokeSessions => "user_revoke_sessions",
+            Kind::UserResetMfa => "user_reset_mfa",
             Kind::UserSetPassword => "user_set_password",
             Kind::UserEnable => "user_enable",
             Kind::UserVerifyEmail => "user_verify_email",

@@ -54,12 +54,15 @@ use super::decision::Decision;
 use super::discovery::paths;
 use super::dpop::{self, DpopReplayStore, ProofHeader, ProofTarget};
 use super::error::{Error, Result};
+use super::mfa::challenge::{self, NewChallenge};
+use super::mfa::{self, ChallengeContext, ChallengeKind, MfaStore};
 use super::par::{self, PushedRequestStore};
 use super::params::Params;
 use super::prompt::Prompt;
 use super::scope::{self, Scope};
 use super::secret::{self, Secret, SecretHash};
 use super::sessions::Session;
+use super::settings::{MfaPolicy, Settings};
 use super::tokens;
 use super::users::UserStore;
 
@@ -74,6 +77,7 @@ const MAX_STATE_LEN: usize = 2048;
 const MAX_NONCE_LEN: usize = 512;
 const MAX_HINT_LEN: usize = 256;
 const MAX_UI_LOCALES_LEN: usize = 256;
+const MAX_ACR_VALUES_LEN: usize = 256;
 
 /// A validated authorization request, as it waits for the pages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,6 +114,9 @@ pub struct AuthorizationRequest {
     /// useless without that key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpop_jkt: Option<String>,
+    /// OIDC Core §3.1.2.1 `acr_values`: "2" asks for two factors
+    /// (docs/mfa.md), "1" for one; others are ignored.
+    pub acr_values: Option<String>,
 }
 
 impl AuthorizationRequest {
@@ -139,11 +146,24 @@ pub enum AuthorizeOutcome {
     LoginRequired { request_id: Secret },
     /// Show the consent page for this pending request.
     ConsentRequired { request_id: Secret },
+    /// The session has one factor and the request wants two, and the user
+    /// has a second factor: the second-step page for this challenge (which
+    /// continues the pending request).
+    SecondFactorRequired { challenge: Secret },
+    /// The request wants two factors and the user has none: the enrolment
+    /// page, which continues this pending request once one is enrolled.
+    EnrollmentRequired { request_id: Secret },
 }
 
 /// The stores the authorization endpoint and its pages use between them.
 pub trait AuthorizeStores:
-    ClientStore + UserStore + ConsentStore + PendingRequestStore + CodeStore + PushedRequestStore
+    ClientStore
+    + UserStore
+    + ConsentStore
+    + PendingRequestStore
+    + CodeStore
+    + PushedRequestStore
+    + MfaStore
 {
 }
 
@@ -154,6 +174,7 @@ impl<T> AuthorizeStores for T where
         + PendingRequestStore
         + CodeStore
         + PushedRequestStore
+        + MfaStore
 {
 }
 
@@ -351,7 +372,20 @@ pub(crate) fn validate<S>(
             .map(str::to_owned),
         consent_session: None,
         dpop_jkt: dpop_jkt.map(str::to_owned),
+        acr_values: params
+            .get("acr_values")
+            .filter(|v| v.len() <= MAX_ACR_VALUES_LEN)
+            .map(str::to_owned),
     })
+}
+
+/// Whether a request must be granted to a session with two factors: it
+/// asks for `acr` "2", its client is registered `--require-mfa`, or every
+/// user must have a second factor (`mfa = "required"`).
+pub fn requires_mfa(settings: &Settings, client: &Client, request: &AuthorizationRequest) -> bool {
+    settings.mfa == MfaPolicy::Required
+        || client.policy.require_mfa
+        || mfa::acr_values_require_mfa(request.acr_values.as_deref())
 }
 
 /// The answer of a push (RFC 9126 §2.2).
@@ -514,6 +548,38 @@ async fn decide<S: AuthorizeStores>(
             "a session without a user passed the login check",
         ));
     };
+    // Step-up (docs/mfa.md): a one-factor session proves a second factor,
+    // or enrols one, before a request that wants two is granted.
+    if !session.amr.is_multi_factor() && requires_mfa(&auth.settings, &client, &request) {
+        if request.prompt.forbids_pages() {
+            return Ok(finish_with_error(
+                auth,
+                &request,
+                Error::LoginRequired("the session does not have the two factors required".into()),
+            ));
+        }
+        let factors = auth.store.second_factors(&user.id).await?;
+        let request_id = store_pending(auth, request, browser).await?;
+        if !factors.any() {
+            return Ok(AuthorizeOutcome::EnrollmentRequired { request_id });
+        }
+        let challenge = challenge::start(
+            auth,
+            NewChallenge {
+                user,
+                kind: ChallengeKind::Browser,
+                bound_to: browser.to_owned(),
+                amr: session.amr.clone(),
+                auth_time: session.auth_time,
+                context: ChallengeContext::Login {
+                    request_id: request_id.expose().to_owned(),
+                    return_to: None,
+                },
+            },
+        )
+        .await?;
+        return Ok(AuthorizeOutcome::SecondFactorRequired { challenge });
+    }
     let scope = request.scope()?;
     let consent_needed = (request.prompt.forces_consent() && !client.first_party)
         || consent::needed(&auth.store, &client, &user.id, &scope).await?;
@@ -755,6 +821,7 @@ async fn issue_code<S: CodeStore>(
             used_at: None,
             session: Some(session.id_hash.clone()),
             dpop_jkt: request.dpop_jkt.as_deref().map(dpop::Jkt::new),
+            amr: session.amr.clone(),
         })
         .await?;
     metrics::counter!("latchkey_authorization_codes_issued_total").increment(1);

@@ -146,6 +146,10 @@ pub struct ClientPolicy {
     /// The security profile the client follows (`client create --profile`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub profile: Option<Profile>,
+    /// Authorization requests are granted only to sessions with two
+    /// factors (docs/mfa.md): a one-factor session steps up.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub require_mfa: bool,
 }
 
 pub use super::client_assertion::ClientKeys;

@@ -19,6 +19,7 @@ use super::clients::ClientId;
 use super::clock::UnixTime;
 use super::dpop::Jkt;
 use super::error::Result;
+use super::mfa::Amr;
 use super::refresh::NewFamily;
 use super::scope::Scope;
 use super::secret::{self, SecretHash};
@@ -47,6 +48,9 @@ pub struct StoredCode {
     /// The DPoP key the code is bound to (RFC 9449 §10): the token request
     /// that redeems it must carry a proof by this key.
     pub dpop_jkt: Option<Jkt>,
+    /// How the user signed in to that session (RFC 8176), for the ID
+    /// token's `amr` and `acr`.
+    pub amr: Amr,
 }
 
 /// What the redemption issued, recorded on the code so that a replay can

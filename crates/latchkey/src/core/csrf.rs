@@ -40,6 +40,8 @@ pub enum FormScope<'a> {
     /// The forms of the admin console (`/admin`), for the session its
     /// admission was granted in.
     Console(&'a Session),
+    /// The second-step page (`/login/mfa`) of the challenge with this id.
+    Challenge(&'a str),
 }
 
 impl FormScope<'_> {
@@ -52,6 +54,7 @@ impl FormScope<'_> {
             FormScope::DevicePage(session) => format!("device\n{}", session.id_hash.as_str()),
             FormScope::Account(session) => format!("account\n{}", session.id_hash.as_str()),
             FormScope::Console(session) => format!("console\n{}", session.id_hash.as_str()),
+            FormScope::Challenge(id) => format!("mfa\n{id}"),
         }
     }
 }
@@ -134,6 +137,7 @@ mod tests {
             created_at: 0,
             idle_expires_at: 10,
             expires_at: 10,
+            amr: crate::core::mfa::Amr::password(),
         }
     }
 

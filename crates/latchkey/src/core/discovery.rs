@@ -56,6 +56,12 @@ pub mod paths {
     pub const LOGIN_PASSKEY_OPTIONS: &str = "/login/passkey/options";
     /// The pages' one script (the WebAuthn ceremonies).
     pub const PASSKEYS_SCRIPT: &str = "/assets/passkeys.js";
+    /// The second step of a sign-in (docs/mfa.md).
+    pub const LOGIN_MFA_PAGE: &str = "/login/mfa";
+    /// The second step of `/v1/signin`.
+    pub const SIGNIN_MFA: &str = "/v1/signin/mfa";
+    /// Enrolling (and removing) a TOTP authenticator.
+    pub const ACCOUNT_TOTP: &str = "/account/totp";
 }
 
 /// The grant types the token endpoint implements.
@@ -104,6 +110,8 @@ pub fn metadata(settings: &Settings, algs: &[SigningAlg]) -> ProviderMetadata {
         response_modes_supported: strings(&["query"]),
         code_challenge_methods_supported: strings(&["S256"]),
         prompt_values_supported: strings(&["none", "login", "consent", "select_account"]),
+        // docs/mfa.md: "1" one factor, "2" two.
+        acr_values_supported: strings(&super::mfa::ACR_VALUES),
         authorization_response_iss_parameter_supported: true,
         dpop_signing_alg_values_supported: strings(super::dpop::ALGS),
         pushed_authorization_request_endpoint: Some(settings.url(paths::PAR)),
@@ -133,6 +141,7 @@ pub fn metadata(settings: &Settings, algs: &[SigningAlg]) -> ProviderMetadata {
             "nonce",
             "at_hash",
             "amr",
+            "acr",
             "sid",
             "act",
         ]),

@@ -134,6 +134,22 @@ pub enum Error {
     #[error("invalid_client_metadata: {0}")]
     InvalidClientMetadata(Description),
 
+    /// The password was right, and the user has a second factor: the
+    /// client finishes the sign-in at `/v1/signin/mfa` with this token
+    /// (docs/mfa.md). Not an RFC 6749 code; answered with 401 and
+    /// `mfa_token`, `mfa_methods` beside `error`.
+    #[error("mfa_required")]
+    MfaRequired {
+        mfa_token: CarriedToken,
+        /// What the user can prove: `otp`, `webauthn` (`FactorKind::as_str`).
+        methods: Vec<&'static str>,
+    },
+
+    /// Every user must have a second factor (`mfa = "required"`) and this
+    /// one has none: they enrol on their account page first.
+    #[error("mfa_enrollment_required")]
+    MfaEnrollmentRequired,
+
     /// No endpoint at this path. Not an RFC 6749 code: the answer latchkey
     /// gives, in the same JSON shape, to a request for a path it does not
     /// serve.
@@ -146,6 +162,27 @@ pub enum Error {
     /// The cause is logged, never sent: the wire sees a bare `server_error`.
     #[error("server_error: {0}")]
     Internal(String),
+}
+
+/// A token an error hands to the client (`mfa_token`): its `Debug` never
+/// shows it, so that an error logged with `{:?}` leaks nothing.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CarriedToken(String);
+
+impl CarriedToken {
+    pub fn new(token: impl Into<String>) -> Self {
+        CarriedToken(token.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for CarriedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CarriedToken(<redacted>)")
+    }
 }
 
 impl Error {
@@ -176,6 +213,8 @@ impl Error {
             Error::InvalidRedirectUri(_) => "invalid_redirect_uri",
             Error::InvalidClientMetadata(_) => "invalid_client_metadata",
             Error::NotFound(_) => "not_found",
+            Error::MfaRequired { .. } => "mfa_required",
+            Error::MfaEnrollmentRequired => "mfa_enrollment_required",
             Error::Internal(_) => "server_error",
         }
     }
@@ -210,6 +249,12 @@ impl Error {
                 "polling too fast; wait 5 more seconds between requests",
             )),
             Error::ExpiredToken => Some(Cow::Borrowed("the device code has expired")),
+            Error::MfaRequired { .. } => Some(Cow::Borrowed(
+                "a second factor is required: send it with the mfa_token to /v1/signin/mfa",
+            )),
+            Error::MfaEnrollmentRequired => Some(Cow::Borrowed(
+                "a second factor is required and none is enrolled: enrol one on the account page",
+            )),
             Error::UseDpopNonce { .. } => Some(Cow::Borrowed(
                 "send the DPoP proof again with the nonce of the DPoP-Nonce header",
             )),
@@ -281,6 +326,14 @@ mod tests {
             (Error::InvalidRedirectUri(d()), "invalid_redirect_uri"),
             (Error::InvalidClientMetadata(d()), "invalid_client_metadata"),
             (Error::NotFound(d()), "not_found"),
+            (
+                Error::MfaRequired {
+                    mfa_token: CarriedToken::new("t"),
+                    methods: vec!["otp"],
+                },
+                "mfa_required",
+            ),
+            (Error::MfaEnrollmentRequired, "mfa_enrollment_required"),
             (Error::Internal("db on fire".into()), "server_error"),
         ];
         for (err, code) in cases {

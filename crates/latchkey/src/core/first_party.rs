@@ -12,7 +12,7 @@ use super::clients::ClientStore;
 use super::clients::{self, ClientCredentials};
 use super::csrf;
 use super::error::{Error, Result};
-use super::grants::password::{self, PasswordSignin};
+use super::grants::password::{self, MfaSignin, PasswordSignin};
 use super::grants::refresh_token::{self, Presenter, RefreshRequest};
 use super::params::Params;
 use super::refresh::RefreshTokenStore;
@@ -40,6 +40,19 @@ pub async fn signin<S: ClientStore + PasswordStores + RefreshTokenStore>(
         ));
     }
     password::issue(auth, &client, request).await
+}
+
+/// `POST /v1/signin/mfa`: the second step of a `/v1/signin` that answered
+/// `mfa_required` (docs/mfa.md), with the same client authentication.
+pub async fn signin_mfa<S: ClientStore + PasswordStores + RefreshTokenStore>(
+    auth: &Authority<S>,
+    creds: &ClientCredentials,
+    params: &Params,
+    client_addr: Option<IpAddr>,
+) -> Result<IssuedTokens> {
+    let request = MfaSignin::from_params(params, client_addr)?;
+    let client = clients::authenticate(auth, creds).await?;
+    password::finish_mfa(auth, &client, request).await
 }
 
 /// What `POST /v1/refresh` and `POST /v1/signout` read from the browser: the

@@ -58,6 +58,7 @@ pub async fn purge_expired<S: Storage>(auth: &Authority<S>) -> Result<Purged> {
         browser_rows: auth.store.purge_sessions(now).await?
             + auth.store.purge_pending(now).await?
             + auth.store.purge_ceremonies(now).await?
+            + auth.store.purge_challenges(now).await?
             // A redeemed code is kept as long as the refresh family it
             // issued can live, so that a replay can still revoke it.
             + auth

@@ -20,6 +20,7 @@ pub mod deny_list;
 pub mod device;
 pub mod discovery;
 pub mod dpop;
+pub mod enrol;
 pub mod error;
 pub mod first_party;
 pub mod generation;
@@ -30,6 +31,7 @@ pub mod i18n;
 pub mod keys;
 pub mod login;
 pub mod mail;
+pub mod mfa;
 pub mod oidc;
 pub mod origins;
 pub mod outbox;
@@ -80,6 +82,7 @@ pub trait Storage:
     + health::HealthStore
     + registration::RegistrationStore
     + passkeys::PasskeyStore
+    + mfa::MfaStore
     + Clone
     + Send
     + Sync
@@ -108,6 +111,7 @@ impl<T> Storage for T where
         + health::HealthStore
         + registration::RegistrationStore
         + passkeys::PasskeyStore
+        + mfa::MfaStore
         + Clone
         + Send
         + Sync
@@ -146,6 +150,8 @@ pub struct Authority<S> {
     /// Clients' `jwks_uri` documents, fetched and cached (see
     /// [`client_assertion::JwksFetcher`]).
     jwks: client_assertion::JwksFetcher,
+    /// The keys that seal second-factor secrets (see [`mfa::seal`]).
+    mfa_keys: std::sync::Arc<mfa::seal::SealKeys>,
 }
 
 impl<S> Authority<S> {
@@ -216,6 +222,7 @@ impl<S: Storage> Authority<S> {
             tokio::task::spawn_blocking(move || password::PasswordHasher::new(m, t, p, n))
                 .await
                 .map_err(Error::internal)??;
+        let mfa_keys = std::sync::Arc::new(mfa::seal::from_settings(&settings, &server_key)?);
         let settings_revalidate_ms = settings.client_cache_revalidate_ms;
         let auth = Authority {
             settings,
@@ -230,6 +237,7 @@ impl<S: Storage> Authority<S> {
             outbox: outbox::Signal::default(),
             origins: origins::OriginIndex::new(settings_revalidate_ms),
             jwks: client_assertion::JwksFetcher::default(),
+            mfa_keys,
         };
         auth.init_keys().await?;
         Ok(auth)

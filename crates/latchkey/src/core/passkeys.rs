@@ -31,6 +31,7 @@ use webauthn_rs::prelude::{
     RequestChallengeResponse, Url, Uuid, Webauthn, WebauthnBuilder,
 };
 
+use super::mfa::{Amr, Method};
 use super::Authority;
 use super::authorize::{self, AuthorizeStores};
 use super::clock::UnixTime;
@@ -605,7 +606,11 @@ pub async fn sign_in<S: AuthorizeStores + PasskeyStores + SessionStore>(
     let user = asserted.user;
     // A new session id on every login (session fixation).
     sessions::end(auth, previous).await?;
-    let (id, session) = sessions::start(&auth.settings, &user.id, auth.clock.now())?;
+    // A passkey with user verification is two factors in one gesture
+    // (RFC 8176: the key, and the PIN or biometric that unlocked it).
+    let key = Method::parse(asserted.method).unwrap_or(Method::Hwk);
+    let amr = Amr::of([key, Method::User, Method::Mfa]);
+    let (id, session) = sessions::start(&auth.settings, &user.id, auth.clock.now(), amr)?;
     auth.store.insert_session(&session).await?;
     let next = match pending {
         Some(_) => match authorize::resume(auth, attempt.request_id, browser, &session).await? {

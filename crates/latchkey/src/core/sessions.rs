@@ -13,6 +13,7 @@ use super::Authority;
 use super::clients::ClientId;
 use super::clock::UnixTime;
 use super::error::Result;
+use super::mfa::Amr;
 use super::secret::{self, Secret, SecretHash, ServerKey};
 use super::settings::Settings;
 use super::users::UserId;
@@ -28,6 +29,9 @@ pub struct Session {
     pub created_at: UnixTime,
     pub idle_expires_at: UnixTime,
     pub expires_at: UnixTime,
+    /// How the user signed in to this session (RFC 8176): what its codes'
+    /// ID tokens say in `amr` and `acr`.
+    pub amr: Amr,
 }
 
 impl Session {
@@ -127,9 +131,14 @@ pub trait SessionStore: Send + Sync {
     fn purge_sessions(&self, now: UnixTime) -> impl Future<Output = Result<u64>> + Send;
 }
 
-/// A new session for `user_id`, authenticated `now`: the cookie value to hand
-/// to the browser and the row to store.
-pub fn start(settings: &Settings, user_id: &UserId, now: UnixTime) -> Result<(Secret, Session)> {
+/// A new session for `user_id`, authenticated `now` by `amr`: the cookie
+/// value to hand to the browser and the row to store.
+pub fn start(
+    settings: &Settings,
+    user_id: &UserId,
+    now: UnixTime,
+    amr: Amr,
+) -> Result<(Secret, Session)> {
     let id = Secret::new(secret::random_token()?);
     let session = Session {
         id_hash: SecretHash::of(id.expose()),
@@ -139,6 +148,7 @@ pub fn start(settings: &Settings, user_id: &UserId, now: UnixTime) -> Result<(Se
         idle_expires_at: (now + settings.session_idle_ttl_seconds)
             .min(now + settings.session_absolute_ttl_seconds),
         expires_at: now + settings.session_absolute_ttl_seconds,
+        amr,
     };
     Ok((id, session))
 }

@@ -203,6 +203,19 @@ pub struct Settings {
     /// The fewest characters a new password may have (at most 256 are
     /// allowed; NIST SP 800-63B §5.1.1.2 asks for at least 8).
     pub password_min_length: usize,
+    // --- Second factors (docs/mfa.md) ---
+    /// `optional`: users may enrol a second factor (TOTP, passkeys), and
+    /// those who have one always use it. `required`: every user must enrol
+    /// one at their next sign-in.
+    pub mfa: MfaPolicy,
+    /// The AES-256-GCM key that seals TOTP secrets at rest: 32 random bytes
+    /// in base64 (`openssl rand -base64 32`). Unset: derived from the
+    /// server's HMAC key in the database (docs/mfa.md, "Key management").
+    pub mfa_encryption_key: Option<String>,
+    /// Earlier values of `mfa_encryption_key`, comma-separated: secrets
+    /// sealed with them still open, and are sealed again with the current
+    /// key when next used.
+    pub mfa_encryption_previous_keys: Option<String>,
 }
 
 impl Default for Settings {
@@ -263,6 +276,9 @@ impl Default for Settings {
             smtp_url: None,
             email_from: "latchkey <no-reply@localhost>".into(),
             password_min_length: 8,
+            mfa: MfaPolicy::Optional,
+            mfa_encryption_key: None,
+            mfa_encryption_previous_keys: None,
         }
     }
 }
@@ -414,6 +430,47 @@ impl Serialize for EmailVerification {
 }
 
 impl<'de> Deserialize<'de> for EmailVerification {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_string(d)
+    }
+}
+
+/// Whether every user must have a second factor (`mfa`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MfaPolicy {
+    #[default]
+    Optional,
+    Required,
+}
+
+impl MfaPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MfaPolicy::Optional => "optional",
+            MfaPolicy::Required => "required",
+        }
+    }
+}
+
+impl FromStr for MfaPolicy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "optional" => Ok(MfaPolicy::Optional),
+            "required" => Ok(MfaPolicy::Required),
+            other => Err(format!("mfa must be optional or required, not {other:?}")),
+        }
+    }
+}
+
+impl Serialize for MfaPolicy {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for MfaPolicy {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         from_string(d)
     }

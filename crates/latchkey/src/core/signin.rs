@@ -15,6 +15,7 @@ use super::Authority;
 use super::audit::{self, AuditEvent, AuditLog, Outcome};
 use super::clock::SharedClock;
 use super::error::{Error, Result};
+use super::mfa::MfaStore;
 use super::password::{PasswordHasher, Verified};
 use super::ratelimit::AttemptCounterStore;
 use super::ratelimit::{HASH_START_DEADLINE, LimitKeys, Outcome as RateOutcome, SigninLimiter};
@@ -22,11 +23,12 @@ use super::secret::Secret;
 use super::users::UserStore;
 use super::users::{User, UserId};
 
-/// The stores a password check uses. It runs in a task of its own (see
-/// [`check_password`]), which owns a clone of the store.
-pub trait PasswordStores: UserStore + AttemptCounterStore + Clone + 'static {}
+/// The stores a sign-in uses: the password check (which runs in a task of
+/// its own, see [`check_password`], owning a clone of the store) and the
+/// second factors that may follow it (`core::mfa`).
+pub trait PasswordStores: UserStore + AttemptCounterStore + MfaStore + Clone + 'static {}
 
-impl<T: UserStore + AttemptCounterStore + Clone + 'static> PasswordStores for T {}
+impl<T: UserStore + AttemptCounterStore + MfaStore + Clone + 'static> PasswordStores for T {}
 
 /// The same answer for every failure, so that nobody learns which usernames
 /// exist, or which accounts are disabled.

@@ -18,6 +18,7 @@ use super::csrf;
 use super::dpop::Jkt;
 use super::error::{Error, Result};
 use super::keys::{JwtType, KeySet, SigningAlg};
+use super::mfa::Amr;
 use super::refresh::family::{self, FamilySpec};
 use super::refresh::{FamilyOrigin, NewFamily};
 use super::scope::{self, Scope};
@@ -222,9 +223,9 @@ pub fn mint_exchanged_token(
 pub struct IdTokenSpec<'a> {
     pub auth_time: UnixTime,
     pub nonce: Option<&'a str>,
-    /// The authentication methods (`amr`, RFC 8176), when the grant knows
-    /// them; empty leaves the claim out.
-    pub amr: &'a [&'a str],
+    /// How the user authenticated (`amr`, RFC 8176, and the `acr` it
+    /// makes), when the grant knows; `None` leaves both claims out.
+    pub amr: Option<&'a Amr>,
     /// The access token issued with it, for `at_hash`.
     pub access_token: &'a str,
     /// The browser session it is issued in (`core::sessions::sid`), for
@@ -235,8 +236,9 @@ pub struct IdTokenSpec<'a> {
 /// Mints an ID token signed with the current key: `iss`, `sub`, `aud` (the
 /// client id alone, so no `azp` is needed: OIDC Core §2 asks for `azp` only
 /// when `aud` has several members), `exp`, `iat`, `auth_time`, `nonce` when
-/// the request sent one, `at_hash`, and `sid` when it is issued in a
-/// browser session.
+/// the request sent one, `at_hash`, `amr` and `acr` (OIDC Core §2: "1"
+/// one factor, "2" two; docs/mfa.md) when the grant knows how the user
+/// signed in, and `sid` when it is issued in a browser session.
 pub fn mint_id_token(
     keys: &KeySet,
     settings: &Settings,
@@ -258,7 +260,10 @@ pub fn mint_id_token(
         auth_time: Some(spec.auth_time),
         nonce: spec.nonce.map(str::to_owned),
         at_hash: Some(at_hash(alg, spec.access_token)),
-        amr: (!spec.amr.is_empty()).then(|| spec.amr.iter().map(|m| (*m).to_owned()).collect()),
+        amr: spec
+            .amr
+            .map(|a| a.values().into_iter().map(str::to_owned).collect()),
+        acr: spec.amr.map(|a| a.acr().to_owned()),
         azp: None,
         sid: spec.sid.map(str::to_owned),
         email: None,
@@ -359,15 +364,12 @@ pub struct UserGrant<'a> {
 pub struct OidcRequest<'a> {
     /// The `nonce` of the authentication request, returned unchanged.
     pub nonce: Option<&'a str>,
-    /// The `amr` claim (RFC 8176 §2); empty leaves it out.
-    pub amr: &'a [&'a str],
+    /// How the user signed in: the `amr` claim (RFC 8176 §2) and `acr`;
+    /// `None` leaves both out.
+    pub amr: Option<&'a Amr>,
     /// The browser session the request was granted in, as its `sid`.
     pub sid: Option<&'a str>,
 }
-
-/// The `amr` value of a password sign-in (RFC 8176 §2: "Password-based
-/// authentication").
-pub const AMR_PASSWORD: &str = "pwd";
 
 /// Tokens minted for a user, with the family to store if a refresh token is
 /// among them.

@@ -94,7 +94,9 @@ fn policy(path: &str) -> Option<Policy> {
     };
     match path {
         paths::OPENID_CONFIGURATION | paths::OAUTH_METADATA | paths::JWKS => Some(Policy::Public),
-        paths::TOKEN | paths::SIGNIN => per_client("POST", Credentials::CookieClients),
+        paths::TOKEN | paths::SIGNIN | paths::SIGNIN_MFA => {
+            per_client("POST", Credentials::CookieClients)
+        }
         paths::REVOCATION => per_client("POST", Credentials::Never),
         paths::USERINFO => per_client("GET, POST", Credentials::Never),
         paths::REFRESH | paths::SIGNOUT => per_client("POST", Credentials::Always),

@@ -48,7 +48,10 @@ pub fn status_of(error: &Error) -> StatusCode {
         | Error::UseDpopNonce { .. }
         | Error::InvalidRedirectUri(_)
         | Error::InvalidClientMetadata(_) => StatusCode::BAD_REQUEST,
-        Error::InvalidClient(_) | Error::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+        Error::InvalidClient(_)
+        | Error::InvalidToken(_)
+        | Error::MfaRequired { .. }
+        | Error::MfaEnrollmentRequired => StatusCode::UNAUTHORIZED,
         Error::InsufficientScope(_) | Error::InvalidCsrfToken(_) => StatusCode::FORBIDDEN,
         Error::NotFound(_) => StatusCode::NOT_FOUND,
         Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -82,9 +85,18 @@ fn log(error: &Error, what: &'static str) {
 
 /// The RFC 6749 §5.2 body of an error.
 fn body(error: &Error) -> Json<ErrorBody> {
+    let (mfa_token, mfa_methods) = match error {
+        Error::MfaRequired { mfa_token, methods } => (
+            Some(mfa_token.expose().to_owned()),
+            Some(methods.iter().map(|m| (*m).to_owned()).collect()),
+        ),
+        _ => (None, None),
+    };
     Json(ErrorBody {
         error: error.code().to_owned(),
         error_description: error.description().map(|d| d.into_owned()),
+        mfa_token,
+        mfa_methods,
     })
 }
 
@@ -701,6 +713,11 @@ mod tests {
             Error::InvalidRedirectUri(d()),
             Error::InvalidClientMetadata(d()),
             Error::NotFound(d()),
+            Error::MfaRequired {
+                mfa_token: crate::core::error::CarriedToken::new("t"),
+                methods: vec!["otp"],
+            },
+            Error::MfaEnrollmentRequired,
             Error::Internal("cause".into()),
         ];
         for e in &all {
@@ -729,6 +746,8 @@ mod tests {
                 | Error::InvalidRedirectUri(_)
                 | Error::InvalidClientMetadata(_)
                 | Error::NotFound(_)
+                | Error::MfaRequired { .. }
+                | Error::MfaEnrollmentRequired
                 | Error::Internal(_) => {}
             }
         }

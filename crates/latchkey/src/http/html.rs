@@ -48,6 +48,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("pages/templates/decision.html"),
     ),
     ("login.html", include_str!("pages/templates/login.html")),
+    (
+        "login_mfa.html",
+        include_str!("pages/templates/login_mfa.html"),
+    ),
     ("consent.html", include_str!("pages/templates/consent.html")),
     ("message.html", include_str!("pages/templates/message.html")),
     ("device.html", include_str!("pages/templates/device.html")),
@@ -72,6 +76,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("pages/templates/reset_password.html"),
     ),
     ("account.html", include_str!("pages/templates/account.html")),
+    (
+        "account_totp.html",
+        include_str!("pages/templates/account_totp.html"),
+    ),
     ("notice.html", include_str!("pages/templates/notice.html")),
     (
         "passkeys.html",

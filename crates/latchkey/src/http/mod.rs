@@ -73,10 +73,12 @@ pub const ROUTES: &[&str] = &[
     paths::REVOCATION,
     paths::INTROSPECTION,
     paths::SIGNIN,
+    paths::SIGNIN_MFA,
     paths::REFRESH,
     paths::SIGNOUT,
     paths::AUTHORIZE,
     paths::LOGIN_PAGE,
+    paths::LOGIN_MFA_PAGE,
     paths::CONSENT_PAGE,
     paths::USERINFO,
     paths::LOGOUT,
@@ -98,6 +100,7 @@ pub const ROUTES: &[&str] = &[
     paths::ACCOUNT_PASSKEYS_REMOVE,
     paths::LOGIN_PASSKEY,
     paths::LOGIN_PASSKEY_OPTIONS,
+    paths::ACCOUNT_TOTP,
     html::STYLESHEET_PATH,
     paths::PASSKEYS_SCRIPT,
     "/health/live",
@@ -167,6 +170,7 @@ pub fn router_with_pages(app: AppState, pages: Arc<Pages>) -> Router {
         .route(paths::REVOCATION, post(revocation::revoke))
         .route(paths::INTROSPECTION, post(revocation::introspect))
         .route(paths::SIGNIN, post(signin::signin))
+        .route(paths::SIGNIN_MFA, post(signin::signin_mfa))
         .route(paths::REFRESH, post(signin::refresh))
         .route(paths::SIGNOUT, post(signin::signout))
         .route(paths::AUTHORIZE, get(authorize::get).post(authorize::post))
@@ -174,6 +178,10 @@ pub fn router_with_pages(app: AppState, pages: Arc<Pages>) -> Router {
         .route(
             paths::LOGIN_PAGE,
             get(pages::login::get).post(pages::login::post),
+        )
+        .route(
+            paths::LOGIN_MFA_PAGE,
+            get(pages::mfa::get).post(pages::mfa::post),
         )
         .route(
             paths::CONSENT_PAGE,
@@ -209,6 +217,10 @@ pub fn router_with_pages(app: AppState, pages: Arc<Pages>) -> Router {
             post(pages::account::change_password),
         )
         .route(paths::ACCOUNT_SIGN_OUT, post(pages::account::sign_out))
+        .route(
+            paths::ACCOUNT_TOTP,
+            get(pages::mfa::totp_get).post(pages::mfa::totp_post),
+        )
         .route(
             paths::ACCOUNT_REVOKE_CONSENT,
             post(pages::account::revoke_consent),

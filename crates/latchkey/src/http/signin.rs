@@ -33,6 +33,23 @@ pub async fn signin(
     .await
 }
 
+/// `POST /v1/signin/mfa`: the client authentication of `/v1/signin` and
+/// `{"mfa_token", "code"}` (or `"recovery_code"`); answers as the token
+/// endpoint does.
+pub async fn signin_mfa(
+    State(app): State<AppState>,
+    ClientAddr(client_addr): ClientAddr,
+    headers: HeaderMap,
+    FormOrJson(params): FormOrJson,
+) -> Response {
+    let (app, params) = (&app, &params);
+    client_auth::respond(&headers, params, |creds| async move {
+        let tokens = first_party::signin_mfa(app, &creds, params, client_addr).await?;
+        Ok(token_response(tokens, app.settings()))
+    })
+    .await
+}
+
 /// `POST /v1/refresh`: the refresh cookie plus `X-CSRF-Token`.
 pub async fn refresh(
     State(app): State<AppState>,

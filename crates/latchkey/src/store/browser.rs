@@ -16,6 +16,7 @@ use crate::core::codes::{CodeStore, Issued, StoredCode};
 use crate::core::consent::ConsentStore;
 use crate::core::dpop::Jkt;
 use crate::core::error::{Error, Result};
+use crate::core::mfa::Amr;
 use crate::core::refresh::FamilyOrigin;
 use crate::core::scope::Scope;
 use crate::core::secret::SecretHash;
@@ -42,14 +43,29 @@ struct SessionRow {
     created_at: i64,
     idle_expires_at: i64,
     expires_at: i64,
+    amr: String,
+}
+
+impl SessionRow {
+    fn into_session(self) -> Result<Session> {
+        Ok(Session {
+            id_hash: SecretHash::from_stored(self.id_hash),
+            user_id: UserId::new(self.user_id),
+            auth_time: self.auth_time,
+            created_at: self.created_at,
+            idle_expires_at: self.idle_expires_at,
+            expires_at: self.expires_at,
+            amr: Amr::from_stored(&self.amr)?,
+        })
+    }
 }
 
 impl SessionStore for Store {
     async fn insert_session(&self, s: &Session) -> Result<()> {
         on_pool!(self, pool => sqlx::query(
             "INSERT INTO browser_sessions \
-             (id_hash, user_id, auth_time, created_at, idle_expires_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+             (id_hash, user_id, auth_time, created_at, idle_expires_at, expires_at, amr) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(s.id_hash.as_str())
         .bind(s.user_id.as_str())
@@ -57,6 +73,7 @@ impl SessionStore for Store {
         .bind(s.created_at)
         .bind(s.idle_expires_at)
         .bind(s.expires_at)
+        .bind(s.amr.to_stored())
         .execute(pool)
         .await
         .map(|_| ()))
@@ -66,21 +83,14 @@ impl SessionStore for Store {
 
     async fn find_session(&self, id_hash: &SecretHash) -> Result<Option<Session>> {
         let row: Option<SessionRow> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT id_hash, user_id, auth_time, created_at, idle_expires_at, expires_at \
+            "SELECT id_hash, user_id, auth_time, created_at, idle_expires_at, expires_at, amr \
              FROM browser_sessions WHERE id_hash = $1",
         )
         .bind(id_hash.as_str())
         .fetch_optional(pool)
         .await)
         .map_err(db_err)?;
-        Ok(row.map(|r| Session {
-            id_hash: SecretHash::from_stored(r.id_hash),
-            user_id: UserId::new(r.user_id),
-            auth_time: r.auth_time,
-            created_at: r.created_at,
-            idle_expires_at: r.idle_expires_at,
-            expires_at: r.expires_at,
-        }))
+        row.map(SessionRow::into_session).transpose()
     }
 
     async fn touch_session(&self, id_hash: &SecretHash, idle_expires_at: UnixTime) -> Result<()> {
@@ -133,7 +143,7 @@ impl SessionStore for Store {
 
     async fn list_user_sessions(&self, user_id: &UserId, now: UnixTime) -> Result<Vec<Session>> {
         let rows: Vec<SessionRow> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT id_hash, user_id, auth_time, created_at, idle_expires_at, expires_at \
+            "SELECT id_hash, user_id, auth_time, created_at, idle_expires_at, expires_at, amr \
              FROM browser_sessions WHERE user_id = $1 AND idle_expires_at > $2 AND expires_at > $2 \
              ORDER BY created_at DESC, id_hash",
         )
@@ -142,17 +152,7 @@ impl SessionStore for Store {
         .fetch_all(pool)
         .await)
         .map_err(db_err)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| Session {
-                id_hash: SecretHash::from_stored(r.id_hash),
-                user_id: UserId::new(r.user_id),
-                auth_time: r.auth_time,
-                created_at: r.created_at,
-                idle_expires_at: r.idle_expires_at,
-                expires_at: r.expires_at,
-            })
-            .collect())
+        rows.into_iter().map(SessionRow::into_session).collect()
     }
 
     async fn delete_user_session(
@@ -362,6 +362,7 @@ struct CodeRow {
     used_at: Option<i64>,
     session_hash: Option<String>,
     dpop_jkt: Option<String>,
+    amr: String,
 }
 
 impl CodeStore for Store {
@@ -369,8 +370,8 @@ impl CodeStore for Store {
         on_pool!(self, pool => sqlx::query(
             "INSERT INTO authorization_codes \
              (hash, client_id, user_id, redirect_uri, code_challenge, scope, nonce, audience, \
-              auth_time, created_at, expires_at, used_at, session_hash, dpop_jkt) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12, $13)",
+              auth_time, created_at, expires_at, used_at, session_hash, dpop_jkt, amr) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12, $13, $14)",
         )
         .bind(c.hash.as_str())
         .bind(c.client_id.as_str())
@@ -385,6 +386,7 @@ impl CodeStore for Store {
         .bind(c.expires_at)
         .bind(c.session.as_ref().map(SecretHash::as_str))
         .bind(c.dpop_jkt.as_ref().map(Jkt::as_str))
+        .bind(c.amr.to_stored())
         .execute(pool)
         .await
         .map(|_| ()))
@@ -395,7 +397,7 @@ impl CodeStore for Store {
     async fn find_code(&self, hash: &SecretHash) -> Result<Option<StoredCode>> {
         let row: Option<CodeRow> = on_pool!(self, pool => sqlx::query_as(
             "SELECT hash, client_id, user_id, redirect_uri, code_challenge, scope, nonce, \
-             audience, auth_time, created_at, expires_at, used_at, session_hash, dpop_jkt \
+             audience, auth_time, created_at, expires_at, used_at, session_hash, dpop_jkt, amr \
              FROM authorization_codes WHERE hash = $1",
         )
         .bind(hash.as_str())
@@ -420,6 +422,7 @@ impl CodeStore for Store {
             used_at: r.used_at,
             session: r.session_hash.map(SecretHash::from_stored),
             dpop_jkt: r.dpop_jkt.map(Jkt::new),
+            amr: Amr::from_stored(&r.amr)?,
         }))
     }
 

@@ -20,6 +20,7 @@ mod device;
 mod dpop;
 mod group;
 mod keys;
+mod mfa;
 mod outbox;
 mod par;
 mod passkeys;

@@ -45,6 +45,7 @@ fn session(user: &UserId, id: &str, now: i64) -> Session {
         created_at: now,
         idle_expires_at: now + 100,
         expires_at: now + 1000,
+        amr: latchkey::core::mfa::Amr::password(),
     }
 }
 

@@ -40,6 +40,8 @@ mod fapi2;
 mod forged;
 mod i18n;
 mod keys;
+mod mfa;
+mod mfa_browser;
 mod oidc;
 mod ops_fuzz;
 mod ops_housekeeping;

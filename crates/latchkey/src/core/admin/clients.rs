@@ -42,6 +42,9 @@ pub struct ClientView {
     /// The security profile the client follows (`fapi2`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
+    /// Authorization requests are granted only to sessions with two
+    /// factors (docs/mfa.md).
+    pub require_mfa: bool,
     pub backchannel_logout_uri: Option<String>,
     /// Unix seconds.
     pub created_at: i64,
@@ -140,6 +143,7 @@ impl From<&Client> for ClientView {
                 _ => None,
             },
             profile: c.policy.profile.map(|p| p.as_str().to_owned()),
+            require_mfa: c.policy.require_mfa,
             backchannel_logout_uri: c.backchannel_logout_uri.clone(),
             created_at: c.created_at,
             previous_secret_expires_at: c.previous_secret.as_ref().map(|p| p.expires_at),
@@ -193,6 +197,9 @@ pub struct ClientInput {
     /// Authorization requests only by PAR (RFC 9126).
     #[serde(default)]
     pub require_par: bool,
+    /// Sign-ins for this client need two factors (docs/mfa.md).
+    #[serde(default)]
+    pub require_mfa: bool,
     /// Where logout tokens go (OIDC Back-Channel Logout 1.0).
     #[serde(default)]
     pub backchannel_logout_uri: Option<String>,
@@ -237,6 +244,8 @@ pub struct ClientPatch {
     /// string removes it.
     #[schema(max_length = 2000)]
     pub backchannel_logout_uri: Option<String>,
+    /// Sign-ins for this client need two factors (docs/mfa.md).
+    pub require_mfa: Option<bool>,
 }
 
 /// A rotated secret: the new one, shown once, and until when the old one
@@ -366,6 +375,7 @@ impl<S: ClientStore + AuditStore> Admin<'_, S> {
                 require_par: input.require_par,
                 keys,
                 profile: None,
+                require_mfa: input.require_mfa,
             },
             backchannel_logout_uri: input.backchannel_logout_uri,
         };
@@ -453,6 +463,10 @@ impl<S: ClientStore + AuditStore> Admin<'_, S> {
                 Some(v.to_owned())
             };
             changed.push("backchannel_logout_uri");
+        }
+        if let Some(v) = patch.require_mfa {
+            c.policy.require_mfa = v;
+            changed.push("require_mfa");
         }
         c.check_registration()?;
         if !self.store.update_client(&c).await? {

@@ -35,7 +35,7 @@ use crate::core::grants::authorization_code;
 use crate::core::scope::{self, Scope};
 use crate::core::secret::{self, Secret};
 use crate::core::sessions::{Session, SessionStore};
-use crate::core::settings::Settings;
+use crate::core::settings::{MfaPolicy, Settings};
 use crate::core::users::{ADMIN_ROLE, UserId, UserStore};
 
 /// The console's own client, registered by latchkey itself.
@@ -252,13 +252,11 @@ where
     })
 }
 
-/// **The hook of the `mfa` setting** (docs/admin.md): when `mfa` is
-/// `required`, the console admits only a session that proved a second
-/// factor. latchkey has no second factors yet, so every session passes;
-/// the change that adds them makes this read the setting and the session's
-/// authentication methods, and nothing else in the console changes.
-pub fn second_factor_satisfied(_settings: &Settings, _session: &Session) -> bool {
-    true
+/// When `mfa` is `required`, the console admits only a session that proved
+/// a second factor (docs/admin.md): a session signed in with one factor
+/// before the setting changed must sign in again.
+pub fn second_factor_satisfied(settings: &Settings, session: &Session) -> bool {
+    settings.mfa != MfaPolicy::Required || session.amr.is_multi_factor()
 }
 
 /// `<user id, base64url>.<expires at>.<MAC>`.

@@ -116,7 +116,7 @@ pub async fn issue<S: CodeStore + UserStore + SessionStore>(
             origin: FamilyOrigin::Code(hash.clone()),
             oidc: Some(OidcRequest {
                 nonce: stored.nonce.as_deref(),
-                amr: &[],
+                amr: Some(&stored.amr),
                 sid: sid.as_deref(),
             }),
             dpop_jkt,

@@ -413,6 +413,8 @@ pub async fn client_post(
         require_dpop: Some(form.checked("require_dpop")),
         require_par: Some(form.checked("require_par")),
         backchannel_logout_uri: Some(form.text("backchannel_logout_uri")),
+        // Not on the console's form: kept as registered.
+        require_mfa: None,
     };
     match console.admin(&app).update_client(&id, patch).await {
         Ok(_) => done(&with_id(paths::CLIENT, &id), "saved"),
@@ -499,6 +501,7 @@ pub fn samples() -> Vec<Sample> {
         allowed_origins: vec!["https://zz.example.com".into()],
         require_dpop: true,
         require_par: true,
+        require_mfa: false,
         token_endpoint_auth_method: "zz".into(),
         jwks_uri: None,
         profile: None,

@@ -14,8 +14,10 @@ use crate::core::accounts::{
 use crate::core::clients::ClientId;
 use crate::core::csrf::FormScope;
 use crate::core::discovery::paths;
+use crate::core::enrol;
 use crate::core::error::Error;
 use crate::core::login::{self, LoginPrompt};
+use crate::core::mfa::SecondFactors;
 use crate::core::params::Params;
 use crate::core::password_rules::Broken;
 use crate::core::secret::Secret;
@@ -493,21 +495,23 @@ pub async fn account(
         Ok(o) => o,
         Err(e) => return PageError(e, locale).into_response(),
     };
+    let factors = match enrol::factors(&app, &session.user_id).await {
+        Ok(f) => f,
+        Err(e) => return PageError(e, locale).into_response(),
+    };
     let csrf = visitor
         .browser
         .csrf_token(&app, FormScope::Account(&session));
     let (notice, error) = flash(&params);
-    let answer = page(
-        PageStatus::Shown,
-        &locale,
-        &account_view(
-            &overview,
-            &csrf,
-            notice,
-            error,
-            app.settings().password_min_length,
-        ),
+    let mut view = account_view(
+        &overview,
+        &csrf,
+        notice,
+        error,
+        app.settings().password_min_length,
     );
+    view.second_factors = Some(factor_lines(&factors));
+    let answer = page(PageStatus::Shown, &locale, &view);
     (visitor.browser.cookie(), answer).into_response()
 }
 
@@ -557,6 +561,24 @@ fn account_view<'a>(
         min_length,
         second_factors: None,
     }
+}
+
+/// The second factors' lines of the account page (docs/mfa.md).
+pub fn factor_lines(f: &SecondFactors) -> Vec<FactorLine> {
+    vec![FactorLine {
+        label: "account.totp",
+        status: Some(if f.totp {
+            "account.factor_on"
+        } else {
+            "account.factor_off"
+        }),
+        action: if f.totp {
+            "account.factor_manage"
+        } else {
+            "account.factor_set_up"
+        },
+        href: paths::ACCOUNT_TOTP,
+    }]
 }
 
 /// Every `/account` form is bound to the session that loaded the page; a

@@ -6,12 +6,12 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::{authorize_outcome, expired, message};
+use super::{expired, login_next, to_second_factor};
 use crate::core::accounts;
 use crate::core::csrf::FormScope;
 use crate::core::discovery::paths;
 use crate::core::error::Error;
-use crate::core::login::{self, AfterLogin, LoginAttempt, LoginOutcome, LoginPrompt};
+use crate::core::login::{self, LoginAttempt, LoginOutcome, LoginPrompt};
 use crate::core::params::Params;
 use crate::core::passkeys;
 use crate::core::secret::Secret;
@@ -20,7 +20,7 @@ use crate::http::AppState;
 use crate::http::browser::{Browser, CsrfForm, PageForm, PageQuery};
 use crate::http::client_addr::ClientAddr;
 use crate::http::cookies;
-use crate::http::error::{PageError, PageStatus, page, see_other};
+use crate::http::error::{PageError, PageStatus, page};
 use crate::http::html::View;
 use crate::http::locale::Locale;
 
@@ -151,18 +151,9 @@ pub async fn post(
     };
     let previous = submitted.visitor.browser.session_cookie();
     match login::complete(&app, submitted.browser(), previous, attempt).await {
+        Ok(LoginOutcome::SecondFactor { challenge }) => to_second_factor(&challenge),
         Ok(LoginOutcome::SignedIn { session, next }) => {
-            let answer = match next {
-                AfterLogin::Authorize(outcome) => authorize_outcome(outcome, locale),
-                AfterLogin::Expired => expired(locale),
-                AfterLogin::ReturnTo(back) => see_other(&back),
-                AfterLogin::Done => message(
-                    locale,
-                    "message.signed_in_heading",
-                    "message.signed_in_body",
-                    None,
-                ),
-            };
+            let answer = login_next(next, locale);
             let cookie = cookies::session(
                 app.settings(),
                 session.expose(),

@@ -54,6 +54,7 @@ pub mod consent;
 pub mod device;
 pub mod login;
 pub mod passkeys;
+pub mod mfa;
 
 use axum::response::Response;
 
@@ -62,6 +63,8 @@ use super::html::{MessageView, Sample};
 use super::locale::Locale;
 use crate::core::authorize::{AuthorizeOutcome, ScopeItem};
 use crate::core::discovery::paths;
+use crate::core::login::AfterLogin;
+use crate::core::secret::Secret;
 
 /// Maps the authorization decision to a response: an error page, or a `303`
 /// to the client, the login page or the consent page.
@@ -76,6 +79,34 @@ pub fn authorize_outcome(outcome: AuthorizeOutcome, locale: &Locale) -> Response
         AuthorizeOutcome::ConsentRequired { request_id } => {
             to_page(paths::CONSENT_PAGE, request_id.expose())
         }
+        AuthorizeOutcome::SecondFactorRequired { challenge } => to_second_factor(&challenge),
+        AuthorizeOutcome::EnrollmentRequired { request_id } => {
+            to_page(paths::ACCOUNT_TOTP, request_id.expose())
+        }
+    }
+}
+
+/// A `303` to the second-step page of `challenge`.
+pub fn to_second_factor(challenge: &Secret) -> Response {
+    let q = form_urlencoded::Serializer::new(String::new())
+        .append_pair("challenge", challenge.expose())
+        .finish();
+    see_other(&format!("{}?{q}", paths::LOGIN_MFA_PAGE))
+}
+
+/// Where a browser goes once signed in (by `/login` or `/login/mfa`).
+pub fn login_next(next: AfterLogin, locale: &Locale) -> Response {
+    match next {
+        AfterLogin::Authorize(outcome) => authorize_outcome(outcome, locale),
+        AfterLogin::Expired => expired(locale),
+        AfterLogin::ReturnTo(back) => see_other(&back),
+        AfterLogin::Enrol => see_other(paths::ACCOUNT_TOTP),
+        AfterLogin::Done => message(
+            locale,
+            "message.signed_in_heading",
+            "message.signed_in_body",
+            None,
+        ),
     }
 }
 
@@ -175,6 +206,55 @@ pub fn samples() -> Vec<Sample> {
             passkey_error: None,
             return_to: "",
             register_href: None,
+        }),
+        Sample::of(&mfa::MfaView {
+            client_name: Some(SAMPLE_CLIENT),
+            csrf_token: "t",
+            challenge: "c",
+            error: Some(mfa::WRONG_CODE),
+            otp: true,
+            passkey: true,
+        }),
+        Sample::of(&mfa::MfaView {
+            client_name: None,
+            csrf_token: "t",
+            challenge: "c",
+            error: None,
+            otp: true,
+            passkey: false,
+        }),
+        Sample::of(&mfa::TotpView {
+            csrf_token: "t",
+            request_id: "r",
+            error: Some(mfa::WRONG_SETUP_CODE),
+            secret: Some("ZZZZ"),
+            qr_svg: mfa::qr_svg("otpauth://totp/x:y?secret=ZZZZ"),
+            required: true,
+            enrolled: false,
+            recovery_left: 0,
+            recovery_codes: Vec::new(),
+        }),
+        Sample::of(&mfa::TotpView {
+            csrf_token: "t",
+            request_id: "",
+            error: None,
+            secret: None,
+            qr_svg: None,
+            required: false,
+            enrolled: true,
+            recovery_left: 7,
+            recovery_codes: Vec::new(),
+        }),
+        Sample::of(&mfa::TotpView {
+            csrf_token: "t",
+            request_id: "r",
+            error: None,
+            secret: None,
+            qr_svg: None,
+            required: false,
+            enrolled: false,
+            recovery_left: 0,
+            recovery_codes: vec!["zzzzz-zzzzz"],
         }),
         Sample::of(&consent::ConsentView {
             client_name: SAMPLE_CLIENT,
@@ -302,7 +382,10 @@ fn account_samples() -> Vec<Sample> {
             notice,
             error,
             min_length: 8,
-            second_factors: None,
+            second_factors: Some(account::factor_lines(&crate::core::mfa::SecondFactors {
+                totp: notice.is_some(),
+                ..Default::default()
+            })),
         }));
     }
     out.push(Sample::of(&account::AccountView {

@@ -12,11 +12,11 @@ use serde::Serialize;
 
 use super::account::when;
 use super::login::{LoginView, register_href};
-use super::{authorize_outcome, expired, message};
+use super::{expired, login_next, to_second_factor};
 use crate::core::csrf::FormScope;
 use crate::core::discovery::paths;
 use crate::core::error::Error;
-use crate::core::login::{self, AfterLogin, LoginOutcome};
+use crate::core::login::{self, LoginOutcome};
 use crate::core::params::Params;
 use crate::core::passkeys::{self, PasskeyLogin, Registered, Started};
 use crate::core::sessions::Session;
@@ -303,18 +303,9 @@ pub async fn login(State(app): State<AppState>, submitted: CsrfForm<LoginForm>) 
     };
     let previous = submitted.visitor.browser.session_cookie();
     match passkeys::sign_in(&app, submitted.browser(), previous, attempt).await {
+        Ok(LoginOutcome::SecondFactor { challenge }) => to_second_factor(&challenge),
         Ok(LoginOutcome::SignedIn { session, next }) => {
-            let answer = match next {
-                AfterLogin::Authorize(outcome) => authorize_outcome(outcome, locale),
-                AfterLogin::Expired => expired(locale),
-                AfterLogin::ReturnTo(back) => see_other(&back),
-                AfterLogin::Done => message(
-                    locale,
-                    "message.signed_in_heading",
-                    "message.signed_in_body",
-                    None,
-                ),
-            };
+            let answer = login_next(next, locale);
             let cookie = cookies::session(
                 app.settings(),
                 session.expose(),

@@ -20,6 +20,7 @@ pub mod first_party;
 pub mod mail;
 pub mod process;
 pub mod proxy;
+pub mod totp;
 
 /// The environment variable naming the PostgreSQL server for tests.
 pub const PG_ENV: &str = "LATCHKEY_TEST_POSTGRES_URL";

@@ -14,7 +14,7 @@ use clap::{Args, Subcommand};
 #[derive(Debug, Subcommand)]
 pub enum ClientCommand {
     /// Register a client. The secret is printed once and stored only hashed.
-    Create(CreateArgs),
+    Create(Box<CreateArgs>),
     /// List clients.
     List(JsonFlag),
     /// Show one client.

@@ -9,7 +9,8 @@
 //! checks on every request against the browser's live session and the
 //! user's roles as stored now. Every form carries a CSRF token bound to
 //! the browser and the session ([`ConsoleForm`]); the pages have the
-//! security headers and CSP of every other page (no script at all).
+//! security headers and CSP of every other page (the console loads no
+//! script; the CSP allows only `/assets/passkeys.js`, from this origin).
 
 mod clients;
 mod logs;

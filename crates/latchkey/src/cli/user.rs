@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use super::{open_store, output};
 use crate::config::Settings;
 use crate::core::accounts;
-use crate::core::admin::UserView;
+use crate::core::admin::{Actor, Admin, UserPatch, UserView};
 use crate::core::audit::Kind;
 use crate::core::clock::{Clock as _, SystemClock};
 use crate::core::password::PasswordHasher;
@@ -36,6 +36,20 @@ pub enum UserCommand {
     VerifyEmail(IdArgs),
     /// Delete a user and every row that names them (docs/accounts.md).
     Delete(IdArgs),
+    /// Replace a user's roles (`--role admin` makes an administrator, who
+    /// may use the console and the admin API; no `--role` removes all).
+    SetRoles(RolesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RolesArgs {
+    /// The user's id (or email address).
+    id: String,
+    /// A role (repeatable); the user's roles become exactly these.
+    #[arg(long = "role", value_name = "ROLE")]
+    roles: Vec<String>,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -275,6 +289,20 @@ pub async fn run(settings: Settings, cmd: UserCommand) -> anyhow::Result<ExitCod
             super::audit_cli(&store, Kind::UserVerifyEmail, |e| e.user(user.id.as_str())).await?;
             let user = find(&store, user.id.as_str()).await?;
             print_user(&UserView::from(&user), a.json)?;
+        }
+        UserCommand::SetRoles(a) => {
+            let user = find(&store, &a.id).await?;
+            let admin = Admin::new(&store, &settings, SystemClock.now(), Actor::Cli);
+            let view = admin
+                .update_user(
+                    user.id.as_str(),
+                    UserPatch {
+                        roles: Some(a.roles),
+                        ..UserPatch::default()
+                    },
+                )
+                .await?;
+            print_user(&view, a.json)?;
         }
         UserCommand::Delete(a) => {
             let user = find(&store, &a.id).await?;

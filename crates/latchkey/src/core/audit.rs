@@ -67,6 +67,32 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in the order above (the console's type filter).
+    pub const ALL: &[Kind] = &[
+        Kind::Signin,
+        Kind::SigninRefused,
+        Kind::RefreshReuse,
+        Kind::Revoke,
+        Kind::ClientCreate,
+        Kind::ClientUpdate,
+        Kind::ClientRotateSecret,
+        Kind::ClientDelete,
+        Kind::UserCreate,
+        Kind::UserUpdate,
+        Kind::UserDisable,
+        Kind::UserRevokeSessions,
+        Kind::UserSetPassword,
+        Kind::UserEnable,
+        Kind::UserVerifyEmail,
+        Kind::UserDelete,
+        Kind::KeysRotate,
+        Kind::InitialTokenCreate,
+        Kind::Consent,
+        Kind::Login,
+        Kind::BackchannelLogout,
+        Kind::TokenExchange,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Signin => "signin",
@@ -206,6 +232,8 @@ pub struct AuditQuery {
     /// Only events after this `(at, id)`, in that order.
     pub after: Option<(UnixTime, String)>,
     pub limit: i64,
+    /// Newest first (the console), `after` then meaning "older than".
+    pub newest_first: bool,
 }
 
 /// Storage of audit events.

@@ -561,7 +561,7 @@ pub fn validate_redirect_uri(uri: &str) -> Result<()> {
 /// [a] query component [...] MUST NOT include a fragment component" (OIDC
 /// Back-Channel Logout 1.0 §2.2). Only `http` and `https`: latchkey POSTs
 /// to it.
-fn validate_backchannel_logout_uri(uri: &str) -> Result<()> {
+pub fn validate_backchannel_logout_uri(uri: &str) -> Result<()> {
     let bad = |why: &str| Error::invalid_request(format!("back-channel logout URI {uri:?} {why}"));
     let parsed = url::Url::parse(uri).map_err(|e| bad(&format!("is not absolute: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") {

@@ -37,6 +37,9 @@ pub enum FormScope<'a> {
     DevicePage(&'a Session),
     /// The forms of `/account`, for the session that loaded the page.
     Account(&'a Session),
+    /// The forms of the admin console (`/admin`), for the session its
+    /// admission was granted in.
+    Console(&'a Session),
 }
 
 impl FormScope<'_> {
@@ -48,6 +51,7 @@ impl FormScope<'_> {
             FormScope::Request(id) => (*id).to_owned(),
             FormScope::DevicePage(session) => format!("device\n{}", session.id_hash.as_str()),
             FormScope::Account(session) => format!("account\n{}", session.id_hash.as_str()),
+            FormScope::Console(session) => format!("console\n{}", session.id_hash.as_str()),
         }
     }
 }

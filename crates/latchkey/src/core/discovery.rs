@@ -43,6 +43,19 @@ pub mod paths {
     pub const ACCOUNT_SIGN_OUT: &str = "/account/sign-out";
     /// Revokes a consent (and the app's refresh tokens).
     pub const ACCOUNT_REVOKE_CONSENT: &str = "/account/consents/revoke";
+    /// The user's passkeys (list; POST: register one).
+    pub const ACCOUNT_PASSKEYS: &str = "/account/passkeys";
+    /// Starts a passkey registration: the options for
+    /// `navigator.credentials.create` (JSON).
+    pub const ACCOUNT_PASSKEYS_OPTIONS: &str = "/account/passkeys/options";
+    pub const ACCOUNT_PASSKEYS_REMOVE: &str = "/account/passkeys/remove";
+    /// Sign-in with a passkey alone (the login page's second form).
+    pub const LOGIN_PASSKEY: &str = "/login/passkey";
+    /// Starts a passkey sign-in: the options for `navigator.credentials.get`
+    /// (JSON).
+    pub const LOGIN_PASSKEY_OPTIONS: &str = "/login/passkey/options";
+    /// The pages' one script (the WebAuthn ceremonies).
+    pub const PASSKEYS_SCRIPT: &str = "/assets/passkeys.js";
 }
 
 /// The grant types the token endpoint implements.

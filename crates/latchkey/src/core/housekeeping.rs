@@ -22,7 +22,8 @@ pub struct Purged {
     pub attempt_counters: u64,
     pub signing_keys: u64,
     pub audit_events: u64,
-    /// Browser sessions, pending authorization requests and codes.
+    /// Browser sessions, pending authorization requests, codes and
+    /// WebAuthn ceremonies.
     pub browser_rows: u64,
     /// Expired device authorizations (RFC 8628).
     pub device_codes: u64,
@@ -56,6 +57,7 @@ pub async fn purge_expired<S: Storage>(auth: &Authority<S>) -> Result<Purged> {
         audit_events: auth.store.purge_audit_events(now - retention).await?,
         browser_rows: auth.store.purge_sessions(now).await?
             + auth.store.purge_pending(now).await?
+            + auth.store.purge_ceremonies(now).await?
             // A redeemed code is kept as long as the refresh family it
             // issued can live, so that a replay can still revoke it.
             + auth

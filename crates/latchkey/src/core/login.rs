@@ -83,7 +83,11 @@ pub enum AfterLogin {
 /// The pages a login may return to (`return_to`): paths of this server
 /// only, never an absolute URL (no open redirect). `/device` and
 /// `/account` send a browser without a session here and want it back.
-pub const RETURN_PATHS: &[&str] = &[paths::DEVICE_PAGE, paths::ACCOUNT_PAGE];
+pub const RETURN_PATHS: &[&str] = &[
+    paths::DEVICE_PAGE,
+    paths::ACCOUNT_PAGE,
+    paths::ACCOUNT_PASSKEYS,
+];
 
 /// `return_to` if the login page may send the browser there: one of
 /// [`RETURN_PATHS`], with or without a query, and nothing that could split a

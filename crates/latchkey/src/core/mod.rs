@@ -35,6 +35,7 @@ pub mod origins;
 pub mod outbox;
 pub mod par;
 pub mod params;
+pub mod passkeys;
 pub mod password;
 pub mod password_rules;
 pub mod prompt;
@@ -78,6 +79,7 @@ pub trait Storage:
     + accounts::AccountStore
     + health::HealthStore
     + registration::RegistrationStore
+    + passkeys::PasskeyStore
     + Clone
     + Send
     + Sync
@@ -105,6 +107,7 @@ impl<T> Storage for T where
         + accounts::AccountStore
         + health::HealthStore
         + registration::RegistrationStore
+        + passkeys::PasskeyStore
         + Clone
         + Send
         + Sync

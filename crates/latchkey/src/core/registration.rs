@@ -17,7 +17,7 @@ use super::Authority;
 use super::audit::{AuditEvent, AuditStore, Kind, Outcome, write_now};
 use super::clients::{
     Client, ClientId, ClientKeys, ClientPolicy, ClientStore, GrantType, NewClient, TokenDelivery,
-    validate_redirect_uri,
+    validate_backchannel_logout_uri, validate_redirect_uri,
 };
 use super::clock::UnixTime;
 use super::error::{Error, Result};
@@ -107,6 +107,15 @@ pub struct ClientMetadata {
     pub jwks_uri: Option<String>,
     /// RFC 7592 §2.2: a PUT names the client it updates.
     pub client_id: Option<String>,
+    /// OIDC Back-Channel Logout 1.0 §2.2: where logout tokens go.
+    pub backchannel_logout_uri: Option<String>,
+    /// OIDC Back-Channel Logout 1.0 §2.2: latchkey always sends `sid`, so
+    /// either value is accepted.
+    pub backchannel_logout_session_required: Option<bool>,
+    /// RFC 9449 §5.2: every token request must carry a DPoP proof.
+    pub dpop_bound_access_tokens: Option<bool>,
+    /// RFC 9126 §6: authorization requests only by PAR.
+    pub require_pushed_authorization_requests: Option<bool>,
 }
 
 /// A registered client's metadata as answered (RFC 7591 §3.2.1).
@@ -129,6 +138,13 @@ pub struct RegisteredClient {
     pub response_types: Vec<&'static str>,
     pub token_endpoint_auth_method: &'static str,
     pub scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    /// Present with a back-channel logout URI: logout tokens carry `sid`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_session_required: Option<bool>,
+    pub dpop_bound_access_tokens: bool,
+    pub require_pushed_authorization_requests: bool,
 }
 
 /// The methods a registration may ask for (docs/admin.md).
@@ -242,6 +258,14 @@ fn to_new_client(m: &ClientMetadata) -> Result<NewClient> {
     if name.len() > 200 {
         return Err(metadata_error("client_name: at most 200 characters"));
     }
+    if let Some(uri) = &m.backchannel_logout_uri {
+        validate_backchannel_logout_uri(uri).map_err(|e| {
+            metadata_error(format!(
+                "backchannel_logout_uri: {}",
+                e.description().map(|d| d.into_owned()).unwrap_or_default()
+            ))
+        })?;
+    }
     Ok(NewClient {
         name,
         public,
@@ -254,10 +278,12 @@ fn to_new_client(m: &ClientMetadata) -> Result<NewClient> {
         token_delivery: TokenDelivery::Body,
         allowed_origins: Vec::new(),
         policy: ClientPolicy {
+            require_dpop: m.dpop_bound_access_tokens.unwrap_or(false),
+            require_par: m.require_pushed_authorization_requests.unwrap_or(false),
             keys,
             ..ClientPolicy::default()
         },
-        backchannel_logout_uri: None,
+        backchannel_logout_uri: m.backchannel_logout_uri.clone(),
     })
 }
 
@@ -286,6 +312,10 @@ fn answer(
         },
         token_endpoint_auth_method: method,
         scope: client.scopes.to_string(),
+        backchannel_logout_uri: client.backchannel_logout_uri.clone(),
+        backchannel_logout_session_required: client.backchannel_logout_uri.as_ref().map(|_| true),
+        dpop_bound_access_tokens: client.policy.require_dpop,
+        require_pushed_authorization_requests: client.policy.require_par,
     }
 }
 
@@ -421,6 +451,9 @@ pub async fn update<S: ClientStore + RegistrationStore + AuditStore>(
     client.post_logout_redirect_uris = rebuilt.post_logout_redirect_uris;
     client.grant_types = rebuilt.grant_types;
     client.scopes = rebuilt.scopes;
+    client.policy.require_dpop = rebuilt.policy.require_dpop;
+    client.policy.require_par = rebuilt.policy.require_par;
+    client.backchannel_logout_uri = rebuilt.backchannel_logout_uri;
     client.check_registration().map_err(as_metadata_error)?;
     auth.store.update_client(&client).await?;
     write_now(

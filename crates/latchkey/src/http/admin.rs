@@ -9,8 +9,9 @@ use std::sync::LazyLock;
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -19,7 +20,11 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::AppState;
 use super::body::MAX_BODY_BYTES;
-use super::error::{Problem, ProblemDocument, created, ok_json, problem_body, problem_unreadable};
+use super::dpop;
+use super::error::{
+    Problem, ProblemDocument, ResourceProblem, Scheme, created, ok_json, problem_body,
+    problem_unreadable,
+};
 use crate::core::admin::{
     self, Actor, Admin, AuditFilters, ClientCreated, ClientDeleted, ClientInput, ClientPatch,
     ClientView, KeyView, KeysRotated, PageRequest, RevokedSessions, SecretRotated, UserDeleted,
@@ -27,6 +32,7 @@ use crate::core::admin::{
 };
 use crate::core::audit::AuditEvent;
 use crate::core::error::Error;
+use crate::core::revocation::PresentedToken;
 
 /// The paths, relative to the issuer.
 pub mod paths {
@@ -42,24 +48,47 @@ pub mod paths {
     pub const OPENAPI: &str = "/admin/v1/openapi.json";
 }
 
-/// The Bearer token of the `Authorization` header (RFC 6750 §2.1).
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
+/// What an admin request authenticates with: its `Authorization` and
+/// `DPoP` headers, and the method and URL a DPoP proof must name.
+pub struct AdminCall {
+    headers: HeaderMap,
+    method: Method,
+    path: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for AdminCall {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(AdminCall {
+            headers: parts.headers.clone(),
+            method: parts.method.clone(),
+            path: parts.uri.path().to_owned(),
+        })
+    }
 }
 
 /// The admin service for the request's actor, or the problem to answer.
+/// The token comes as `Bearer` (RFC 6750 §2.1) or, bound to a key, as
+/// `DPoP` with a proof of this request (RFC 9449 §7.1).
 async fn service<'a>(
     app: &'a AppState,
-    headers: &HeaderMap,
+    call: &AdminCall,
 ) -> Result<Admin<'a, crate::store::Store>, Box<Response>> {
-    let actor: Actor = admin::authenticate(app, bearer(headers))
+    let proof = dpop::proof_header(&call.headers);
+    let found = dpop::access_token(&call.headers);
+    let presented = found.map(|(scheme, token)| match scheme {
+        Scheme::Bearer => PresentedToken::Bearer(token),
+        Scheme::Dpop => PresentedToken::Dpop {
+            token,
+            proof: &proof,
+        },
+    });
+    let scheme = found.map_or(Scheme::Bearer, |(s, _)| s);
+    let url = app.settings().url(&call.path);
+    let actor: Actor = admin::authenticate_request(app, presented, call.method.as_str(), &url)
         .await
-        .map_err(|e| Box::new(Problem(e).into_response()))?;
+        .map_err(|e| Box::new(ResourceProblem(e, scheme).into_response()))?;
     Ok(Admin::of(app, actor))
 }
 
@@ -231,10 +260,10 @@ pub struct KeyPage {
     responses((status = 200, description = "A page of clients, oldest first", body = ClientPage)))]
 pub async fn list_clients(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    call: AdminCall,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Response {
-    let admin = try_or_answer!(service(&app, &headers).await);
+    let admin = try_or_answer!(service(&app, &call).await);
     let q = try_or_answer!(query(q));
     answer(admin.list_clients(&q.page()).await)
 }
@@ -243,10 +272,10 @@ pub async fn list_clients(
     responses((status = 201, description = "The client, with its secret shown once", body = ClientCreated)))]
 pub async fn create_client(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    call: AdminCall,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let admin = try_or_answer!(service(&app, &headers).await);
+    let admin = try_or_answer!(service(&app, &call).await);
     let input: ClientInput = try_or_answer!(json_body(body, false));
     match admin.create_client(input).await {
         Ok(c) => created(&c),
@@ -259,10 +288,10 @@ pub async fn create_client(
     responses((status = 200, description = "The client", body = ClientView)))]
 pub async fn get_client(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    call: AdminCall,
     Path(id): Path<String>,
 ) -> Response {
-    let admin = try_or_answer!(service(&app, &headers).await);
+    let admin = try_or_answer!(service(&app, &call).await);
     answer(admin.get_client(&id).await)
 }
 
@@ -271,11 +300,11 @@ pub async fn get_client(
     responses((status = 200, description = "The changed client", body = ClientView)))]
 pub async fn patch_client(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    call: AdminCall,
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let admin = try_or_answer!(service(&app, &headers).await);
+    let admin = try_or_answer!(service(&app, &call).await);
     let patch: ClientPatch = try_or_answer!(json_body(body, false));
     answer(admin.update_client(&id, patch).await)
 }
@@ -285,10 +314,10 @@ pub async fn patch_client(
     responses((status = 200, description = "Deleted, with everything issued to it", body = ClientDeleted)))]
 pub async fn delete_client(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    call: AdminCall,
     Path(id): Path<String>,
 ) -> Response {
-    let admin = try_or_answer!(service(&app, &headers).await);
+    let admin = try_or_answer!(service(&app, &call).await);
     answer(admin.delete_client(&id).await)
 }
 
@@ -297,11 +326,11 @@ pub async fn delete_client(
     responses((status = 200, description = "The new secret, shown once", body = SecretRotated)))]
 pub async fn rotate_secret(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    call: AdminCall,
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let admin = try_or_answer!(service(&app, &headers).await);
+    let admin = try_or_answer!(service(&app, &call).await);
     let r: RotateSecret = try_or_answer!(json_body(body, true));
     answer(admin.rotate_secret(&id, r.grace_seconds).await)
 }
@@ -310,10 +339,10 @@ pub async fn rotate_secret(
     responses((status = 200, description = "A page of users, oldest first", body = UserPage)))]
 pub async fn list_users(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    call: AdminCall,
     q: Result<Query<UserListQuery>, QueryRejection>,
 ) -> Response {
-    let admin = try_or_answer!(service(&app, &headers).await);
+    let admin = try_or_answer!(service(&app, &call).await);
     let q = try_or_answer!(query(q));
     let page = PageRequest {
         cursor: q.cursor,
@@ -326,10 +355,10 @@ pub async fn list_users(
     responses((status = 201, description = "The user", body = UserView)))]
 pub async fn create_user(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    call: AdminCall,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let admin = try_or_answer!(service(&app, &headers).await);
+    let admin = try_or_answer!(service(&app, &call).await);
     let input: UserInput = try_or_answer!(json_body(body, false));
     match admin.create_user(input, app.passwords()).await {
         Ok(u) => created(&u),
@@ -342,10 +371,10 @@ pub async fn create_user(
     responses((status = 200, description = "The user", body = UserView)))]
 pub async fn get_user(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    call: AdminCall,
     Path(id): Path<String>,
 ) -> Response {
-    let admin = try_or_answer!(service(&app, &headers).await);
+    let admin = try_or_answer!(service(&app, &call).await);
     answer(admin.get_user(&id).await)
 }
 
@@ -354,11 +383,11 @@ pub async fn get_user(
     responses((status = 200, description = "The changed user", body = UserView)))]
 pub async fn patch_user(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    call: AdminCall,
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let admin = try_or_answer!(service(&app, &headers).await);
+    let admin = try_or_answer!(service(&app, &call).await);
     let patch: UserPatch = try_or_answer!(json_body(body, false));
     answer(admin.update_user(&id, patch).await)
 }
@@ -368,10 +397,10 @@ pub async fn patch_user(
     responses((status = 200, description = "Deleted, with everything issued to them", body = UserDeleted)))]
 pub async fn delete_user(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    call: AdminCall,
     Path(id): Path<String>,
 ) -> Response {
-    let admin = try_or_answer!(service(&app, &headers).await);
+    let admin = try_or_answer!(service(&app, &call).await);
     answer(admin.delete_user(&id).await)
 }
 
@@ -380,24 +409,24 @@ pub async fn delete_user(
     responses((status = 200, description = "Every refresh token and browser session of the user revoked", body = RevokedSessions)))]
 pub async fn revoke_sessions(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    call: AdminCall,
     Path(id): Path<String>,
 ) -> Response {
-    let admin = try_or_answer!(service(&app, &headers).await);
+    let admin = try_or_answer!(service(&app, &call).await);
     answer(admin.revoke_sessions(&id).await)
 }
 
 #[utoipa::path(get, path = "/admin/v1/keys", tag = "keys",
     responses((status = 200, description = "The signing keys", body = KeyPage)))]
-pub async fn list_keys(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    let admin = try_or_answer!(service(&app, &headers).await);
+pub async fn list_keys(State(app): State<AppState>, call: AdminCall) -> Response {
+    let admin = try_or_answer!(service(&app, &call).await);
     answer(admin.list_keys().await)
 }
 
 #[utoipa::path(post, path = "/admin/v1/keys/rotate", tag = "keys",
     responses((status = 200, description = "Rotated: the next key signs now", body = KeysRotated)))]
-pub async fn rotate_keys(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    let admin = try_or_answer!(service(&app, &headers).await);
+pub async fn rotate_keys(State(app): State<AppState>, call: AdminCall) -> Response {
+    let admin = try_or_answer!(service(&app, &call).await);
     answer(admin::rotate_keys_here(&app, &admin).await)
 }
 
@@ -405,10 +434,10 @@ pub async fn rotate_keys(State(app): State<AppState>, headers: HeaderMap) -> Res
     responses((status = 200, description = "A page of audit events, oldest first", body = AuditPage)))]
 pub async fn list_audit(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    call: AdminCall,
     q: Result<Query<AuditListQuery>, QueryRejection>,
 ) -> Response {
-    let admin = try_or_answer!(service(&app, &headers).await);
+    let admin = try_or_answer!(service(&app, &call).await);
     let q = try_or_answer!(query(q));
     let page = PageRequest {
         cursor: q.cursor,
@@ -420,6 +449,7 @@ pub async fn list_audit(
         until: q.until,
         user: q.user,
         client: q.client,
+        newest_first: false,
     };
     answer(admin.list_audit(filters, &page).await)
 }

@@ -1,3 +1,7 @@
+//! `GET /assets/passkeys.js`: the one script, which runs the WebAuthn
+//! ceremonies of the passkey forms (served from this origin: the pages'
+//! CSP allows scripts from `'self'` only, and no inline script).
+//!
 //! `GET /assets/latchkey.css`: the pages' stylesheet (built in, or the
 //! theme's `latchkey.css`), with the brand colour's variables on top.
 //! Pages link it as `/assets/latchkey.css?v=<hash>`: that URL is cached for
@@ -27,4 +31,11 @@ pub async fn stylesheet(
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok());
     error::stylesheet(sheet, if_none_match, current)
+}
+
+/// The script of the passkey forms.
+pub const SCRIPT: &str = include_str!("pages/templates/passkeys.js");
+
+pub async fn script() -> Response {
+    error::script(SCRIPT)
 }

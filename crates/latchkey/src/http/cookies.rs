@@ -26,6 +26,13 @@ pub const CSRF_COOKIE: &str = "latchkey_csrf";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 /// The browser session of the HTML flows.
 pub const SESSION_COOKIE: &str = "latchkey_session";
+/// The admin console's admission (`core::admin::console`).
+pub const ADMIN_COOKIE: &str = "latchkey_admin";
+/// The `state` of a console sign-in under way.
+pub const ADMIN_STATE_COOKIE: &str = "latchkey_admin_state";
+/// Only the console's pages ever carry its cookies.
+const ADMIN_PATH: &str = "/admin";
+
 /// A random value naming the browser, to which pending authorization
 /// requests and the forms' CSRF tokens are bound before anyone signs in.
 pub const BROWSER_COOKIE: &str = "latchkey_browser";
@@ -203,6 +210,51 @@ const BROWSER_COOKIE_MAX_AGE: i64 = 365 * 24 * 3600;
 /// The cookie that names a browser seen for the first time.
 pub fn browser(settings: &Settings, value: &str) -> SetCookies {
     lax(settings, BROWSER_COOKIE, value, BROWSER_COOKIE_MAX_AGE)
+}
+
+/// A cookie of the console: `HttpOnly`, `SameSite=Lax` (the callback is
+/// a top-level navigation back from the authorization endpoint),
+/// `Path=/admin`.
+fn console_cookie(
+    settings: &Settings,
+    name: &'static str,
+    value: &str,
+    max_age: i64,
+) -> SetCookies {
+    SetCookies::none().with(build(
+        settings,
+        name,
+        value,
+        ADMIN_PATH,
+        SameSite::Lax,
+        true,
+        max_age,
+    ))
+}
+
+/// The console's admission ticket.
+pub fn admin(settings: &Settings, ticket: &str, max_age: i64) -> SetCookies {
+    console_cookie(settings, ADMIN_COOKIE, ticket, max_age)
+}
+
+/// Deletes the console's admission (sign-out).
+pub fn clear_admin(settings: &Settings) -> SetCookies {
+    console_cookie(settings, ADMIN_COOKIE, "", 0)
+}
+
+/// The `state` of a console sign-in, for the callback to compare.
+pub fn admin_state(settings: &Settings, state: &str) -> SetCookies {
+    console_cookie(
+        settings,
+        ADMIN_STATE_COOKIE,
+        state,
+        crate::core::admin::console::STATE_TTL_SECONDS,
+    )
+}
+
+/// Deletes the `state` cookie once the callback has used it.
+pub fn clear_admin_state(settings: &Settings) -> SetCookies {
+    console_cookie(settings, ADMIN_STATE_COOKIE, "", 0)
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! Reading the `DPoP` header (RFC 9449 §4.1) off a request, for the
 //! endpoints that accept proofs; the checks are `core::dpop`'s.
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, header};
+
+use super::error::Scheme;
 
 use crate::core::dpop::{MAX_PROOF_LEN, ProofHeader};
 
@@ -20,5 +22,23 @@ pub fn proof_header(headers: &HeaderMap) -> ProofHeader {
     match one.to_str() {
         Ok(v) if !v.is_empty() && v.len() <= MAX_PROOF_LEN => ProofHeader::One(v.to_owned()),
         _ => ProofHeader::Malformed,
+    }
+}
+
+/// The access token of the `Authorization` header and its scheme: `Bearer`
+/// (RFC 6750 §2.1) or `DPoP` (RFC 9449 §7.1).
+pub fn access_token(headers: &HeaderMap) -> Option<(Scheme, &str)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    if token.is_empty() {
+        return None;
+    }
+    if scheme.eq_ignore_ascii_case("bearer") {
+        Some((Scheme::Bearer, token))
+    } else if scheme.eq_ignore_ascii_case("dpop") {
+        Some((Scheme::Dpop, token))
+    } else {
+        None
     }
 }

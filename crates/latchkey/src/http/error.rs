@@ -242,6 +242,54 @@ impl IntoResponse for Problem {
     }
 }
 
+/// A refused admin token, answered as a problem document with the
+/// challenge of the scheme the token came with: a bad DPoP proof is a 401
+/// with `WWW-Authenticate: DPoP` (and a fresh `DPoP-Nonce` when one is
+/// asked for), as at any protected resource (RFC 9449 §7.1, §9).
+#[derive(Debug)]
+pub struct ResourceProblem(pub Error, pub Scheme);
+
+impl IntoResponse for ResourceProblem {
+    fn into_response(self) -> Response {
+        let ResourceProblem(error, scheme) = self;
+        let dpop_error = matches!(
+            error,
+            Error::InvalidDpopProof(_) | Error::UseDpopNonce { .. }
+        );
+        if !dpop_error && scheme == Scheme::Bearer {
+            return Problem(error).into_response();
+        }
+        log(&error, "admin request refused");
+        let status = if dpop_error {
+            StatusCode::UNAUTHORIZED
+        } else {
+            status_of(&error)
+        };
+        let detail = match &error {
+            Error::Internal(_) => None,
+            e => e.description().map(|d| d.into_owned()),
+        };
+        let mut resp = problem(status, error.code(), detail);
+        let headers = resp.headers_mut();
+        let challenging =
+            dpop_error || matches!(error, Error::InvalidToken(_) | Error::InsufficientScope(_));
+        if challenging
+            && let Ok(v) = HeaderValue::from_str(&format!("DPoP error=\"{}\"", error.code()))
+        {
+            headers.insert(header::WWW_AUTHENTICATE, v);
+        }
+        if let Error::UseDpopNonce { nonce } = &error
+            && let Ok(v) = HeaderValue::from_str(nonce)
+        {
+            headers.insert(DPOP_NONCE, v);
+        }
+        if let Some(r) = retry_after(&error) {
+            headers.insert(header::RETRY_AFTER, r);
+        }
+        resp
+    }
+}
+
 fn problem(status: StatusCode, code: &str, detail: Option<String>) -> Response {
     let doc = ProblemDocument {
         kind: "about:blank".to_owned(),
@@ -406,6 +454,9 @@ pub enum PageStatus {
     /// The form again, or a message, because what the request referred to is
     /// not valid (a user code, a sign-in link that expired): 400.
     Invalid,
+    /// A signed-in user who may not see the page (the admin console for
+    /// someone without the role `admin`): 403.
+    Forbidden,
 }
 
 impl PageStatus {
@@ -414,6 +465,7 @@ impl PageStatus {
             PageStatus::Shown => StatusCode::OK,
             PageStatus::WrongCredentials => StatusCode::UNAUTHORIZED,
             PageStatus::Invalid => StatusCode::BAD_REQUEST,
+            PageStatus::Forbidden => StatusCode::FORBIDDEN,
         }
     }
 }
@@ -496,6 +548,23 @@ pub fn stylesheet(sheet: &Stylesheet, if_none_match: Option<&str>, current_url: 
             "no-cache"
         }),
     );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    resp
+}
+
+/// The pages' script (`/assets/passkeys.js`): built in, revalidated on
+/// every use (it is small, and a new version must reach every page).
+pub fn script(body: &'static str) -> Response {
+    let mut resp = (StatusCode::OK, body).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/javascript; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

@@ -11,7 +11,9 @@
 //! shows no form with a CSRF token), `X-Content-Type-Options: nosniff` and
 //! `Referrer-Policy: no-referrer` (URLs carry request ids). The stylesheet
 //! is `/assets/latchkey.css` (`style-src 'self'`), images come from this
-//! origin and the brand logo's origin only, and no script runs at all.
+//! origin and the brand logo's origin only, and the one script is
+//! `/assets/passkeys.js` (`script-src 'self'`, no inline script; it
+//! fetches the WebAuthn options from this origin, `connect-src 'self'`).
 //! The CSP has no `form-action`: browsers apply it to the redirect that
 //! follows a form post too, and the consent form's answer is a redirect to
 //! the client's `redirect_uri`, which is checked against the registration
@@ -71,6 +73,51 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("account.html", include_str!("pages/templates/account.html")),
     ("notice.html", include_str!("pages/templates/notice.html")),
+    (
+        "passkeys.html",
+        include_str!("pages/templates/passkeys.html"),
+    ),
+    (
+        "admin_base.html",
+        include_str!("pages/templates/admin_base.html"),
+    ),
+    ("admin.html", include_str!("pages/templates/admin.html")),
+    (
+        "admin_events.html",
+        include_str!("pages/templates/admin_events.html"),
+    ),
+    (
+        "admin_forbidden.html",
+        include_str!("pages/templates/admin_forbidden.html"),
+    ),
+    (
+        "admin_clients.html",
+        include_str!("pages/templates/admin_clients.html"),
+    ),
+    (
+        "admin_client.html",
+        include_str!("pages/templates/admin_client.html"),
+    ),
+    (
+        "admin_secret.html",
+        include_str!("pages/templates/admin_secret.html"),
+    ),
+    (
+        "admin_users.html",
+        include_str!("pages/templates/admin_users.html"),
+    ),
+    (
+        "admin_user.html",
+        include_str!("pages/templates/admin_user.html"),
+    ),
+    (
+        "admin_keys.html",
+        include_str!("pages/templates/admin_keys.html"),
+    ),
+    (
+        "admin_audit.html",
+        include_str!("pages/templates/admin_audit.html"),
+    ),
 ];
 
 /// The product's own name, for "Secured by latchkey" whatever the brand.
@@ -299,8 +346,8 @@ impl Pages {
             None => "'self'".to_owned(),
         };
         let csp = HeaderValue::from_str(&format!(
-            "default-src 'none'; style-src 'self'; img-src {img}; base-uri 'none'; \
-             frame-ancestors 'none'"
+            "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; \
+             img-src {img}; base-uri 'none'; frame-ancestors 'none'"
         ))
         .map_err(|_| ThemeError("brand_logo_url: not usable in a header".into()))?;
         Ok(Pages {
@@ -462,6 +509,21 @@ fn brand_variables(color: Option<[u8; 3]>) -> String {
     format!(":root{{--lk-brand:#{r:02x}{g:02x}{b:02x};--lk-on-brand:{on}}}\n")
 }
 
+/// A moment as the pages show it: `2026-12-07 04:16 UTC`.
+pub fn when(t: crate::core::clock::UnixTime) -> String {
+    match time::OffsetDateTime::from_unix_timestamp(t) {
+        Ok(d) => format!(
+            "{}-{:02}-{:02} {:02}:{:02} UTC",
+            d.year(),
+            u8::from(d.month()),
+            d.day(),
+            d.hour(),
+            d.minute()
+        ),
+        Err(_) => String::new(),
+    }
+}
+
 /// The headers every HTML page carries, and the redirects between pages
 /// too. `csp` is the pages' ([`Pages::csp`]); a redirect has no content
 /// and gets the strictest one.
@@ -532,8 +594,8 @@ mod tests {
         let pages = Pages::new(&ThemeFiles::default(), &brand).unwrap();
         assert_eq!(
             pages.csp().to_str().unwrap(),
-            "default-src 'none'; style-src 'self'; img-src 'self' https://cdn.example.com; \
-             base-uri 'none'; frame-ancestors 'none'"
+            "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; \
+             img-src 'self' https://cdn.example.com; base-uri 'none'; frame-ancestors 'none'"
         );
     }
 }

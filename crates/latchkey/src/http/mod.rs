@@ -14,6 +14,7 @@ mod body;
 mod browser;
 mod client_addr;
 mod client_auth;
+mod console;
 mod cookies;
 mod cors;
 mod device;
@@ -92,7 +93,13 @@ pub const ROUTES: &[&str] = &[
     paths::ACCOUNT_PASSWORD,
     paths::ACCOUNT_SIGN_OUT,
     paths::ACCOUNT_REVOKE_CONSENT,
+    paths::ACCOUNT_PASSKEYS,
+    paths::ACCOUNT_PASSKEYS_OPTIONS,
+    paths::ACCOUNT_PASSKEYS_REMOVE,
+    paths::LOGIN_PASSKEY,
+    paths::LOGIN_PASSKEY_OPTIONS,
     html::STYLESHEET_PATH,
+    paths::PASSKEYS_SCRIPT,
     "/health/live",
     "/health/ready",
     "/metrics",
@@ -108,6 +115,23 @@ pub const ROUTES: &[&str] = &[
     admin::paths::KEYS_ROTATE,
     admin::paths::AUDIT,
     admin::paths::OPENAPI,
+    console::paths::HOME,
+    console::paths::SIGN_IN,
+    console::paths::CALLBACK,
+    console::paths::SIGN_OUT,
+    console::paths::CLIENTS,
+    console::paths::CLIENT_NEW,
+    console::paths::CLIENT,
+    console::paths::CLIENT_DELETE,
+    console::paths::CLIENT_SECRET,
+    console::paths::USERS,
+    console::paths::USER_NEW,
+    console::paths::USER,
+    console::paths::USER_DELETE,
+    console::paths::USER_SESSIONS,
+    console::paths::KEYS,
+    console::paths::KEYS_ROTATE,
+    console::paths::AUDIT,
 ];
 
 /// The pages for `settings` (brand, theme, catalogues), every page
@@ -189,6 +213,24 @@ pub fn router_with_pages(app: AppState, pages: Arc<Pages>) -> Router {
             paths::ACCOUNT_REVOKE_CONSENT,
             post(pages::account::revoke_consent),
         )
+        .route(
+            paths::ACCOUNT_PASSKEYS,
+            get(pages::passkeys::get).post(pages::passkeys::register),
+        )
+        .route(
+            paths::ACCOUNT_PASSKEYS_OPTIONS,
+            post(pages::passkeys::options),
+        )
+        .route(
+            paths::ACCOUNT_PASSKEYS_REMOVE,
+            post(pages::passkeys::remove),
+        )
+        .route(paths::LOGIN_PASSKEY, post(pages::passkeys::login))
+        .route(
+            paths::LOGIN_PASSKEY_OPTIONS,
+            post(pages::passkeys::login_options),
+        )
+        .route(paths::PASSKEYS_SCRIPT, get(assets::script))
         .route(paths::USERINFO, get(oidc::userinfo).post(oidc::userinfo))
         .route(paths::LOGOUT, get(oidc::logout_get).post(oidc::logout_post))
         .route(html::STYLESHEET_PATH, get(assets::stylesheet))
@@ -228,6 +270,38 @@ pub fn router_with_pages(app: AppState, pages: Arc<Pages>) -> Router {
         .route(admin::paths::KEYS_ROTATE, post(admin::rotate_keys))
         .route(admin::paths::AUDIT, get(admin::list_audit))
         .route(admin::paths::OPENAPI, get(admin::openapi))
+        .route(console::paths::HOME, get(console::dashboard))
+        .route(console::paths::SIGN_IN, get(console::sign_in))
+        .route(console::paths::CALLBACK, get(console::callback))
+        .route(console::paths::SIGN_OUT, post(console::sign_out))
+        .route(
+            console::paths::CLIENTS,
+            get(console::clients).post(console::clients_create),
+        )
+        .route(console::paths::CLIENT_NEW, get(console::client_new))
+        .route(
+            console::paths::CLIENT,
+            get(console::client_get).post(console::client_post),
+        )
+        .route(console::paths::CLIENT_DELETE, post(console::client_delete))
+        .route(console::paths::CLIENT_SECRET, post(console::client_rotate))
+        .route(
+            console::paths::USERS,
+            get(console::users).post(console::users_create),
+        )
+        .route(console::paths::USER_NEW, get(console::user_new))
+        .route(
+            console::paths::USER,
+            get(console::user_get).post(console::user_post),
+        )
+        .route(console::paths::USER_DELETE, post(console::user_delete))
+        .route(
+            console::paths::USER_SESSIONS,
+            post(console::user_revoke_sessions),
+        )
+        .route(console::paths::KEYS, get(console::keys))
+        .route(console::paths::KEYS_ROTATE, post(console::keys_rotate))
+        .route(console::paths::AUDIT, get(console::audit))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(metrics::metrics))

@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, header};
+use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
@@ -19,28 +19,10 @@ use crate::core::oidc::{self, LogoutTarget};
 use crate::core::params::Params;
 use crate::core::revocation::PresentedToken;
 
-/// The access token of the `Authorization` header and its scheme: `Bearer`
-/// (RFC 6750 §2.1) or `DPoP` (RFC 9449 §7.1).
-fn access_token(headers: &HeaderMap) -> Option<(Scheme, &str)> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
-    if token.is_empty() {
-        return None;
-    }
-    if scheme.eq_ignore_ascii_case("bearer") {
-        Some((Scheme::Bearer, token))
-    } else if scheme.eq_ignore_ascii_case("dpop") {
-        Some((Scheme::Dpop, token))
-    } else {
-        None
-    }
-}
-
 /// `GET, POST /v1/userinfo`: `sub` and the claims of the granted scopes.
 pub async fn userinfo(State(app): State<AppState>, method: Method, headers: HeaderMap) -> Response {
     let proof = dpop::proof_header(&headers);
-    let found = access_token(&headers);
+    let found = dpop::access_token(&headers);
     let presented = found.map(|(scheme, token)| match scheme {
         Scheme::Bearer => PresentedToken::Bearer(token),
         Scheme::Dpop => PresentedToken::Dpop {

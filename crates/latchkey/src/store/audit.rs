@@ -61,16 +61,15 @@ impl AuditStore for Store {
     }
 
     async fn search_audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>> {
-        let (after_at, after_id) = query.after.clone().unwrap_or((i64::MIN, String::new()));
-        let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT id, at, kind, actor, user_id, client_id, address, outcome, detail \
-             FROM audit_events \
-             WHERE ($1 IS NULL OR kind = $1) AND at >= $2 AND at <= $3 \
-             AND ($4 IS NULL OR user_id = $4 OR actor = $5) \
-             AND ($6 IS NULL OR client_id = $6 OR actor = $7) \
-             AND (at > $8 OR (at = $8 AND id > $9)) \
-             ORDER BY at, id LIMIT $10",
-        )
+        // Newest first walks down from the cursor: with no cursor, from
+        // beyond any time (no event is at i64::MAX).
+        let (sql, start) = if query.newest_first {
+            (SEARCH_NEWEST_FIRST, i64::MAX)
+        } else {
+            (SEARCH_OLDEST_FIRST, i64::MIN)
+        };
+        let (after_at, after_id) = query.after.clone().unwrap_or((start, String::new()));
+        let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(sql)
         .bind(query.kind.as_deref())
         .bind(query.since.unwrap_or(i64::MIN))
         .bind(query.until.unwrap_or(i64::MAX))
@@ -97,6 +96,23 @@ impl AuditStore for Store {
         .await
     }
 }
+
+const SEARCH_OLDEST_FIRST: &str = "SELECT id, at, kind, actor, user_id, client_id, address, outcome, detail \
+     FROM audit_events \
+     WHERE ($1 IS NULL OR kind = $1) AND at >= $2 AND at <= $3 \
+     AND ($4 IS NULL OR user_id = $4 OR actor = $5) \
+     AND ($6 IS NULL OR client_id = $6 OR actor = $7) \
+     AND (at > $8 OR (at = $8 AND id > $9)) \
+     ORDER BY at, id LIMIT $10";
+
+/// The same, newest first: the cursor names the last (oldest) row seen.
+const SEARCH_NEWEST_FIRST: &str = "SELECT id, at, kind, actor, user_id, client_id, address, outcome, detail \
+     FROM audit_events \
+     WHERE ($1 IS NULL OR kind = $1) AND at >= $2 AND at <= $3 \
+     AND ($4 IS NULL OR user_id = $4 OR actor = $5) \
+     AND ($6 IS NULL OR client_id = $6 OR actor = $7) \
+     AND (at < $8 OR (at = $8 AND id < $9)) \
+     ORDER BY at DESC, id DESC LIMIT $10";
 
 fn row_to_event(
     (id, at, kind, actor, user_id, client_id, address, outcome, detail): Row,

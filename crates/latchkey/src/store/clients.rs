@@ -158,7 +158,8 @@ impl ClientStore for Store {
                 "UPDATE clients SET name = $1, secret_hash = $2, first_party = $3, redirect_uris = $4, \
                  post_logout_redirect_uris = $5, grant_types = $6, scopes = $7, audiences = $8, \
                  token_delivery = $9, allowed_origins = $10, previous_secret_hash = $11, \
-                 previous_secret_expires_at = $12 WHERE id = $13",
+                 previous_secret_expires_at = $12, policy = $13, backchannel_logout_uri = $14 \
+                 WHERE id = $15",
             )
             .bind(&c.name)
             .bind(c.secret_hash.as_ref().map(SecretHash::as_str))
@@ -172,6 +173,8 @@ impl ClientStore for Store {
             .bind(list_to_text(&c.allowed_origins))
             .bind(c.previous_secret.as_ref().map(|p| p.hash.as_str()))
             .bind(c.previous_secret.as_ref().map(|p| p.expires_at))
+            .bind(c.policy.to_stored())
+            .bind(&c.backchannel_logout_uri)
             .bind(c.id.as_str())
             .execute(&mut *tx)
             .await?

@@ -22,6 +22,7 @@ mod group;
 mod keys;
 mod outbox;
 mod par;
+mod passkeys;
 mod ratelimit;
 mod refresh;
 mod registration;

@@ -160,8 +160,10 @@ both_backends! {
         let csp = login.headers["content-security-policy"].to_str().unwrap();
         assert_eq!(
             csp,
-            "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'"
+            "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; \
+             img-src 'self'; base-uri 'none'; frame-ancestors 'none'"
         );
+        assert!(!login.body.contains("<script>"), "no inline script: {}", login.body);
         let css = srv.http.get(srv.url(&stylesheet_url(&login))).send().await.unwrap();
         assert_eq!(css.status(), 200);
         let body = css.text().await.unwrap();
@@ -356,6 +358,8 @@ fn the_documented_example_theme_works() {
         request_id: "r",
         username: "",
         error: None,
+        passkeys: true,
+        passkey_error: None,
         return_to: "",
         register_href: None,
     };

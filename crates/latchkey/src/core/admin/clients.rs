@@ -7,7 +7,7 @@ use super::{Admin, Page, PageRequest};
 use crate::core::audit::{AuditStore, Kind};
 use crate::core::clients::{
     Client, ClientId, ClientKeys, ClientPolicy, ClientStore, GrantType, NewClient, PreviousSecret,
-    Profile, TokenDelivery, normalize_origins,
+    Profile, TokenDelivery, normalize_origins, validate_backchannel_logout_uri,
 };
 use crate::core::error::{Error, Result};
 use crate::core::scope::Scope;
@@ -229,6 +229,14 @@ pub struct ClientPatch {
     pub audiences: Option<Vec<String>>,
     pub allowed_origins: Option<Vec<String>>,
     pub token_delivery: Option<Delivery>,
+    /// Every token request must carry a DPoP proof (RFC 9449).
+    pub require_dpop: Option<bool>,
+    /// Authorization requests only by PAR (RFC 9126).
+    pub require_par: Option<bool>,
+    /// Where logout tokens go (OIDC Back-Channel Logout 1.0); the empty
+    /// string removes it.
+    #[schema(max_length = 2000)]
+    pub backchannel_logout_uri: Option<String>,
 }
 
 /// A rotated secret: the new one, shown once, and until when the old one
@@ -421,6 +429,31 @@ impl<S: ClientStore + AuditStore> Admin<'_, S> {
             c.token_delivery = v.into();
             changed.push("token_delivery");
         }
+        if let Some(v) = patch.require_dpop {
+            c.policy.require_dpop = v;
+            changed.push("require_dpop");
+        }
+        if let Some(v) = patch.require_par {
+            c.policy.require_par = v;
+            changed.push("require_par");
+        }
+        if let Some(v) = patch.backchannel_logout_uri {
+            // Characters, as the document's maxLength counts them.
+            if v.chars().count() > 2000 {
+                return Err(Error::invalid_request(
+                    "backchannel_logout_uri: at most 2000 characters",
+                ));
+            }
+            let v = v.trim();
+            c.backchannel_logout_uri = if v.is_empty() {
+                None
+            } else {
+                validate_backchannel_logout_uri(v)
+                    .map_err(|e| prefixed("backchannel_logout_uri", e))?;
+                Some(v.to_owned())
+            };
+            changed.push("backchannel_logout_uri");
+        }
         c.check_registration()?;
         if !self.store.update_client(&c).await? {
             return Err(Error::NotFound(format!("no client with id {id:?}").into()));
@@ -477,5 +510,13 @@ impl<S: ClientStore + AuditStore> Admin<'_, S> {
             client_secret: secret,
             previous_secret_expires_at: c.previous_secret.as_ref().map(|p| p.expires_at),
         })
+    }
+}
+
+/// Names the field an `invalid_request` is about.
+fn prefixed(field: &str, e: Error) -> Error {
+    match e.description().map(|d| d.into_owned()) {
+        Some(d) => Error::invalid_request(format!("{field}: {d}")),
+        None => e,
     }
 }

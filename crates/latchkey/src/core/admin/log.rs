@@ -17,6 +17,8 @@ pub struct AuditFilters {
     pub user: Option<String>,
     /// The event's actor or subject is this client id.
     pub client: Option<String>,
+    /// Newest first (the console); the API and the CLI list oldest first.
+    pub newest_first: bool,
 }
 
 fn nonempty(v: Option<String>, field: &str) -> Result<Option<String>> {
@@ -56,6 +58,7 @@ impl<S: AuditStore> Admin<'_, S> {
                 client: nonempty(filters.client, "client")?,
                 after: page.after()?,
                 limit: limit + 1,
+                newest_first: filters.newest_first,
             })
             .await?;
         Ok(Page::from_rows(rows, limit, |e| (e.at, e.id.clone())))

@@ -10,6 +10,7 @@
 //! sees an item twice, whatever is inserted meanwhile.
 
 mod clients;
+pub mod console;
 mod keys;
 mod log;
 mod users;
@@ -30,11 +31,13 @@ use super::audit::{AuditEvent, AuditStore, Kind, Outcome, write_now};
 use super::clients::ClientId;
 use super::clock::UnixTime;
 use super::deny_list::DenyListStore;
+use super::dpop::DpopReplayStore;
 use super::error::{Error, Result};
-use super::revocation;
+use super::revocation::{self, PresentedToken};
 use super::scope;
 use super::settings::Settings;
 use super::users::{ADMIN_ROLE, UserId, UserStore};
+use latchkey_proto::AccessTokenClaims;
 
 /// Who makes a change: recorded as the audit event's actor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,17 +67,37 @@ pub fn admin_audience(settings: &Settings) -> String {
 }
 
 /// Checks the access token of an admin API request: a JWT this latchkey
-/// issued (signature, expiry, deny list), for the audience
-/// `<issuer>/admin` (else `invalid_token`, 401), with the scope
-/// `latchkey:admin` (else `insufficient_scope`, 403). A user's token
+/// issued (signature, expiry, deny list), presented as its binding says
+/// (a DPoP-bound token only as `Authorization: DPoP` with a proof for this
+/// request, RFC 9449 §7.1; see `revocation::verify_presented_token`), for
+/// the audience `<issuer>/admin` (else `invalid_token`, 401), with the
+/// scope `latchkey:admin` (else `insufficient_scope`, 403). A user's token
 /// also needs its user to exist, be enabled and still hold the role
 /// `admin` now, not only when the token was minted.
+pub async fn authenticate_request<S: DenyListStore + UserStore + DpopReplayStore>(
+    auth: &Authority<S>,
+    presented: Option<PresentedToken<'_>>,
+    method: &str,
+    url: &str,
+) -> Result<Actor> {
+    let presented = presented.ok_or_else(|| Error::InvalidToken("no access token".into()))?;
+    let claims = revocation::verify_presented_token(auth, presented, method, url).await?;
+    admit(auth, &claims).await
+}
+
+/// [`authenticate_request`] for a Bearer token minted in this process (the
+/// console redeems its code in-process: there is no request to bind to).
 pub async fn authenticate<S: DenyListStore + UserStore>(
     auth: &Authority<S>,
     bearer: Option<&str>,
 ) -> Result<Actor> {
     let token = bearer.ok_or_else(|| Error::InvalidToken("no access token".into()))?;
     let claims = revocation::verify_access_token(auth, token).await?;
+    admit(auth, &claims).await
+}
+
+/// The audience, scope and role checks of an admin token.
+async fn admit<S: UserStore>(auth: &Authority<S>, claims: &AccessTokenClaims) -> Result<Actor> {
     if !claims.aud.contains(&admin_audience(&auth.settings)) {
         return Err(Error::InvalidToken(
             "the access token is not for the admin API".into(),
@@ -88,7 +111,7 @@ pub async fn authenticate<S: DenyListStore + UserStore>(
     // A client_credentials token names the client as its subject and has
     // no roles; every user token carries roles.
     if claims.roles.is_none() && claims.sub == claims.client_id {
-        return Ok(Actor::Client(ClientId::new(claims.sub)));
+        return Ok(Actor::Client(ClientId::new(claims.sub.clone())));
     }
     let user = auth
         .store

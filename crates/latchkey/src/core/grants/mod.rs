@@ -4,7 +4,7 @@
 //! checked against the grant type it was registered for; then one module per
 //! grant validates the grant and asks `tokens` to mint.
 
-mod authorization_code;
+pub mod authorization_code;
 mod client_credentials;
 mod device_code;
 pub mod password;

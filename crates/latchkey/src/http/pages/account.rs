@@ -12,7 +12,6 @@ use crate::core::accounts::{
     self, ChangeOutcome, Overview, RegisterOutcome, Registration, ResetOutcome, SignOutTarget,
 };
 use crate::core::clients::ClientId;
-use crate::core::clock::UnixTime;
 use crate::core::csrf::FormScope;
 use crate::core::discovery::paths;
 use crate::core::error::Error;
@@ -154,20 +153,7 @@ impl View for AccountView<'_> {
     const TEMPLATE: &'static str = "account.html";
 }
 
-/// A moment as the pages show it: `2026-12-07 04:16 UTC`.
-pub fn when(t: UnixTime) -> String {
-    match time::OffsetDateTime::from_unix_timestamp(t) {
-        Ok(d) => format!(
-            "{}-{:02}-{:02} {:02}:{:02} UTC",
-            d.year(),
-            u8::from(d.month()),
-            d.day(),
-            d.hour(),
-            d.minute()
-        ),
-        Err(_) => String::new(),
-    }
-}
+pub use crate::http::html::when;
 
 /// `/login`, for a pending request if any.
 fn login_href(request_id: &str) -> String {

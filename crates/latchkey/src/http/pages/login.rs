@@ -13,6 +13,7 @@ use crate::core::discovery::paths;
 use crate::core::error::Error;
 use crate::core::login::{self, AfterLogin, LoginAttempt, LoginOutcome, LoginPrompt};
 use crate::core::params::Params;
+use crate::core::passkeys;
 use crate::core::secret::Secret;
 use crate::core::sessions::Session;
 use crate::http::AppState;
@@ -31,7 +32,7 @@ pub const WRONG_PASSWORD: &str = "login.wrong_password";
 pub const UNVERIFIED: &str = "login.unverified";
 
 /// The link to `/register` while registration is open.
-fn register_href(app: &AppState, request_id: &str) -> Option<String> {
+pub fn register_href(app: &AppState, request_id: &str) -> Option<String> {
     if !accounts::registration_open(app.settings()) {
         return None;
     }
@@ -54,6 +55,11 @@ pub struct LoginView<'a> {
     pub username: &'a str,
     /// A catalogue key.
     pub error: Option<&'static str>,
+    /// Whether to offer "Sign in with a passkey" (the issuer's host is a
+    /// domain: `core::passkeys::available`).
+    pub passkeys: bool,
+    /// A catalogue key: why a passkey did not sign the user in.
+    pub passkey_error: Option<&'static str>,
     /// Where to go after a login outside an authorization request (the
     /// device page); see `core::login::return_to`.
     pub return_to: &'a str,
@@ -117,6 +123,8 @@ pub async fn get(
                 request_id,
                 username: login_hint.as_deref().unwrap_or(""),
                 error: None,
+                passkeys: passkeys::available(app.settings()),
+                passkey_error: None,
                 return_to,
                 register_href: register_href(&app, request_id),
             },
@@ -178,6 +186,8 @@ pub async fn post(
                 } else {
                     WRONG_PASSWORD
                 }),
+                passkeys: passkeys::available(app.settings()),
+                passkey_error: None,
                 return_to: login::return_to(form.return_to.as_deref()).unwrap_or(""),
                 register_href: register_href(&app, &form.request_id),
             },

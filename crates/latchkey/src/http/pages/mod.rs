@@ -53,6 +53,7 @@ pub mod account;
 pub mod consent;
 pub mod device;
 pub mod login;
+pub mod passkeys;
 
 use axum::response::Response;
 
@@ -148,6 +149,8 @@ pub fn samples() -> Vec<Sample> {
             request_id: "r",
             username: SAMPLE_EMAIL,
             error: Some(login::WRONG_PASSWORD),
+            passkeys: true,
+            passkey_error: Some(passkeys::PASSKEY_FAILED),
             return_to: "/device",
             register_href: Some("/register?request=r".into()),
         }),
@@ -157,6 +160,8 @@ pub fn samples() -> Vec<Sample> {
             request_id: "",
             username: SAMPLE_EMAIL,
             error: Some(login::UNVERIFIED),
+            passkeys: false,
+            passkey_error: None,
             return_to: "",
             register_href: None,
         }),
@@ -166,6 +171,8 @@ pub fn samples() -> Vec<Sample> {
             request_id: "",
             username: "",
             error: None,
+            passkeys: false,
+            passkey_error: None,
             return_to: "",
             register_href: None,
         }),
@@ -197,6 +204,7 @@ pub fn samples() -> Vec<Sample> {
         }));
     }
     out.extend(account_samples());
+    out.extend(super::console::samples());
     for (heading, message) in MESSAGES {
         out.push(Sample::of(&MessageView {
             heading,
@@ -310,6 +318,36 @@ fn account_samples() -> Vec<Sample> {
         min_length: 8,
         second_factors: None,
     }));
+    for (notice, error) in [
+        (Some("passkeys.added"), Some("passkeys.failed_register")),
+        (Some("passkeys.removed"), Some("passkeys.duplicate")),
+    ] {
+        out.push(Sample::of(&passkeys::PasskeysView {
+            passkeys: vec![
+                passkeys::PasskeyLine {
+                    id: "zz".into(),
+                    name: SAMPLE_CLIENT.into(),
+                    created_at: "2026-12-07 04:16 UTC".into(),
+                    last_used_at: Some("2026-12-07 04:16 UTC".into()),
+                },
+                passkeys::PasskeyLine {
+                    id: "zy".into(),
+                    name: SAMPLE_EMAIL.into(),
+                    created_at: "2026-12-07 04:16 UTC".into(),
+                    last_used_at: None,
+                },
+            ],
+            csrf_token: "t",
+            notice,
+            error,
+        }));
+    }
+    out.push(Sample::of(&passkeys::PasskeysView {
+        passkeys: Vec::new(),
+        csrf_token: "t",
+        notice: None,
+        error: None,
+    }));
     out
 }
 
@@ -391,6 +429,8 @@ mod tests {
                 request_id: "r",
                 username: "",
                 error: None,
+                passkeys: false,
+                passkey_error: None,
                 return_to: "",
                 register_href: None,
             },

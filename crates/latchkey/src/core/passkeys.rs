@@ -31,12 +31,12 @@ use webauthn_rs::prelude::{
     RequestChallengeResponse, Url, Uuid, Webauthn, WebauthnBuilder,
 };
 
-use super::mfa::{Amr, Method};
 use super::Authority;
 use super::authorize::{self, AuthorizeStores};
 use super::clock::UnixTime;
 use super::error::{Error, Result};
 use super::login::{self, AfterLogin, LoginOutcome};
+use super::mfa::{Amr, Method};
 use super::secret::{self, Secret, SecretHash};
 use super::sessions::{self, Session, SessionStore};
 use super::settings::Settings;

@@ -350,6 +350,7 @@ pub async fn access<S: UserStore>(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::core::mfa::Amr;
     use crate::core::secret::{SecretHash, ServerKey};
 
     fn session(user: &str, id: &str) -> Session {
@@ -360,7 +361,19 @@ mod tests {
             created_at: 0,
             idle_expires_at: 10_000,
             expires_at: 10_000,
+            amr: Amr::password(),
         }
+    }
+
+    #[test]
+    fn mfa_required_admits_only_a_two_factor_session() {
+        let mut settings = Settings::default();
+        let mut s = session("u-1", "s1");
+        assert!(second_factor_satisfied(&settings, &s));
+        settings.mfa = MfaPolicy::Required;
+        assert!(!second_factor_satisfied(&settings, &s));
+        s.amr = Amr::password().with_second([crate::core::mfa::Method::Otp]);
+        assert!(second_factor_satisfied(&settings, &s));
     }
 
     #[test]

@@ -53,8 +53,8 @@ pub mod account;
 pub mod consent;
 pub mod device;
 pub mod login;
-pub mod passkeys;
 pub mod mfa;
+pub mod passkeys;
 
 use axum::response::Response;
 

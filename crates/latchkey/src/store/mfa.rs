@@ -273,6 +273,8 @@ impl MfaStore for Store {
                 "DELETE FROM mfa_totp WHERE user_id = $1",
                 "DELETE FROM mfa_recovery_codes WHERE user_id = $1",
                 "DELETE FROM mfa_challenges WHERE user_id = $1",
+                // A lost phone may hold a passkey too (migrations/0065).
+                "DELETE FROM passkeys WHERE user_id = $1",
             ] {
                 n += sqlx::query(sql)
                     .bind(user_id.as_str())

@@ -4,6 +4,7 @@
 //! ceremony state (taken once, by the browser that started it only, purged
 //! when expired).
 
+use latchkey::core::mfa::MfaStore as _;
 use latchkey::core::passkeys::{Ceremony, CeremonyKind, PasskeyStore as _, StoredPasskey};
 use latchkey::core::secret::SecretHash;
 use latchkey::core::users::{NewUser, User, UserStore as _};
@@ -145,5 +146,22 @@ both_backends! {
             .await
             .unwrap()
             .is_some());
+    }
+}
+
+both_backends! {
+    /// `latchkey user reset-mfa` (the store's `reset_mfa`) removes the
+    /// user's passkeys with the other second factors, and no one else's.
+    async fn reset_mfa_removes_passkeys(db) {
+        let store = db.store().await;
+        let ann = user(&store, "ann@example.com").await;
+        let bob = user(&store, "bob@example.com").await;
+        assert!(store.insert_passkey(&passkey(&ann, "p1", "cred-1", 10)).await.unwrap());
+        assert!(store.insert_passkey(&passkey(&bob, "p2", "cred-2", 20)).await.unwrap());
+
+        assert!(store.reset_mfa(&ann.id).await.unwrap());
+        assert!(store.list_passkeys(&ann.id).await.unwrap().is_empty());
+        assert_eq!(store.list_passkeys(&bob.id).await.unwrap().len(), 1);
+        assert!(!store.reset_mfa(&ann.id).await.unwrap());
     }
 }

@@ -58,6 +58,10 @@ pub mod paths {
     pub const PASSKEYS_SCRIPT: &str = "/assets/passkeys.js";
     /// The second step of a sign-in (docs/mfa.md).
     pub const LOGIN_MFA_PAGE: &str = "/login/mfa";
+    /// The second step by a passkey (the `/login/mfa` page's passkey form).
+    pub const LOGIN_MFA_PASSKEY: &str = "/login/mfa/passkey";
+    /// Starts that ceremony: the options for `navigator.credentials.get`.
+    pub const LOGIN_MFA_PASSKEY_OPTIONS: &str = "/login/mfa/passkey/options";
     /// The second step of `/v1/signin`.
     pub const SIGNIN_MFA: &str = "/v1/signin/mfa";
     /// Enrolling (and removing) a TOTP authenticator.

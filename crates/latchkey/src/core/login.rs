@@ -298,7 +298,7 @@ pub enum MfaOutcome {
 
 /// The live challenge `challenge_id` of this browser, with its user (if
 /// still enabled) and the name of the client its request is for.
-async fn load_challenge<S: AuthorizeStores + MfaStore>(
+pub(crate) async fn load_challenge<S: AuthorizeStores + MfaStore>(
     auth: &Authority<S>,
     challenge_id: &str,
     browser: Option<&str>,

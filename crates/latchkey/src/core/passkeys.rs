@@ -35,8 +35,8 @@ use super::Authority;
 use super::authorize::{self, AuthorizeStores};
 use super::clock::UnixTime;
 use super::error::{Error, Result};
-use super::login::{self, AfterLogin, LoginOutcome};
-use super::mfa::{Amr, Method};
+use super::login::{self, AfterLogin, LoginOutcome, MfaOutcome};
+use super::mfa::{Amr, Method, MfaStore};
 use super::secret::{self, Secret, SecretHash};
 use super::sessions::{self, Session, SessionStore};
 use super::settings::Settings;
@@ -623,6 +623,57 @@ pub async fn sign_in<S: AuthorizeStores + PasskeyStores + SessionStore>(
         },
     };
     Ok(LoginOutcome::SignedIn { session: id, next })
+}
+
+/// A passkey as the second step of a sign-in (`/login/mfa`, docs/mfa.md):
+/// the assertion must be by a passkey of the challenge's own user; then the
+/// challenge is taken and the browser signed in with `pwd` and the key's
+/// `hwk`/`swk`, `user` and `mfa`. Another user's passkey, or a failed
+/// assertion, is refused like a wrong code (the form again).
+pub async fn second_factor<S>(
+    auth: &Authority<S>,
+    browser: &str,
+    previous: Option<&str>,
+    challenge_id: &str,
+    ceremony: &str,
+    credential: &str,
+) -> Result<MfaOutcome>
+where
+    S: PasskeyStores + AuthorizeStores + SessionStore + MfaStore,
+{
+    let Some((ch, user, client_name)) =
+        login::load_challenge(auth, challenge_id, Some(browser)).await?
+    else {
+        return Ok(MfaOutcome::Expired);
+    };
+    let key = match finish_authentication(auth, browser, ceremony, credential).await? {
+        Ok(a) if a.user.id == user.id => Method::parse(a.method).unwrap_or(Method::Hwk),
+        other => {
+            match other {
+                Err(why) => tracing::info!(reason = ?why, "passkey second factor refused"),
+                Ok(_) => tracing::info!("passkey second factor refused: another user's passkey"),
+            }
+            return Ok(MfaOutcome::Refused {
+                client_name,
+                factors: auth.store.second_factors(&user.id).await?,
+            });
+        }
+    };
+    Ok(
+        match login::finish_challenge(
+            auth,
+            browser,
+            previous,
+            challenge_id,
+            &ch,
+            &[key, Method::User],
+        )
+        .await?
+        {
+            Some((session, next)) => MfaOutcome::SignedIn { session, next },
+            None => MfaOutcome::Expired,
+        },
+    )
 }
 
 #[cfg(test)]

@@ -242,6 +242,14 @@ pub fn router_with_pages(app: AppState, pages: Arc<Pages>) -> Router {
             paths::LOGIN_PASSKEY_OPTIONS,
             post(pages::passkeys::login_options),
         )
+        .route(
+            paths::LOGIN_MFA_PASSKEY,
+            post(pages::passkeys::second_factor),
+        )
+        .route(
+            paths::LOGIN_MFA_PASSKEY_OPTIONS,
+            post(pages::passkeys::second_factor_options),
+        )
         .route(paths::PASSKEYS_SCRIPT, get(assets::script))
         .route(paths::USERINFO, get(oidc::userinfo).post(oidc::userinfo))
         .route(paths::LOGOUT, get(oidc::logout_get).post(oidc::logout_post))

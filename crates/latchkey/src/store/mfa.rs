@@ -40,12 +40,12 @@ struct TotpRow {
 
 impl MfaStore for Store {
     async fn second_factors(&self, user_id: &UserId) -> Result<SecondFactors> {
-        // One row, whatever the user has. The passkeys' table adds its
-        // count as a third column here.
-        let (totp, codes): (i64, i64) = on_pool!(self, pool => sqlx::query_as(
+        // One row, whatever the user has.
+        let (totp, codes, passkeys): (i64, i64, i64) = on_pool!(self, pool => sqlx::query_as(
             "SELECT \
                (SELECT COUNT(*) FROM mfa_totp WHERE user_id = $1 AND confirmed), \
-               (SELECT COUNT(*) FROM mfa_recovery_codes WHERE user_id = $1 AND used_at IS NULL)",
+               (SELECT COUNT(*) FROM mfa_recovery_codes WHERE user_id = $1 AND used_at IS NULL), \
+               (SELECT COUNT(*) FROM passkeys WHERE user_id = $1)",
         )
         .bind(user_id.as_str())
         .fetch_one(pool)
@@ -54,7 +54,7 @@ impl MfaStore for Store {
         Ok(SecondFactors {
             totp: totp > 0,
             recovery_codes: u32::try_from(codes).unwrap_or(u32::MAX),
-            passkeys: 0,
+            passkeys: u32::try_from(passkeys).unwrap_or(u32::MAX),
         })
     }
 

@@ -229,6 +229,33 @@ async fn register_sign_in_and_refuse_a_clone_in_a_browser() {
     let tokens = redeem(&srv, &base, &app.id, &verifier, &callback).await;
     let id_token = claims(tokens["id_token"].as_str().unwrap());
     assert_eq!(id_token["sub"], user_id.as_str());
+    // A passkey with user verification is two factors (RFC 8176).
+    assert_eq!(id_token["acr"], "2", "{id_token}");
+    let amr = id_token["amr"].to_string();
+    for m in ["\"user\"", "\"mfa\""] {
+        assert!(amr.contains(m), "{amr}");
+    }
+    assert!(amr.contains("\"hwk\"") || amr.contains("\"swk\""), "{amr}");
+    assert!(!amr.contains("\"pwd\""), "{amr}");
+
+    // Step 3b: the password alone no longer signs this user in: the second
+    // step asks for the passkey, and the ID token says both were used.
+    b.delete_all_cookies().await.unwrap();
+    let (url, verifier) = authorize_url(&base, &app.id);
+    b.goto(&url).await.unwrap();
+    expect_url(b, &format!("{base}/login")).await;
+    password_login(b, "pia@example.com").await;
+    expect_url(b, &format!("{base}/login/mfa")).await;
+    expect_text(b, "Use a passkey").await;
+    click(b, "#passkey-mfa button").await;
+    let callback = expect_url(b, &format!("{base}/callback")).await;
+    let tokens = redeem(&srv, &base, &app.id, &verifier, &callback).await;
+    let id_token = claims(tokens["id_token"].as_str().unwrap());
+    assert_eq!(id_token["acr"], "2", "{id_token}");
+    let amr = id_token["amr"].to_string();
+    for m in ["\"pwd\"", "\"user\"", "\"mfa\""] {
+        assert!(amr.contains(m), "{amr}");
+    }
 
     // The page lists when the passkey was last used.
     b.goto(&format!("{base}/account/passkeys")).await.unwrap();

@@ -51,7 +51,7 @@ impl View for MfaView<'_> {
 }
 
 impl<'a> MfaView<'a> {
-    fn new(
+    pub(crate) fn new(
         client_name: Option<&'a str>,
         csrf_token: &'a str,
         challenge: &'a str,

@@ -12,11 +12,12 @@ use serde::Serialize;
 
 use super::account::when;
 use super::login::{LoginView, register_href};
+use super::mfa::MfaView;
 use super::{expired, login_next, to_second_factor};
 use crate::core::csrf::FormScope;
 use crate::core::discovery::paths;
 use crate::core::error::Error;
-use crate::core::login::{self, LoginOutcome};
+use crate::core::login::{self, LoginOutcome, MfaOutcome};
 use crate::core::params::Params;
 use crate::core::passkeys::{self, PasskeyLogin, Registered, Started};
 use crate::core::sessions::Session;
@@ -329,6 +330,100 @@ pub async fn login(State(app): State<AppState>, submitted: CsrfForm<LoginForm>) 
             },
         ),
         Ok(LoginOutcome::Expired) => expired(locale),
+        Err(e) => PageError(e, locale.clone()).into_response(),
+    }
+}
+
+// --- the passkey as the second step (`/login/mfa`) ---------------------------
+
+/// The start of a passkey second step: the `/login/mfa` page's CSRF token,
+/// bound to its challenge.
+pub struct MfaStartForm;
+
+impl PageForm for MfaStartForm {
+    fn csrf_scope<'a>(params: &'a Params, _: Option<&'a Session>) -> Option<FormScope<'a>> {
+        Some(FormScope::Challenge(params.get("challenge").unwrap_or("")))
+    }
+
+    fn from_params(_: &Params) -> Result<Self, Error> {
+        Ok(MfaStartForm)
+    }
+}
+
+pub async fn second_factor_options(
+    State(app): State<AppState>,
+    submitted: CsrfForm<MfaStartForm>,
+) -> Response {
+    match passkeys::start_authentication(&app, submitted.browser()).await {
+        Ok(s) => started(&s),
+        Err(e) => PageError(e, submitted.locale.clone()).into_response(),
+    }
+}
+
+/// The posted passkey second step. No `Debug`: it carries the assertion.
+pub struct MfaPasskeyForm {
+    challenge: String,
+    ceremony: String,
+    credential: String,
+    csrf_token: String,
+}
+
+impl PageForm for MfaPasskeyForm {
+    fn csrf_scope<'a>(params: &'a Params, _: Option<&'a Session>) -> Option<FormScope<'a>> {
+        Some(FormScope::Challenge(params.get("challenge").unwrap_or("")))
+    }
+
+    fn from_params(params: &Params) -> Result<Self, Error> {
+        let field = |name| params.get(name).unwrap_or("").to_owned();
+        Ok(MfaPasskeyForm {
+            challenge: field("challenge"),
+            ceremony: field("ceremony"),
+            credential: field("credential"),
+            csrf_token: field("csrf_token"),
+        })
+    }
+}
+
+pub async fn second_factor(
+    State(app): State<AppState>,
+    submitted: CsrfForm<MfaPasskeyForm>,
+) -> Response {
+    let form = &submitted.form;
+    let locale = &submitted.locale;
+    let previous = submitted.visitor.browser.session_cookie();
+    match passkeys::second_factor(
+        &app,
+        submitted.browser(),
+        previous,
+        &form.challenge,
+        &form.ceremony,
+        &form.credential,
+    )
+    .await
+    {
+        Ok(MfaOutcome::SignedIn { session, next }) => {
+            let cookie = cookies::session(
+                app.settings(),
+                session.expose(),
+                app.settings().session_absolute_ttl_seconds,
+            );
+            (cookie, login_next(next, locale)).into_response()
+        }
+        Ok(MfaOutcome::Refused {
+            client_name,
+            factors,
+        }) => page(
+            PageStatus::WrongCredentials,
+            locale,
+            &MfaView::new(
+                client_name.as_deref(),
+                &form.csrf_token,
+                &form.challenge,
+                Some(PASSKEY_FAILED),
+                &factors,
+            ),
+        ),
+        Ok(MfaOutcome::Expired) => expired(locale),
         Err(e) => PageError(e, locale.clone()).into_response(),
     }
 }

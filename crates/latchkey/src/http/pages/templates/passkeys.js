@@ -78,6 +78,7 @@
       var body = new URLSearchParams();
       body.set("csrf_token", form.elements.csrf_token.value);
       if (form.elements.request) { body.set("request", form.elements.request.value); }
+      if (form.elements.challenge) { body.set("challenge", form.elements.challenge.value); }
       var register = form.getAttribute("data-passkey") === "register";
       fetch(form.getAttribute("data-options"), {
         method: "POST",

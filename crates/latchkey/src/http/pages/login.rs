@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::{expired, login_next, to_second_factor};
+use super::{expired, signed_in, to_second_factor};
 use crate::core::accounts;
 use crate::core::csrf::FormScope;
 use crate::core::discovery::paths;
@@ -19,7 +19,6 @@ use crate::core::sessions::Session;
 use crate::http::AppState;
 use crate::http::browser::{Browser, CsrfForm, PageForm, PageQuery};
 use crate::http::client_addr::ClientAddr;
-use crate::http::cookies;
 use crate::http::error::{PageError, PageStatus, page};
 use crate::http::html::View;
 use crate::http::locale::Locale;
@@ -152,15 +151,7 @@ pub async fn post(
     let previous = submitted.visitor.browser.session_cookie();
     match login::complete(&app, submitted.browser(), previous, attempt).await {
         Ok(LoginOutcome::SecondFactor { challenge }) => to_second_factor(&challenge),
-        Ok(LoginOutcome::SignedIn { session, next }) => {
-            let answer = login_next(next, locale);
-            let cookie = cookies::session(
-                app.settings(),
-                session.expose(),
-                app.settings().session_absolute_ttl_seconds,
-            );
-            (cookie, answer).into_response()
-        }
+        Ok(LoginOutcome::SignedIn { session, next }) => signed_in(&app, &session, next, locale),
         Ok(LoginOutcome::Refused {
             client_name,
             unverified,

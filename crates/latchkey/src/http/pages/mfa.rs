@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::{authorize_outcome, expired, login_next};
+use super::{authorize_outcome, expired, signed_in};
 use crate::core::csrf::FormScope;
 use crate::core::discovery::paths;
 use crate::core::enrol::{self, Confirmed, TotpPage};
@@ -162,15 +162,30 @@ pub async fn post(
         client_addr,
     };
     let previous = submitted.visitor.browser.session_cookie();
-    match login::second_factor(&app, submitted.browser(), previous, attempt).await {
-        Ok(MfaOutcome::SignedIn { session, next }) => {
-            let cookie = cookies::session(
-                app.settings(),
-                session.expose(),
-                app.settings().session_absolute_ttl_seconds,
-            );
-            (cookie, login_next(next, locale)).into_response()
-        }
+    let outcome = login::second_factor(&app, submitted.browser(), previous, attempt).await;
+    answer(
+        &app,
+        locale,
+        &form.csrf_token,
+        &form.challenge,
+        WRONG_CODE,
+        outcome,
+    )
+}
+
+/// The answer to a second step, whichever factor it was (a code here, a
+/// passkey in `pages::passkeys`): the session cookie and the way on, the
+/// form again with `refused` (a catalogue key), or the expired page.
+pub(super) fn answer(
+    app: &AppState,
+    locale: &Locale,
+    csrf_token: &str,
+    challenge: &str,
+    refused: &'static str,
+    outcome: Result<MfaOutcome, Error>,
+) -> Response {
+    match outcome {
+        Ok(MfaOutcome::SignedIn { session, next }) => signed_in(app, &session, next, locale),
         Ok(MfaOutcome::Refused {
             client_name,
             factors,
@@ -179,9 +194,9 @@ pub async fn post(
             locale,
             &MfaView::new(
                 client_name.as_deref(),
-                &form.csrf_token,
-                &form.challenge,
-                Some(WRONG_CODE),
+                csrf_token,
+                challenge,
+                Some(refused),
                 &factors,
             ),
         ),

@@ -56,8 +56,9 @@ pub mod login;
 pub mod mfa;
 pub mod passkeys;
 
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 
+use super::AppState;
 use super::error::{PageError, PageStatus, page, see_other};
 use super::html::{MessageView, Sample};
 use super::locale::Locale;
@@ -69,7 +70,6 @@ use crate::core::secret::Secret;
 /// Maps the authorization decision to a response: an error page, or a `303`
 /// to the client, the login page or the consent page.
 pub fn authorize_outcome(outcome: AuthorizeOutcome, locale: &Locale) -> Response {
-    use axum::response::IntoResponse as _;
     match outcome {
         AuthorizeOutcome::ErrorPage(e) => PageError(e, locale.clone()).into_response(),
         AuthorizeOutcome::Redirect(url) => see_other(&url),
@@ -92,6 +92,18 @@ pub fn to_second_factor(challenge: &Secret) -> Response {
         .append_pair("challenge", challenge.expose())
         .finish();
     see_other(&format!("{}?{q}", paths::LOGIN_MFA_PAGE))
+}
+
+/// A browser that just signed in (a password, a second step, a passkey):
+/// its new session cookie, and where it goes next.
+pub fn signed_in(app: &AppState, session: &Secret, next: AfterLogin, locale: &Locale) -> Response {
+    let settings = app.settings();
+    let cookie = super::cookies::session(
+        settings,
+        session.expose(),
+        settings.session_absolute_ttl_seconds,
+    );
+    (cookie, login_next(next, locale)).into_response()
 }
 
 /// Where a browser goes once signed in (by `/login` or `/login/mfa`).

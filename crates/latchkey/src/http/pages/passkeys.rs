@@ -12,18 +12,16 @@ use serde::Serialize;
 
 use super::account::when;
 use super::login::{LoginView, register_href};
-use super::mfa::MfaView;
-use super::{expired, login_next, to_second_factor};
+use super::{expired, signed_in, to_second_factor};
 use crate::core::csrf::FormScope;
 use crate::core::discovery::paths;
 use crate::core::error::Error;
-use crate::core::login::{self, LoginOutcome, MfaOutcome};
+use crate::core::login::{self, LoginOutcome};
 use crate::core::params::Params;
 use crate::core::passkeys::{self, PasskeyLogin, Registered, Started};
 use crate::core::sessions::Session;
 use crate::http::AppState;
 use crate::http::browser::{BrowserSession, CsrfForm, PageForm, PageQuery};
-use crate::http::cookies;
 use crate::http::error::{PageError, PageStatus, ok_json, page, see_other};
 use crate::http::html::View;
 use crate::http::locale::Locale;
@@ -305,15 +303,7 @@ pub async fn login(State(app): State<AppState>, submitted: CsrfForm<LoginForm>) 
     let previous = submitted.visitor.browser.session_cookie();
     match passkeys::sign_in(&app, submitted.browser(), previous, attempt).await {
         Ok(LoginOutcome::SecondFactor { challenge }) => to_second_factor(&challenge),
-        Ok(LoginOutcome::SignedIn { session, next }) => {
-            let answer = login_next(next, locale);
-            let cookie = cookies::session(
-                app.settings(),
-                session.expose(),
-                app.settings().session_absolute_ttl_seconds,
-            );
-            (cookie, answer).into_response()
-        }
+        Ok(LoginOutcome::SignedIn { session, next }) => signed_in(&app, &session, next, locale),
         Ok(LoginOutcome::Refused { client_name, .. }) => page(
             PageStatus::WrongCredentials,
             locale,
@@ -391,7 +381,7 @@ pub async fn second_factor(
     let form = &submitted.form;
     let locale = &submitted.locale;
     let previous = submitted.visitor.browser.session_cookie();
-    match passkeys::second_factor(
+    let outcome = passkeys::second_factor(
         &app,
         submitted.browser(),
         previous,
@@ -399,31 +389,13 @@ pub async fn second_factor(
         &form.ceremony,
         &form.credential,
     )
-    .await
-    {
-        Ok(MfaOutcome::SignedIn { session, next }) => {
-            let cookie = cookies::session(
-                app.settings(),
-                session.expose(),
-                app.settings().session_absolute_ttl_seconds,
-            );
-            (cookie, login_next(next, locale)).into_response()
-        }
-        Ok(MfaOutcome::Refused {
-            client_name,
-            factors,
-        }) => page(
-            PageStatus::WrongCredentials,
-            locale,
-            &MfaView::new(
-                client_name.as_deref(),
-                &form.csrf_token,
-                &form.challenge,
-                Some(PASSKEY_FAILED),
-                &factors,
-            ),
-        ),
-        Ok(MfaOutcome::Expired) => expired(locale),
-        Err(e) => PageError(e, locale.clone()).into_response(),
-    }
+    .await;
+    super::mfa::answer(
+        &app,
+        locale,
+        &form.csrf_token,
+        &form.challenge,
+        PASSKEY_FAILED,
+        outcome,
+    )
 }

@@ -5,77 +5,18 @@
 //! user without the role `admin` is refused. Screenshots are saved under
 //! `target/screenshots/admin-*.png` (copied to docs/screenshots/).
 
-use std::path::PathBuf;
-
 use fantoccini::Locator;
 use latchkey::core::clients::TokenDelivery;
 
 use crate::common::chromium::Chromium;
 use crate::common::first_party::{PASSWORD, first_party};
+use crate::common::webdriver::{click, expect_heading, fill, password_login, save, text};
 use crate::common::{TestClient, TestDb, TestServer};
-
-fn screenshot_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-async fn save(b: &fantoccini::Client, name: &str) {
-    let png = b.screenshot().await.unwrap();
-    assert!(png.len() > 1000, "{name}: an empty screenshot");
-    std::fs::write(screenshot_dir().join(name), png).unwrap();
-}
-
-async fn fill(b: &fantoccini::Client, css: &str, value: &str) {
-    let field = b.find(Locator::Css(css)).await.unwrap();
-    field.clear().await.unwrap();
-    field.send_keys(value).await.unwrap();
-}
-
-async fn click(b: &fantoccini::Client, css: &str) {
-    b.find(Locator::Css(css))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-}
-
-async fn text(b: &fantoccini::Client, css: &str) -> String {
-    b.find(Locator::Css(css))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
-/// Waits (at most 15 s) until the page's heading is `expected`: a click
-/// navigates, and the next page may not be there yet.
-async fn expect_heading(b: &fantoccini::Client, expected: &str) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    loop {
-        let seen = match b.find(Locator::Css("h1")).await {
-            Ok(h) => h.text().await.unwrap_or_default(),
-            Err(_) => String::new(),
-        };
-        if seen == expected {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the heading is {seen:?}, not {expected:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-}
 
 /// The login page, filled in and sent.
 async fn log_in(b: &fantoccini::Client, email: &str) {
     expect_heading(b, "Sign in").await;
-    fill(b, "input[name=username]", email).await;
-    fill(b, "input[name=password]", PASSWORD).await;
-    click(b, "button.primary").await;
+    password_login(b, email, PASSWORD).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,71 +5,19 @@
 //! `mfa-enrol.png` (the setup page), `mfa-recovery.png` (the codes, once),
 //! `mfa-login.png` (the second step).
 
-use std::path::PathBuf;
-
 use fantoccini::Locator;
 
 use crate::common::chromium::Chromium;
 use crate::common::first_party::PASSWORD;
 use crate::common::totp::{base32_decode, code_at};
+use crate::common::webdriver::{expect_heading, fill, password_login, save, submit};
 use crate::common::{TestDb, TestServer};
 
 const EMAIL: &str = "grace@example.com";
 
-fn screenshot_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-async fn save(b: &fantoccini::Client, name: &str) {
-    let png = b.screenshot().await.unwrap();
-    assert!(png.len() > 1000, "{name}: an empty screenshot");
-    std::fs::write(screenshot_dir().join(name), png).unwrap();
-}
-
-async fn fill(b: &fantoccini::Client, name: &str, value: &str) {
-    b.find(Locator::Css(&format!("input[name={name}]")))
-        .await
-        .unwrap()
-        .send_keys(value)
-        .await
-        .unwrap();
-}
-
-async fn submit(b: &fantoccini::Client) {
-    b.find(Locator::Css("button.primary"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-}
-
-/// Waits (at most 15 s) until the page's heading is `expected`.
-async fn expect_heading(b: &fantoccini::Client, expected: &str) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    loop {
-        let seen = match b.find(Locator::Css("h1")).await {
-            Ok(h) => h.text().await.unwrap_or_default(),
-            Err(_) => String::new(),
-        };
-        if seen == expected {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the heading is {seen:?}, not {expected:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-}
-
 async fn sign_in_with_password(b: &fantoccini::Client, srv: &TestServer) {
     b.goto(&srv.url("/login")).await.unwrap();
-    fill(b, "username", EMAIL).await;
-    fill(b, "password", PASSWORD).await;
-    submit(b).await;
+    password_login(b, EMAIL, PASSWORD).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,7 +64,7 @@ async fn enrol_an_authenticator_app_and_sign_in_with_it_in_a_browser() {
         .await
         .unwrap();
     let key = base32_decode(key.trim());
-    fill(b, "code", &code_at(&key, srv.now())).await;
+    fill(b, "input[name=code]", &code_at(&key, srv.now())).await;
     submit(b).await;
     expect_heading(b, "Authenticator app").await;
     let codes = b
@@ -132,7 +80,7 @@ async fn enrol_an_authenticator_app_and_sign_in_with_it_in_a_browser() {
     sign_in_with_password(b, &srv).await;
     expect_heading(b, "Two-step verification").await;
     save(b, "mfa-login.png").await;
-    fill(b, "code", &code_at(&key, srv.now())).await;
+    fill(b, "input[name=code]", &code_at(&key, srv.now())).await;
     submit(b).await;
     expect_heading(b, "You are signed in").await;
 }

@@ -12,16 +12,15 @@
 //! with the status of its error, never a 500.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use fantoccini::Locator;
 use latchkey::core::clients::{GrantType, NewClient};
 use latchkey::core::scope::Scope;
 
 use crate::common::browser::{Browser, pkce};
 use crate::common::chromium::Chromium;
 use crate::common::first_party::PASSWORD;
+use crate::common::webdriver::{self, click, expect_text, expect_url, fill, password_login};
 use crate::common::{TestDb, TestServer};
 
 /// A server whose issuer (and so the WebAuthn RP id and origin) is
@@ -49,74 +48,11 @@ pub fn client(base: &str) -> NewClient {
     }
 }
 
-fn screenshot_path(name: &str) -> PathBuf {
+/// A screenshot for the passkeys guide, straight into `docs/screenshots/`.
+pub async fn screenshot(b: &fantoccini::Client, name: &str) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
     std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-pub async fn screenshot(b: &fantoccini::Client, name: &str) {
-    let png = b.screenshot().await.unwrap();
-    assert!(png.len() > 1000, "{name}: an empty screenshot");
-    std::fs::write(screenshot_path(name), png).unwrap();
-}
-
-/// Waits (at most 15 s) until the page's `main` shows `expected`.
-pub async fn expect_text(b: &fantoccini::Client, expected: &str) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let seen = match b.find(Locator::Css("main")).await {
-            Ok(m) => m.text().await.unwrap_or_default(),
-            Err(_) => String::new(),
-        };
-        if seen.contains(expected) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the page does not say {expected:?}: {seen:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Waits (at most 15 s) until the browser is at a URL starting with
-/// `prefix`; returns it.
-pub async fn expect_url(b: &fantoccini::Client, prefix: &str) -> url::Url {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let url = b.current_url().await.unwrap();
-        if url.as_str().starts_with(prefix) {
-            return url;
-        }
-        assert!(Instant::now() < deadline, "at {url}, not {prefix}…");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-pub async fn click(b: &fantoccini::Client, css: &str) {
-    b.find(Locator::Css(css))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-}
-
-pub async fn fill(b: &fantoccini::Client, css: &str, value: &str) {
-    b.find(Locator::Css(css))
-        .await
-        .unwrap()
-        .send_keys(value)
-        .await
-        .unwrap();
-}
-
-/// Signs in on the login page the browser is at, with a password.
-pub async fn password_login(b: &fantoccini::Client, email: &str) {
-    fill(b, "input[name=username]", email).await;
-    fill(b, "input[name=password]", PASSWORD).await;
-    click(b, "button.primary").await;
+    webdriver::screenshot_to(b, dir, name).await;
 }
 
 /// The claims of a JWT, unverified (the ID token's signature is checked by
@@ -197,7 +133,7 @@ async fn register_sign_in_and_refuse_a_clone_in_a_browser() {
     // in, and back.
     b.goto(&format!("{base}/account/passkeys")).await.unwrap();
     expect_url(b, &format!("{base}/login")).await;
-    password_login(b, "pia@example.com").await;
+    password_login(b, "pia@example.com", PASSWORD).await;
     expect_url(b, &format!("{base}/account/passkeys")).await;
     expect_text(b, "You have no passkey yet.").await;
 
@@ -244,7 +180,7 @@ async fn register_sign_in_and_refuse_a_clone_in_a_browser() {
     let (url, verifier) = authorize_url(&base, &app.id);
     b.goto(&url).await.unwrap();
     expect_url(b, &format!("{base}/login")).await;
-    password_login(b, "pia@example.com").await;
+    password_login(b, "pia@example.com", PASSWORD).await;
     expect_url(b, &format!("{base}/login/mfa")).await;
     expect_text(b, "Use a passkey").await;
     click(b, "#passkey-mfa button").await;

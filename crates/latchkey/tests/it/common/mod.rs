@@ -21,6 +21,7 @@ pub mod mail;
 pub mod process;
 pub mod proxy;
 pub mod totp;
+pub mod webdriver;
 
 /// The environment variable naming the PostgreSQL server for tests.
 pub const PG_ENV: &str = "LATCHKEY_TEST_POSTGRES_URL";

@@ -14,6 +14,7 @@ mod accounts;
 mod audit;
 mod browser;
 mod bulk;
+mod claim;
 mod clients;
 mod deny_list;
 mod device;
@@ -78,6 +79,9 @@ pub struct Store {
     pub(crate) rotations: rotation::GroupCommit,
     /// This process's queue of refresh-token reads (`store::refresh`).
     pub(crate) finds: refresh::FindGroup,
+    /// This process's queue of refresh claims, read and rotation in one
+    /// step (`store::claim`).
+    pub(crate) claims: claim::ClaimGroup,
 }
 
 /// Runs `$body` with `$pool` bound to the concrete pool of the backend. The body
@@ -249,12 +253,14 @@ impl Store {
         let refresh_conn = rotation::RefreshConn::new(&backend);
         let rotations = rotation::GroupCommit::start(&refresh_conn, sqlite_write_gate.clone());
         let finds = refresh::start_find_group(&refresh_conn);
+        let claims = claim::start(&refresh_conn, sqlite_write_gate.clone());
         Store {
             backend,
             sqlite_write_gate,
             refresh_conn,
             rotations,
             finds,
+            claims,
         }
     }
 

@@ -19,7 +19,7 @@ use crate::core::clock::UnixTime;
 use crate::core::dpop::Jkt;
 use crate::core::error::{Error, Result};
 use crate::core::refresh::{
-    FamilyOrigin, NewFamily, RefreshFamily, RefreshTokenRecord, RefreshTokenStore,
+    Claim, Claimed, FamilyOrigin, NewFamily, RefreshFamily, RefreshTokenRecord, RefreshTokenStore,
     StoredRefreshToken, TokenOwner,
 };
 use crate::core::scope::Scope;
@@ -152,8 +152,8 @@ impl_refresh_tx!(sqlx::SqliteConnection);
 impl_refresh_tx!(sqlx::PgConnection);
 
 #[derive(sqlx::FromRow, Clone)]
-struct FoundRow {
-    hash: String,
+pub(super) struct FoundRow {
+    pub(super) hash: String,
     family_id: String,
     issued_at: i64,
     expires_at: i64,
@@ -174,7 +174,7 @@ struct FoundRow {
 }
 
 impl FoundRow {
-    fn into_found(self) -> Result<StoredRefreshToken> {
+    pub(super) fn into_found(self) -> Result<StoredRefreshToken> {
         Ok(StoredRefreshToken {
             record: RefreshTokenRecord {
                 hash: SecretHash::from_stored(self.hash),
@@ -217,6 +217,7 @@ macro_rules! found_columns {
          f.dpop_jkt, u.email, u.roles, u.disabled "
     };
 }
+pub(super) use found_columns;
 
 const FIND: &str = concat!(
     found_columns!(),
@@ -362,6 +363,16 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Runs `claims` as the claim worker runs a batch (`store::claim`), one
+    /// answer per claim, in order: the same step without the queue, so that
+    /// the conformance tests can choose what shares a batch.
+    pub async fn claim_refresh_tokens(&self, claims: &[Claim<'_>]) -> Vec<Result<Option<Claimed>>> {
+        let items: Vec<_> = claims.iter().map(super::claim::ClaimItem::new).collect();
+        super::claim::claim_batch(&self.refresh_conn, &self.sqlite_write_gate, &items).await
+    }
+}
+
 impl RefreshTokenStore for Store {
     async fn insert_family(&self, new: &NewFamily) -> Result<()> {
         let r: Result<(), sqlx::Error> =
@@ -392,6 +403,19 @@ impl RefreshTokenStore for Store {
                 now,
             })
             .await
+    }
+
+    async fn claim_refresh_token(&self, claim: &Claim<'_>) -> Result<Option<Claimed>> {
+        // Grouped: this claim shares a transaction with the others waiting
+        // at this moment (`store::claim`).
+        self.claims
+            .call(super::claim::ClaimItem::new(claim))
+            .await
+            .unwrap_or_else(|| {
+                Err(Error::TemporarilyUnavailable(
+                    "the store is shutting down".into(),
+                ))
+            })
     }
 
     async fn revoke_family(&self, family_id: &str, now: UnixTime) -> Result<bool> {

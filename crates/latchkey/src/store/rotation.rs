@@ -391,7 +391,7 @@ impl Lane {
     /// ([`super::Store::sqlite_write_gate`]), for a write. The connection
     /// first, then the turn: waiting for the connection while holding the
     /// turn would stall every other writer.
-    async fn turn<'g>(
+    pub(crate) async fn turn<'g>(
         &self,
         gate: &'g Mutex<()>,
     ) -> Result<(LaneGuard<'_>, tokio::sync::MutexGuard<'g, ()>), sqlx::Error> {
@@ -427,7 +427,7 @@ impl Drop for LaneGuard<'_> {
     }
 }
 
-fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
+pub(crate) fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
     e.as_database_error()
         .is_some_and(|d| d.is_foreign_key_violation())
 }

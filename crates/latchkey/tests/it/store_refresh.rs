@@ -4,17 +4,18 @@
 
 use std::sync::Arc;
 
-use latchkey::core::clients::{ClientStore as _, GrantType, NewClient};
+use latchkey::core::clients::{ClientId, ClientStore as _, GrantType, NewClient};
 use latchkey::core::deny_list::DenyListStore as _;
+use latchkey::core::dpop::Jkt;
 use latchkey::core::ratelimit::{
     AttemptCounterStore as _, Reservation, SLOT_LEASE_SECONDS, Settle, epoch,
 };
 use latchkey::core::refresh::{
-    FamilyOrigin, NewFamily, RefreshFamily, RefreshTokenRecord, RefreshTokenStore as _,
+    Claim, FamilyOrigin, NewFamily, RefreshFamily, RefreshTokenRecord, RefreshTokenStore as _,
 };
 use latchkey::core::scope::Scope;
 use latchkey::core::secret::SecretHash;
-use latchkey::core::users::{NewUser, UserStore as _};
+use latchkey::core::users::{NewUser, UserId, UserStore as _};
 use latchkey::store::{DenyListTx as _, RefreshTx as _, RotationItem, Store};
 
 /// A client and a user to hang families on.
@@ -476,5 +477,129 @@ both_backends! {
         let t1 = store.find_refresh_token(&SecretHash::of("t1")).await.unwrap().unwrap();
         assert_eq!(t1.used_at, None);
         assert!(store.find_refresh_token(&SecretHash::of("t2")).await.unwrap().is_none());
+    }
+}
+
+/// A claim of `used` by `client` at `now`, rotating it into `successor`.
+fn claim<'a>(
+    used: &'a SecretHash,
+    successor: &'a SecretHash,
+    client: &'a ClientId,
+    jkt: Option<&'a Jkt>,
+    now: i64,
+) -> Claim<'a> {
+    Claim {
+        used,
+        successor,
+        client_id: client,
+        dpop_jkt: jkt,
+        now,
+        expires_at: now + 100,
+    }
+}
+
+both_backends! {
+    /// The refresh grant's one-step read and rotation consumes a token
+    /// exactly when the grant's own checks pass — unused, unexpired, a live
+    /// family of the presenting client, an enabled user, the DPoP key a
+    /// bound family requires — and otherwise leaves it as it was. In one
+    /// batch a second claim of one token loses to the first, and an item
+    /// whose successor cannot be inserted fails alone.
+    async fn a_claim_consumes_only_what_the_grant_would(db) {
+        let store = db.store().await;
+        let (client, user) = owner(&store).await;
+        let (other_client, other_user) = owner(&store).await;
+        let h = SecretHash::of;
+        let bound = Jkt::new("thumbprint-of-the-bound-key");
+        for (f, c, u, t) in [
+            ("fa", &client, &user, "a0"),
+            ("fb", &client, &user, "b0"),
+            ("fc", &client, &user, "c0"),
+            ("fd", &client, &other_user, "d0"),
+            ("fe", &client, &user, "e0"),
+            ("ff", &client, &user, "f0"),
+            ("fg", &other_client, &user, "g0"),
+        ] {
+            let mut new = family(f, c, u, t, 1000);
+            if f == "fe" {
+                new.family.dpop_jkt = Some(bound.clone());
+            }
+            store.insert_family(&new).await.unwrap();
+        }
+        store.revoke_family("fb", 1001).await.unwrap();
+        store
+            .set_user_disabled(&UserId::from(other_user.as_str()), true, 1001)
+            .await
+            .unwrap();
+        let me = ClientId::from(client.as_str());
+        let (a0, a1, b0, b1, c0, d0, d1, e0, e1, f0, g0, g1, x) = (
+            h("a0"), h("a1"), h("b0"), h("b1"), h("c0"), h("d0"), h("d1"), h("e0"), h("e1"),
+            h("f0"), h("g0"), h("g1"), h("x"),
+        );
+        let answers = store
+            .claim_refresh_tokens(&[
+                claim(&a0, &a1, &me, None, 1002),
+                claim(&b0, &b1, &me, None, 1002),
+                // Its successor's hash is taken (by f0): the insert fails.
+                claim(&c0, &f0, &me, None, 1002),
+                claim(&d0, &d1, &me, None, 1002),
+                claim(&e0, &e1, &me, None, 1002),
+                claim(&g0, &g1, &me, None, 1002),
+                claim(&a0, &a1, &me, None, 1002),
+                claim(&x, &a1, &me, None, 1002),
+            ])
+            .await;
+        let summary: Vec<Option<Option<bool>>> = answers
+            .iter()
+            .map(|a| a.as_ref().ok().map(|c| c.as_ref().map(|c| c.claimed)))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                Some(Some(true)),
+                Some(Some(false)),
+                None,
+                Some(Some(false)),
+                Some(Some(false)),
+                Some(Some(false)),
+                Some(Some(false)),
+                Some(None),
+            ],
+            "{answers:?}"
+        );
+        let a = store.find_refresh_token(&a0).await.unwrap().unwrap();
+        assert_eq!((a.used_at, a.successor_hash), (Some(1002), Some(a1.clone())));
+        let succ = store.find_refresh_token(&a1).await.unwrap().unwrap();
+        assert!(succ.is_live(1002));
+        assert_eq!((succ.family.id.as_str(), succ.record.expires_at), ("fa", 1102));
+        // Nothing else was consumed, and no other successor exists.
+        for (used, succ) in [(&b0, &b1), (&c0, &f0), (&d0, &d1), (&e0, &e1), (&g0, &g1)] {
+            let t = store.find_refresh_token(used).await.unwrap().unwrap();
+            assert_eq!(t.used_at, None, "{t:?}");
+            if succ != &f0 {
+                assert!(store.find_refresh_token(succ).await.unwrap().is_none());
+            }
+        }
+        assert_eq!(store.find_refresh_token(&f0).await.unwrap().unwrap().family.id, "ff");
+
+        // The bound family's token with a proof by its key, and a token in
+        // its last seconds (the family's absolute expiry caps the
+        // successor's); a repeat of a claimed token is not claimed again.
+        let answers = store
+            .claim_refresh_tokens(&[
+                claim(&e0, &e1, &me, Some(&bound), 1003),
+                Claim { expires_at: 5000, ..claim(&c0, &h("c1"), &me, None, 1003) },
+                claim(&a0, &a1, &me, None, 1003),
+            ])
+            .await;
+        let claimed: Vec<bool> = answers.iter().map(|a| a.as_ref().unwrap().as_ref().unwrap().claimed).collect();
+        assert_eq!(claimed, [true, true, false]);
+        let c1 = store.find_refresh_token(&h("c1")).await.unwrap().unwrap();
+        assert_eq!(c1.record.expires_at, 2000, "capped by the family's expiry");
+        assert_eq!(
+            store.find_refresh_token(&a0).await.unwrap().unwrap().successor_hash,
+            Some(a1),
+            "the first successor stays"
+        );
     }
 }

@@ -35,7 +35,7 @@ use crate::core::dpop::Jkt;
 use crate::core::error::{Error, Result};
 use crate::core::refresh::RefreshTokenStore;
 use crate::core::refresh::{
-    MAX_TOKEN_LEN, RefreshTokenRecord, StoredRefreshToken, invalid_refresh,
+    Claim, MAX_TOKEN_LEN, RefreshTokenRecord, StoredRefreshToken, invalid_refresh,
 };
 use crate::core::scope::Scope;
 use crate::core::secret::{self, Secret, SecretHash};
@@ -86,8 +86,45 @@ pub async fn rotate<S: RefreshTokenStore + ClientStore>(
         return Err(invalid_refresh());
     }
     let hash = SecretHash::of(presented);
-    let Some(mut found) = auth.store.find_refresh_token(&hash).await? else {
-        return Err(invalid_refresh());
+    let successor = Secret::new(
+        auth.server_key
+            .mac_token(SUCCESSOR_PURPOSE, presented.as_bytes()),
+    );
+    let successor_hash = SecretHash::of(successor.expose());
+    let idle_expiry = now + settings.refresh_token_idle_ttl_seconds;
+
+    // The common case, a client refreshing without `scope` and for
+    // resources it is registered for, reads and rotates in one step: the
+    // store makes every check of steps 1 and 2 before it consumes anything,
+    // and step 3 cannot fail (`claim_refresh_token`). `rotated` is then
+    // what the claim did; otherwise the token is only read here, and
+    // rotated at step 4.
+    let mut rotated = None;
+    let mut found = match req.presenter {
+        Presenter::Client(c)
+            if req.scope.is_none()
+                && tokens::audience(c, req.resources.iter().map(String::as_str), settings)
+                    .is_ok() =>
+        {
+            let claim = Claim {
+                used: &hash,
+                successor: &successor_hash,
+                client_id: &c.id,
+                dpop_jkt: req.dpop_jkt,
+                now,
+                expires_at: idle_expiry,
+            };
+            let Some(claimed) = auth.store.claim_refresh_token(&claim).await? else {
+                return Err(invalid_refresh());
+            };
+            rotated = Some(claimed.claimed);
+            claimed.token
+        }
+        _ => auth
+            .store
+            .find_refresh_token(&hash)
+            .await?
+            .ok_or_else(invalid_refresh)?,
     };
 
     // Step 1: the token must belong to the presenter. Another client's token
@@ -137,23 +174,21 @@ pub async fn rotate<S: RefreshTokenStore + ClientStore>(
     let scope = refreshed_scope(req.scope, &found.family.scope, &client.scopes)?;
     let audience = tokens::audience(client, req.resources.iter().map(String::as_str), settings)?;
 
-    let successor = Secret::new(
-        auth.server_key
-            .mac_token(SUCCESSOR_PURPOSE, presented.as_bytes()),
-    );
-    let successor_hash = SecretHash::of(successor.expose());
-
-    // Step 4: rotate, if the token is unused. The store's conditional update
-    // decides between concurrent callers; the loser looks again.
-    if found.used_at.is_none() {
+    // Step 4: rotate, if the token is unused (or the claim just did). The
+    // store's conditional update decides between concurrent callers; the
+    // loser looks again.
+    if found.used_at.is_none() || rotated == Some(true) {
         let record = RefreshTokenRecord {
             hash: successor_hash.clone(),
             family_id: found.family.id.clone(),
             issued_at: now,
-            expires_at: (now + settings.refresh_token_idle_ttl_seconds)
-                .min(found.family.expires_at),
+            expires_at: idle_expiry.min(found.family.expires_at),
         };
-        if auth.store.rotate_refresh_token(&hash, &record, now).await? {
+        let done = match rotated {
+            Some(done) => done,
+            None => auth.store.rotate_refresh_token(&hash, &record, now).await?,
+        };
+        if done {
             tokens::count_issued(GrantType::RefreshToken, &auth.keys.snapshot());
             return mint(
                 auth,

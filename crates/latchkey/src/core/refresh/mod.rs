@@ -145,6 +145,32 @@ impl StoredRefreshToken {
     }
 }
 
+/// A refresh grant's read and rotation in one step: rotate `used` into
+/// `successor` if the token is unused, unexpired, in a live family issued to
+/// `client_id` whose user is enabled, and bound to no DPoP key or to
+/// `dpop_jkt` — every check the grant makes before consuming a token that
+/// the database can make.
+#[derive(Debug, Clone, Copy)]
+pub struct Claim<'a> {
+    pub used: &'a SecretHash,
+    pub successor: &'a SecretHash,
+    pub client_id: &'a ClientId,
+    pub dpop_jkt: Option<&'a Jkt>,
+    pub now: UnixTime,
+    /// The successor's idle expiry; the family's absolute expiry caps it.
+    pub expires_at: UnixTime,
+}
+
+/// What a [`Claim`] found, and whether it rotated the token. The token is as
+/// it stood before or after the claim, depending on the backend: with
+/// `claimed` it was unused and is now used; without, its `used_at` says
+/// whether someone else had rotated it (if `None`, look again).
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub token: StoredRefreshToken,
+    pub claimed: bool,
+}
+
 /// Storage of refresh tokens.
 ///
 /// Contracts (checked by `tests/it/store.rs` on both backends):
@@ -173,6 +199,14 @@ pub trait RefreshTokenStore: Send + Sync {
         successor: &RefreshTokenRecord,
         now: UnixTime,
     ) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Reads the token and, in the same transaction, rotates it if
+    /// [`Claim`] holds; `None` if the token is unknown. The same contract as
+    /// `rotate_refresh_token`: at most one caller is told `claimed`.
+    fn claim_refresh_token(
+        &self,
+        claim: &Claim<'_>,
+    ) -> impl Future<Output = Result<Option<Claimed>>> + Send;
 
     /// Revokes a family. Returns whether it was live.
     fn revoke_family(

@@ -52,11 +52,13 @@ impl Server {
             (Some(cert), Some(key)) => Some(Arc::new(Tls::load(cert.as_ref(), key.as_ref())?)),
             _ => None,
         };
+        // Before anything is served: a SIGHUP that arrives once the server
+        // answers (an operator, or a test that waited for readiness) must
+        // find its handler, or the signal's default action ends the process.
+        reload_on_sighup(tls.clone());
         let listener = TcpListener::bind(&settings.bind).await?;
         let app = build(settings, clock).await?;
-        let server = Server::from_parts_with_tls(listener, app, tls);
-        reload_on_sighup(server.tls.clone());
-        Ok(server)
+        Ok(Server::from_parts_with_tls(listener, app, tls))
     }
 
     /// A plain-HTTP server on `listener`.

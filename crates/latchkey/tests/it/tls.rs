@@ -103,29 +103,23 @@ fn write_pair(dir: &Path, leaf: &Leaf) -> (PathBuf, PathBuf) {
     (cert, key)
 }
 
-/// The certificate the server presents to a new handshake.
-///
-/// A handshake reset by the peer is tried again, up to three times: on a CI
-/// machine running hundreds of tests on two cores, a loopback connection to
-/// the child process was once reset mid-handshake (not reproduced since).
-/// What this file checks is which certificate is served and that connections
-/// already open survive a reload, which `before` checks with no retry.
-async fn served_certificate(ca: &TestCa, addr: SocketAddr) -> CertificateDer<'static> {
-    let mut attempts = 0;
-    loop {
-        attempts += 1;
-        match ca
-            .handshake(addr, rustls::ALL_VERSIONS, &[b"http/1.1"])
-            .await
-        {
-            Ok(stream) => return stream.get_ref().1.peer_certificates().unwrap()[0].clone(),
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset && attempts < 3 => {
-                eprintln!("handshake reset ({e}); trying again");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(e) => panic!("handshake with {addr} failed after {attempts} attempts: {e}"),
-        }
-    }
+/// The certificate `process` presents to a new handshake; a failure says
+/// what the process logged.
+async fn served_certificate(
+    ca: &TestCa,
+    addr: SocketAddr,
+    process: &Process,
+) -> CertificateDer<'static> {
+    let stream = ca
+        .handshake(addr, rustls::ALL_VERSIONS, &[b"http/1.1"])
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "a new handshake with {addr} failed: {e}; the server logged:\n{}",
+                process.logs()
+            )
+        });
+    stream.get_ref().1.peer_certificates().unwrap()[0].clone()
 }
 
 /// One HTTP/1.1 request on an open (kept-alive) connection; the status.
@@ -265,7 +259,7 @@ async fn sighup_reloads_the_certificate_without_dropping_connections() {
         &ca.reqwest(),
     )
     .await;
-    assert_eq!(served_certificate(&ca, addr).await, first.der);
+    assert_eq!(served_certificate(&ca, addr, &process).await, first.der);
 
     // Step 1: a connection opened before the reload.
     let mut before = ca
@@ -279,7 +273,7 @@ async fn sighup_reloads_the_certificate_without_dropping_connections() {
     write_pair(dir.path(), &second);
     process.signal("HUP");
     let start = Instant::now();
-    while served_certificate(&ca, addr).await != second.der {
+    while served_certificate(&ca, addr, &process).await != second.der {
         assert!(
             start.elapsed() < Duration::from_secs(30),
             "the new certificate was never served: {}",
@@ -314,7 +308,7 @@ async fn sighup_reloads_the_certificate_without_dropping_connections() {
         !logs.contains(second.key_pem.lines().nth(1).unwrap()),
         "no key material in the logs"
     );
-    assert_eq!(served_certificate(&ca, addr).await, second.der);
+    assert_eq!(served_certificate(&ca, addr, &process).await, second.der);
     let resp = ca
         .reqwest()
         .get(format!("https://127.0.0.1:{port}/health/ready"))
@@ -336,7 +330,7 @@ async fn sighup_reloads_the_certificate_without_dropping_connections() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(served_certificate(&ca, addr).await, second.der);
+    assert_eq!(served_certificate(&ca, addr, &process).await, second.der);
     process.signal("TERM");
     assert!(
         process

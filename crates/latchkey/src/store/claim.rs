@@ -25,14 +25,14 @@ use sqlx::Row as _;
 use tokio::sync::Mutex;
 
 use crate::core::clock::UnixTime;
-use crate::core::error::{Error, Result};
+use crate::core::error::Result;
 use crate::core::refresh::{Claim, Claimed};
 use crate::core::secret::SecretHash;
 
 use super::db_err;
 use super::group::Group;
 use super::refresh::{FoundRow, found_columns};
-use super::rotation::{MAX_BATCH, RefreshConn};
+use super::rotation::{MAX_BATCH, RefreshConn, after_failed_batch, leads};
 
 /// One claim, owned, as it waits in the queue.
 #[derive(Debug, Clone)]
@@ -150,8 +150,7 @@ pub(crate) async fn claim_batch(
 ) -> Vec<Result<Option<Claimed>>> {
     #[allow(clippy::cast_precision_loss)] // ok: a count, at most MAX_BATCH
     metrics::histogram!("latchkey_refresh_rotation_batch_size").record(items.len() as f64);
-    let mut seen = HashSet::new();
-    let lead: Vec<bool> = items.iter().map(|i| seen.insert(i.used.as_str())).collect();
+    let lead = leads(items, |i| i.used.as_str());
     let leaders: Vec<&ClaimItem> = items
         .iter()
         .zip(&lead)
@@ -163,24 +162,7 @@ pub(crate) async fn claim_batch(
             .zip(&lead)
             .map(|(item, first)| answer(&rows, &claimed, item, *first))
             .collect(),
-        Err(e) => {
-            let mapped = db_err(e);
-            if let Error::TemporarilyUnavailable(why) = &mapped {
-                return items
-                    .iter()
-                    .map(|_| Err(Error::TemporarilyUnavailable(why.clone())))
-                    .collect();
-            }
-            // Rolled back: nothing of the batch happened. Each item alone,
-            // in order, so that the one that failed it fails by itself.
-            metrics::counter!("latchkey_refresh_rotation_batches_split_total").increment(1);
-            tracing::debug!(error = %mapped, "a refresh claim batch failed; running its items one by one");
-            let mut out = Vec::with_capacity(items.len());
-            for item in items {
-                out.push(alone(backend, gate, item).await);
-            }
-            out
-        }
+        Err(e) => after_failed_batch(e, items, |item| alone(backend, gate, item)).await,
     }
 }
 

@@ -31,6 +31,7 @@
 //!   configured `synchronous` level.
 
 use std::collections::HashSet;
+use std::future::Future;
 use std::sync::Arc;
 
 use sqlx::{PgPool, SqlitePool};
@@ -188,10 +189,7 @@ pub(crate) async fn rotate_batch(
 ) -> Vec<Result<bool>> {
     #[allow(clippy::cast_precision_loss)] // ok: a count, at most MAX_BATCH
     metrics::histogram!("latchkey_refresh_rotation_batch_size").record(items.len() as f64);
-    // The first item for a token carries it; later ones for the same token
-    // lost the race to it and are answered `false` after the commit.
-    let mut seen = HashSet::new();
-    let lead: Vec<bool> = items.iter().map(|i| seen.insert(i.used.as_str())).collect();
+    let lead = leads(items, |i| i.used.as_str());
     let leaders: Vec<&RotationItem> = items
         .iter()
         .zip(&lead)
@@ -214,25 +212,45 @@ pub(crate) async fn rotate_batch(
             .zip(&lead)
             .map(|(i, l)| Ok(*l && claimed.contains(i.used.as_str())))
             .collect(),
-        Err(e) => {
-            let mapped = db_err(e);
-            if let Error::TemporarilyUnavailable(why) = &mapped {
-                return items
-                    .iter()
-                    .map(|_| Err(Error::TemporarilyUnavailable(why.clone())))
-                    .collect();
-            }
-            // Rolled back: nothing of the batch happened. Each item alone,
-            // in order, so that the one that failed it fails by itself.
-            metrics::counter!("latchkey_refresh_rotation_batches_split_total").increment(1);
-            tracing::debug!(error = %mapped, "a rotation batch failed; running its items one by one");
-            let mut out = Vec::with_capacity(items.len());
-            for item in items {
-                out.push(rotate_one(backend, gate, item).await);
-            }
-            out
-        }
+        Err(e) => after_failed_batch(e, items, |item| rotate_one(backend, gate, item)).await,
     }
+}
+
+/// Which items of a batch lead it: the first for each token (`key`). Later
+/// ones for the same token are the same request again, which lost the race
+/// to the first; they are not sent, and are told that it was not theirs.
+pub(crate) fn leads<'a, T>(items: &'a [T], key: impl Fn(&'a T) -> &'a str) -> Vec<bool> {
+    let mut seen = HashSet::new();
+    items.iter().map(|i| seen.insert(key(i))).collect()
+}
+
+/// The answers to a batch whose transaction failed, so rolled back: nothing
+/// of it happened. If the database is unreachable every item is told so
+/// (503) rather than retried one by one; otherwise each item runs again
+/// alone (`alone`), in order, so that the one that failed the batch fails by
+/// itself and its batch-mates commit.
+pub(crate) async fn after_failed_batch<'a, T, O, Fut>(
+    e: sqlx::Error,
+    items: &'a [T],
+    alone: impl Fn(&'a T) -> Fut,
+) -> Vec<Result<O>>
+where
+    Fut: Future<Output = Result<O>>,
+{
+    let mapped = db_err(e);
+    if let Error::TemporarilyUnavailable(why) = &mapped {
+        return items
+            .iter()
+            .map(|_| Err(Error::TemporarilyUnavailable(why.clone())))
+            .collect();
+    }
+    metrics::counter!("latchkey_refresh_rotation_batches_split_total").increment(1);
+    tracing::debug!(error = %mapped, "a refresh batch failed; running its items one by one");
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        out.push(alone(item).await);
+    }
+    out
 }
 
 /// One rotation in a transaction of its own.

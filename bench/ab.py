@@ -24,23 +24,12 @@ Nothing here is a test: CI does not run it and no test asserts a time.
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402
-
-
-def fresh(tmp, db, base, tag):
-    if db == "sqlite":
-        return f"sqlite://{tmp}/{tag}.db"
-    schema = f"lk_ab_{tag.lower()}_{os.getpid()}"
-    subprocess.run(["psql", base, "-qc", f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"],
-                   check=True, capture_output=True)
-    sep = "&" if "?" in base else "?"
-    return f"{base}{sep}options=-csearch_path%3D{schema}"
 
 
 def refresh_round(db_url_for, args):
@@ -96,7 +85,7 @@ def main():
             order = ("A", "B") if rnd % 2 == 0 else ("B", "A")
             for name in order:
                 bench.BIN = builds[name]
-                r = step(lambda tag: fresh(tmp, args.db, base, f"{name}{rnd}_{tag}_{int(time.time())}"), args)
+                r = step(lambda tag: bench.fresh_database(tmp, args.db, base, f"ab_{name}{rnd}_{tag}_{int(time.time())}"), args)
                 results[name].append(r)
                 print(f"round {rnd} {name}: " + " ".join(f"{k}={v:.3g}" for k, v in r.items()), flush=True)
     print()

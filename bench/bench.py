@@ -393,6 +393,18 @@ def db_count(db_url, sql):
         return -1
 
 
+def fresh_database(tmp, db, base, tag):
+    """The URL of an empty database named after `tag`: a file under `tmp` on
+    SQLite, a new schema of the database `base` on PostgreSQL."""
+    if db == "sqlite":
+        return f"sqlite://{tmp}/{tag}.db"
+    schema = f"lk_{tag.lower()}_{os.getpid()}"
+    subprocess.run(["psql", base, "-qc", f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"],
+                   check=True, capture_output=True)
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options=-csearch_path%3D{schema}"
+
+
 def scenarios_big(db_url, args, rows):
     """The "flat with size" runs on a fixture database (see the module doc)."""
     t0 = time.monotonic()
@@ -680,13 +692,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for db, base in dbs:
             def fresh(tag):
-                if db == "sqlite":
-                    return f"sqlite://{tmp}/{tag}.db"
-                schema = f"lk_bench_{tag.lower()}_{os.getpid()}"
-                subprocess.run(["psql", base, "-qc", f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"],
-                               check=True, capture_output=True)
-                sep = "&" if "?" in base else "?"
-                return f"{base}{sep}options=-csearch_path%3D{schema}"
+                return fresh_database(tmp, db, base, f"bench_{tag}")
             n0 = len(rows)
             if want("client_credentials") or want("refresh"):
                 scenario_client_credentials_loadgen(fresh("cc_loadgen"), args, rows)

@@ -32,7 +32,7 @@ use crate::core::secret::SecretHash;
 use super::db_err;
 use super::group::Group;
 use super::refresh::{FoundRow, found_columns};
-use super::rotation::{MAX_BATCH, RefreshConn, after_failed_batch, leads};
+use super::rotation::{MAX_BATCH, PLANNED_EACH_TIME, RefreshConn, after_failed_batch, leads};
 
 /// One claim, owned, as it waits in the queue.
 #[derive(Debug, Clone)]
@@ -246,7 +246,10 @@ async fn run(
             }
         }
         RefreshConn::Postgres(pool) => {
+            // Planned for these arguments each time (see
+            // `rotation::PLANNED_EACH_TIME`).
             let rows = sqlx::query(CLAIM_BATCH_PG)
+                .persistent(PLANNED_EACH_TIME)
                 .bind(items.iter().map(|i| i.used.as_str()).collect::<Vec<_>>())
                 .bind(
                     items

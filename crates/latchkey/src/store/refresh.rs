@@ -318,6 +318,7 @@ async fn find_batch(
         RefreshConn::Postgres(pool) => {
             let list: Vec<&str> = hashes.iter().map(|h| h.as_str()).collect();
             sqlx::query_as(FIND_MANY_PG)
+                .persistent(super::rotation::PLANNED_EACH_TIME)
                 .bind(list)
                 .fetch_all(pool)
                 .await

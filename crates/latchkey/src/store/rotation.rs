@@ -45,6 +45,18 @@ use crate::core::secret::SecretHash;
 use super::group::Group;
 use super::{Backend, db_err};
 
+/// Whether PostgreSQL keeps the batched refresh statements (reads, claims,
+/// rotations: the batch as arrays joined to `refresh_tokens`) prepared on
+/// each connection: no. A kept statement gets a generic plan after five
+/// runs, chosen for the table as it was then; on a new database that is a
+/// sequential scan and a hash join, which every later batch then repeats
+/// against a table that has grown (3,029 full scans of `refresh_tokens`,
+/// 39 million rows read, in one 12-second benchmark). Sent unprepared, each
+/// batch is planned for its own arguments and the table as it is: index
+/// probes as soon as the table is more than a few pages. Planning costs
+/// once per batch, not per refresh. Measured in docs/PERFORMANCE.md.
+pub(crate) const PLANNED_EACH_TIME: bool = false;
+
 /// The most rotations one transaction carries. Past a few dozen a larger
 /// batch saves nothing measurable and only lengthens the write lock's hold.
 pub(crate) const MAX_BATCH: usize = 64;
@@ -345,6 +357,7 @@ async fn rotate_many_pg(
     let exp: Vec<i64> = items.iter().map(|i| i.successor.expires_at).collect();
     let now: Vec<i64> = items.iter().map(|i| i.now).collect();
     sqlx::query_scalar(ROTATE_BATCH_PG)
+        .persistent(PLANNED_EACH_TIME)
         .bind(used)
         .bind(succ)
         .bind(exp)

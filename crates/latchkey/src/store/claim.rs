@@ -212,28 +212,17 @@ async fn run(
     let mut claimed = HashSet::new();
     match backend {
         RefreshConn::Sqlite(lane) => {
-            let json = serde_json::Value::Array(
-                items
-                    .iter()
-                    .map(|i| {
-                        serde_json::json!([
-                            i.used.as_str(),
-                            i.successor.as_str(),
-                            i.now,
-                            i.expires_at,
-                            i.client_id,
-                            i.dpop_jkt,
-                        ])
-                    })
-                    .collect(),
-            )
-            .to_string();
-            let (mut conn, _turn) = lane.turn(gate).await?;
-            let rows = sqlx::query(CLAIM_BATCH_SQLITE)
-                .bind(json)
-                .fetch_all(conn.conn()?)
-                .await?;
-            conn.done();
+            let items = items.iter().map(|i| {
+                serde_json::json!([
+                    i.used.as_str(),
+                    i.successor.as_str(),
+                    i.now,
+                    i.expires_at,
+                    i.client_id,
+                    i.dpop_jkt,
+                ])
+            });
+            let rows = lane.write_batch(gate, CLAIM_BATCH_SQLITE, items).await?;
             // The claim's rows have one column (the hash), the found rows
             // all of `found_columns!`.
             for row in rows {

@@ -322,27 +322,18 @@ pub(crate) async fn rotate_many(
     let claimed: Vec<String> = match backend {
         RefreshConn::Postgres(pool) => rotate_many_pg(pool, items).await?,
         RefreshConn::Sqlite(lane) => {
-            let json = serde_json::Value::Array(
-                items
-                    .iter()
-                    .map(|i| {
-                        serde_json::json!([
-                            i.used.as_str(),
-                            i.successor.hash.as_str(),
-                            i.successor.expires_at,
-                            i.now
-                        ])
-                    })
-                    .collect(),
-            )
-            .to_string();
-            let (mut conn, _turn) = lane.turn(gate).await?;
-            let claimed = sqlx::query_scalar(ROTATE_BATCH_SQLITE)
-                .bind(json)
-                .fetch_all(conn.conn()?)
-                .await?;
-            conn.done();
-            claimed
+            let items = items.iter().map(|i| {
+                serde_json::json!([
+                    i.used.as_str(),
+                    i.successor.hash.as_str(),
+                    i.successor.expires_at,
+                    i.now
+                ])
+            });
+            let rows = lane.write_batch(gate, ROTATE_BATCH_SQLITE, items).await?;
+            rows.iter()
+                .map(|r| sqlx::Row::try_get::<String, _>(r, 0))
+                .collect::<Result<_, _>>()?
         }
     };
     Ok(claimed.into_iter().collect())
@@ -403,6 +394,23 @@ pub(crate) struct Lane {
 }
 
 impl Lane {
+    /// Runs a batch text under this process's write turn and returns its
+    /// rows: `sql`'s one parameter is the batch, a JSON array with one array
+    /// per item (`json_each` on the SQLite side; one prepared statement
+    /// whatever the batch's size).
+    pub(crate) async fn write_batch(
+        &self,
+        gate: &Mutex<()>,
+        sql: &'static str,
+        items: impl Iterator<Item = serde_json::Value>,
+    ) -> Result<Vec<sqlx::sqlite::SqliteRow>, sqlx::Error> {
+        let json = serde_json::Value::Array(items.collect()).to_string();
+        let (mut conn, _turn) = self.turn(gate).await?;
+        let rows = sqlx::query(sql).bind(json).fetch_all(conn.conn()?).await?;
+        conn.done();
+        Ok(rows)
+    }
+
     /// The connection, for reads.
     pub(crate) async fn lock(&self) -> Result<LaneGuard<'_>, sqlx::Error> {
         let mut conn = self.conn.lock().await;

@@ -99,13 +99,20 @@ pub async fn rotate<S: RefreshTokenStore + ClientStore>(
     // and step 3 cannot fail (`claim_refresh_token`). `rotated` is then
     // what the claim did; otherwise the token is only read here, and
     // rotated at step 4.
+    // The audience depends only on the client and the request, so an
+    // authenticated client's is computed once, here; its error, if any, is
+    // returned at step 3, after the token's own checks, as before.
     let mut rotated = None;
+    let client_audience = match req.presenter {
+        Presenter::Client(c) => Some(tokens::audience(
+            c,
+            req.resources.iter().map(String::as_str),
+            settings,
+        )),
+        Presenter::Cookie => None,
+    };
     let mut found = match req.presenter {
-        Presenter::Client(c)
-            if req.scope.is_none()
-                && tokens::audience(c, req.resources.iter().map(String::as_str), settings)
-                    .is_ok() =>
-        {
+        Presenter::Client(c) if req.scope.is_none() && matches!(client_audience, Some(Ok(_))) => {
             let claim = Claim {
                 used: &hash,
                 successor: &successor_hash,
@@ -172,7 +179,10 @@ pub async fn rotate<S: RefreshTokenStore + ClientStore>(
     // Step 3: what the new access token may carry. Checked before anything
     // is consumed, so that a bad scope costs the client nothing.
     let scope = refreshed_scope(req.scope, &found.family.scope, &client.scopes)?;
-    let audience = tokens::audience(client, req.resources.iter().map(String::as_str), settings)?;
+    let audience = match client_audience {
+        Some(audience) => audience?,
+        None => tokens::audience(client, req.resources.iter().map(String::as_str), settings)?,
+    };
 
     // Step 4: rotate, if the token is unused (or the claim just did). The
     // store's conditional update decides between concurrent callers; the

@@ -32,7 +32,7 @@ use crate::core::secret::SecretHash;
 use super::db_err;
 use super::group::Group;
 use super::refresh::{FoundRow, found_columns};
-use super::rotation::{MAX_BATCH, PLANNED_EACH_TIME, RefreshConn, after_failed_batch, leads};
+use super::rotation::{MAX_BATCH, RefreshConn, after_failed_batch, leads};
 
 /// One claim, owned, as it waits in the queue.
 #[derive(Debug, Clone)]
@@ -97,33 +97,44 @@ const CLAIM_BATCH_SQLITE: &str = concat!(
      COMMIT"
 );
 
-/// A batch on PostgreSQL, one statement: the claim feeds the successors'
-/// insert, and the final `SELECT` returns every presented token as it stood
-/// before the statement (one snapshot), with whether this statement claimed
-/// it. Under READ COMMITTED a token claimed meanwhile by another
-/// transaction is re-checked after its lock is released and no longer
-/// matches `used_at IS NULL`.
-const CLAIM_BATCH_PG: &str = concat!(
+/// A batch on PostgreSQL, one statement: every presented token with its
+/// family and user, as they stood before the statement (one snapshot); the
+/// claim of those that pass, which feeds the successors' insert; and the
+/// tokens read first, each with whether this statement claimed it. Under
+/// READ COMMITTED a token claimed meanwhile by another transaction is
+/// re-checked after its lock is released and no longer matches
+/// `used_at IS NULL`.
+///
+/// The tokens are read before the claim so that the claim finds each by its
+/// hash alone. Joined in one `UPDATE … FROM b, refresh_families, users`,
+/// the family's `client_id = b.client` was a join clause between the batch
+/// and the families, and PostgreSQL, estimating a few families, paired each
+/// item with every family of its client before probing `refresh_tokens`
+/// with each pair: 32 index probes per refresh in the benchmark (one client,
+/// 32 families), a probe per family of the client in general
+/// (docs/PERFORMANCE.md).
+pub(super) const CLAIM_BATCH_PG: &str = concat!(
     "WITH b AS ( \
        SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], \
                             $6::text[]) AS b(used, succ, now, exp, client, jkt)), \
+     found AS MATERIALIZED (",
+    found_columns!(),
+    ", b.succ, b.now, b.exp AS successor_expires_at, b.client AS presenter, b.jkt AS presented_jkt \
+       FROM b JOIN refresh_tokens t ON t.hash = b.used \
+       JOIN refresh_families f ON f.id = t.family_id \
+       JOIN users u ON u.id = f.user_id), \
      claimed AS ( \
-       UPDATE refresh_tokens t SET used_at = b.now, successor_hash = b.succ \
-       FROM b, refresh_families f, users u \
-       WHERE t.hash = b.used AND f.id = t.family_id AND u.id = f.user_id \
-       AND t.used_at IS NULL AND t.expires_at > b.now \
-       AND f.revoked_at IS NULL AND f.expires_at > b.now \
-       AND f.client_id = b.client AND u.disabled = FALSE \
-       AND (f.dpop_jkt IS NULL OR f.dpop_jkt = b.jkt) \
-       RETURNING t.hash, t.family_id, b.succ, b.now, LEAST(b.exp, f.expires_at) AS exp), \
+       UPDATE refresh_tokens t SET used_at = c.now, successor_hash = c.succ FROM found c \
+       WHERE t.hash = c.hash AND t.used_at IS NULL AND t.expires_at > c.now \
+       AND c.revoked_at IS NULL AND c.family_expires_at > c.now \
+       AND c.client_id = c.presenter AND c.disabled = FALSE \
+       AND (c.dpop_jkt IS NULL OR c.dpop_jkt = c.presented_jkt) \
+       RETURNING t.hash, t.family_id, c.succ, c.now, \
+                 LEAST(c.successor_expires_at, c.family_expires_at) AS exp), \
      inserted AS ( \
        INSERT INTO refresh_tokens (hash, family_id, issued_at, expires_at, used_at, successor_hash) \
-       SELECT succ, family_id, now, exp, NULL, NULL FROM claimed) ",
-    found_columns!(),
-    ", t.hash IN (SELECT hash FROM claimed) AS claimed \
-     FROM b JOIN refresh_tokens t ON t.hash = b.used \
-     JOIN refresh_families f ON f.id = t.family_id \
-     JOIN users u ON u.id = f.user_id"
+       SELECT succ, family_id, now, exp, NULL, NULL FROM claimed) \
+     SELECT c.*, c.hash IN (SELECT hash FROM claimed) AS claimed FROM found c"
 );
 
 /// This process's claim queue.
@@ -235,10 +246,7 @@ async fn run(
             }
         }
         RefreshConn::Postgres(pool) => {
-            // Planned for these arguments each time (see
-            // `rotation::PLANNED_EACH_TIME`).
             let rows = sqlx::query(CLAIM_BATCH_PG)
-                .persistent(PLANNED_EACH_TIME)
                 .bind(items.iter().map(|i| i.used.as_str()).collect::<Vec<_>>())
                 .bind(
                     items

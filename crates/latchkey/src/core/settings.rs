@@ -54,7 +54,10 @@ pub struct Settings {
     /// How often each process re-reads the signing keys (to see rotations made
     /// by another process).
     pub key_refresh_seconds: u64,
-    /// Size of the database connection pool of each process.
+    /// Size of the database connection pool of each process. On PostgreSQL
+    /// each process also opens, on first use, up to 6 connections of its own
+    /// for refresh-token reads and rotations (planned once, with index
+    /// lookups only); count them in the server's `max_connections`.
     pub database_max_connections: u32,
     /// How long a request waits for a database connection before answering 503.
     pub database_acquire_timeout_seconds: u64,

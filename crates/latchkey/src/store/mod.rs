@@ -53,6 +53,28 @@ use crate::core::health::{HealthStore, PoolStats};
 /// A PostgreSQL connection idle longer than this is pinged before use.
 const IDLE_PING_AFTER: Duration = Duration::from_secs(5);
 
+/// A PostgreSQL pool of at most `max` connections (the main pool, and the
+/// refresh lane's in `store::rotation`).
+pub(crate) fn pg_pool_options(max: u32, acquire: Duration) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(acquire)
+        // A connection that the server dropped (failover, restart) is
+        // noticed before use rather than failing a request. Only one that
+        // sat idle is pinged: sqlx's `test_before_acquire` pings before every
+        // use, a round trip per query that doubled the round trips of a
+        // refresh; connections in steady use fail loudly and are replaced.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > IDLE_PING_AFTER {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
+}
+
 /// The migrations, shared by both backends.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -303,24 +325,7 @@ impl Store {
                     format!("{}s", settings.database_statement_timeout_seconds),
                 )]);
             }
-            let pool = PgPoolOptions::new()
-                .max_connections(settings.database_max_connections.max(1))
-                .acquire_timeout(acquire)
-                // A connection that the server dropped (failover, restart) is
-                // noticed before use rather than failing a request. Only one
-                // that sat idle is pinged: sqlx's `test_before_acquire` pings
-                // before every use, a round trip per query that doubled the
-                // round trips of a refresh; connections in steady use fail
-                // loudly and are replaced.
-                .test_before_acquire(false)
-                .before_acquire(|conn, meta| {
-                    Box::pin(async move {
-                        if meta.idle_for > IDLE_PING_AFTER {
-                            sqlx::Connection::ping(conn).await?;
-                        }
-                        Ok(true)
-                    })
-                })
+            let pool = pg_pool_options(settings.database_max_connections.max(1), acquire)
                 .connect_with(opts)
                 .await?;
             Ok(Store::new(Backend::Postgres(pool)))

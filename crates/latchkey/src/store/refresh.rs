@@ -237,7 +237,7 @@ const FIND_MANY_SQLITE: &str = concat!(
 );
 
 /// Several tokens in one query on PostgreSQL.
-const FIND_MANY_PG: &str = concat!(
+pub(super) const FIND_MANY_PG: &str = concat!(
     found_columns!(),
     "FROM refresh_tokens t \
      JOIN refresh_families f ON f.id = t.family_id \
@@ -318,7 +318,6 @@ async fn find_batch(
         RefreshConn::Postgres(pool) => {
             let list: Vec<&str> = hashes.iter().map(|h| h.as_str()).collect();
             sqlx::query_as(FIND_MANY_PG)
-                .persistent(super::rotation::PLANNED_EACH_TIME)
                 .bind(list)
                 .fetch_all(pool)
                 .await

@@ -45,17 +45,30 @@ use crate::core::secret::SecretHash;
 use super::group::Group;
 use super::{Backend, db_err};
 
-/// Whether PostgreSQL keeps the batched refresh statements (reads, claims,
-/// rotations: the batch as arrays joined to `refresh_tokens`) prepared on
-/// each connection: no. A kept statement gets a generic plan after five
-/// runs, chosen for the table as it was then; on a new database that is a
-/// sequential scan and a hash join, which every later batch then repeats
-/// against a table that has grown (3,029 full scans of `refresh_tokens`,
-/// 39 million rows read, in one 12-second benchmark). Sent unprepared, each
-/// batch is planned for its own arguments and the table as it is: index
-/// probes as soon as the table is more than a few pages. Planning costs
-/// once per batch, not per refresh. Measured in docs/PERFORMANCE.md.
-pub(crate) const PLANNED_EACH_TIME: bool = false;
+/// How the PostgreSQL connections of the refresh lane plan: once per
+/// statement and connection (a generic plan, kept), and only with index
+/// probes and nested loops. Every statement on the lane (reads, claims,
+/// rotations: a batch as arrays joined to `refresh_tokens` by its primary
+/// key, then to the family and user by theirs) is a key lookup, for which
+/// that is the right plan at any table size. Left to itself PostgreSQL
+/// chose, for a kept statement, a generic plan fitted to the table as it was
+/// at the statement's sixth run; on a new database that was a sequential
+/// scan and a hash join, which every later batch repeated against a table
+/// that had grown (3,029 full scans of `refresh_tokens`, 39 million rows
+/// read, in one 12-second benchmark). Planning every batch instead avoided
+/// that but spent 40 % of PostgreSQL's CPU per refresh on parsing and
+/// planning (profile in docs/PERFORMANCE.md). Set per connection, these
+/// settings touch nothing outside the lane.
+const LANE_PLANNING: [(&str, &str); 4] = [
+    ("plan_cache_mode", "force_generic_plan"),
+    ("enable_seqscan", "off"),
+    ("enable_hashjoin", "off"),
+    ("enable_mergejoin", "off"),
+];
+
+/// The PostgreSQL refresh lane's connections: one per worker of the read,
+/// claim and rotation groups (two each), besides the main pool.
+pub(crate) const PG_LANE_CONNECTIONS: u32 = 6;
 
 /// The most rotations one transaction carries. Past a few dozen a larger
 /// batch saves nothing measurable and only lengthens the write lock's hold.
@@ -348,7 +361,6 @@ async fn rotate_many_pg(
     let exp: Vec<i64> = items.iter().map(|i| i.successor.expires_at).collect();
     let now: Vec<i64> = items.iter().map(|i| i.now).collect();
     sqlx::query_scalar(ROTATE_BATCH_PG)
-        .persistent(PLANNED_EACH_TIME)
         .bind(used)
         .bind(succ)
         .bind(exp)
@@ -377,7 +389,16 @@ impl RefreshConn {
                 pool: pool.clone(),
                 conn: Mutex::new(None),
             })),
-            Backend::Postgres(pool) => RefreshConn::Postgres(pool.clone()),
+            Backend::Postgres(pool) => {
+                let opts = (*pool.connect_options()).clone().options(LANE_PLANNING);
+                RefreshConn::Postgres(
+                    super::pg_pool_options(
+                        PG_LANE_CONNECTIONS,
+                        pool.options().get_acquire_timeout(),
+                    )
+                    .connect_lazy_with(opts),
+                )
+            }
         }
     }
 }
@@ -469,4 +490,78 @@ impl Drop for LaneGuard<'_> {
 pub(crate) fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
     e.as_database_error()
         .is_some_and(|d| d.is_foreign_key_violation())
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Executor as _;
+
+    use super::*;
+
+    /// The plans the PostgreSQL lane keeps for its batch statements probe
+    /// indexes even on a new database, where `refresh_tokens` is empty and
+    /// was never analyzed: the state in which PostgreSQL's own choice of a
+    /// kept plan was a sequential scan and a hash join.
+    #[tokio::test]
+    async fn the_postgres_lane_keeps_index_plans_on_a_new_database() {
+        let Ok(base) = std::env::var("LATCHKEY_TEST_POSTGRES_URL") else {
+            assert_ne!(
+                std::env::var("LATCHKEY_REQUIRE_POSTGRES").as_deref(),
+                Ok("1"),
+                "LATCHKEY_REQUIRE_POSTGRES=1 but LATCHKEY_TEST_POSTGRES_URL is unset"
+            );
+            return;
+        };
+        let schema = format!("lk_lane_{}", uuid::Uuid::new_v4().simple());
+        let admin = sqlx::PgPool::connect(&base).await.unwrap();
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .await
+            .unwrap();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let settings = crate::config::Settings {
+            database_url: format!("{base}{sep}options=-csearch_path%3D{schema}"),
+            ..crate::config::Settings::default()
+        };
+        let store = super::super::Store::connect(&settings).await.unwrap();
+        store.migrate().await.unwrap();
+        let RefreshConn::Postgres(lane) = &store.refresh_conn else {
+            panic!("a PostgreSQL store has a PostgreSQL lane");
+        };
+        let mut conn = lane.acquire().await.unwrap();
+        let statements = [
+            (
+                "claim",
+                super::super::claim::CLAIM_BATCH_PG,
+                "'{a}', '{b}', '{1}', '{2}', '{c}', '{NULL}'",
+            ),
+            ("rotate", ROTATE_BATCH_PG, "'{a}', '{b}', '{2}', '{1}'"),
+            ("find", super::super::refresh::FIND_MANY_PG, "'{a}'"),
+        ];
+        for (name, sql, args) in statements {
+            conn.execute(sqlx::AssertSqlSafe(format!("PREPARE {name} AS {sql}")))
+                .await
+                .unwrap();
+            let plan: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "EXPLAIN EXECUTE {name}({args})"
+            )))
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+            let plan = plan.join("\n");
+            assert!(
+                plan.contains("Index Scan using refresh_tokens_pkey")
+                    || plan.contains("Bitmap Index Scan on refresh_tokens_pkey")
+                        && !plan.contains("Seq Scan on refresh_tokens")
+                        && !plan.contains("Hash Join"),
+                "{name}: the lane's plan must probe refresh_tokens by its key:\n{plan}"
+            );
+        }
+        drop(conn);
+        drop(store);
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+            .await
+            .unwrap();
+    }
 }

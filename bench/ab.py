@@ -33,9 +33,9 @@ import bench  # noqa: E402
 
 
 def refresh_round(db_url_for, args):
-    """client_credentials then refresh: one row each."""
+    """client_credentials then refresh, both signing with `--alg`: one row each."""
     rows = []
-    bench.scenario_client_credentials_loadgen(db_url_for("cc"), args, rows)
+    bench.scenario_client_credentials_loadgen(db_url_for("cc"), args, rows, args.alg)
     bench.scenario_refresh(db_url_for("refresh"), args, rows, args.alg)
     cc, rf = rows
     return {

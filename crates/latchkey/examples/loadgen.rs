@@ -15,8 +15,11 @@
 //! as `refresh`, so that their ratio compares like with like.
 //! `introspect`: introspects `--token` in a loop (the client is the
 //! resource server). `argon2`: no server; hashes with latchkey's own
-//! `PasswordHasher` (default parameters, one thread) for `--duration`
-//! seconds: the reference a sign-in's CPU is compared to.
+//! `PasswordHasher` (default parameters) on `--hashers` threads at once for
+//! `--duration` seconds: the reference a sign-in's CPU is compared to. One
+//! hasher is a hash alone; as many as the server's hashing threads (one per
+//! core by default) is a hash as the server runs it, beside another that
+//! shares the caches and the memory bus.
 //! Prints requests/s and latency percentiles of the measured requests.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -34,7 +37,7 @@ enum Mode {
     ClientCredentials,
     /// RFC 7662 introspection of `--token`.
     Introspect,
-    /// Argon2id hashes on one thread, no server.
+    /// Argon2id hashes on `--hashers` threads, no server.
     Argon2,
 }
 
@@ -58,6 +61,9 @@ struct Args {
     /// Seconds.
     #[arg(long, default_value_t = 20)]
     duration: u64,
+    /// `argon2`: hashes running at once, each on its own thread.
+    #[arg(long, default_value_t = 1)]
+    hashers: usize,
 }
 
 pub const PASSWORD: &str = "bench-password";
@@ -138,25 +144,37 @@ async fn token_of(resp: reqwest::Response) -> Result<String, String> {
         .to_owned())
 }
 
-/// Hashes for `duration` seconds on one thread; prints hashes/s.
-async fn argon2(duration: u64) {
+/// Hashes for `duration` seconds on `hashers` threads at once; prints
+/// hashes/s and CPU per hash.
+async fn argon2(duration: u64, hashers: usize) {
     let s = latchkey::config::Settings::default();
     let hasher = latchkey::core::password::PasswordHasher::new(
         s.password_hash_memory_kib,
         s.password_hash_iterations,
         s.password_hash_parallelism,
-        1,
+        hashers,
     )
     .unwrap();
     let password = latchkey::core::secret::Secret::new(PASSWORD);
-    let stored = hasher.hash(&password).await.unwrap();
+    let stored: Arc<str> = hasher.hash(&password).await.unwrap().into();
     let deadline = Instant::now() + Duration::from_secs(duration);
     let started = Instant::now();
     let cpu0 = process_cpu_seconds();
+    let mut loops = Vec::new();
+    for _ in 0..hashers.max(1) {
+        let (hasher, password, stored) = (hasher.clone(), password.clone(), stored.clone());
+        loops.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                hasher.verify(&password, Some(&stored)).await.unwrap();
+                n += 1;
+            }
+            n
+        }));
+    }
     let mut n = 0u64;
-    while Instant::now() < deadline {
-        hasher.verify(&password, Some(&stored)).await.unwrap();
-        n += 1;
+    for l in loops {
+        n += l.await.unwrap();
     }
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = process_cpu_seconds() - cpu0;
@@ -164,7 +182,7 @@ async fn argon2(duration: u64) {
     // takes longer to finish but not more CPU, and the server's CPU per
     // sign-in is what it is compared with.
     println!(
-        "mode=Argon2 m={}KiB t={} p={} duration={elapsed:.1}s ok={n} errors=0 rps={:.1} us_per_hash={:.0} p99=0ms",
+        "mode=Argon2 m={}KiB t={} p={} hashers={hashers} duration={elapsed:.1}s ok={n} errors=0 rps={:.1} us_per_hash={:.0} p99=0ms",
         s.password_hash_memory_kib,
         s.password_hash_iterations,
         s.password_hash_parallelism,
@@ -193,7 +211,7 @@ fn process_cpu_seconds() -> f64 {
 async fn main() {
     let args = Args::parse();
     if matches!(args.mode, Mode::Argon2) {
-        argon2(args.duration).await;
+        argon2(args.duration, args.hashers).await;
         return;
     }
     let http = reqwest::Client::builder()

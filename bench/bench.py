@@ -336,7 +336,7 @@ def argon2_reference(args, hashers=1):
     return float(fields["us_per_hash"])
 
 
-def signin_load(srv, client, args, name="POST /v1/signin (Argon2id, c=64)"):
+def signin_load(srv, client, args):
     """Sign-ins at concurrency 64, with the Argon2id reference of the server's
     own conditions measured just before: as many hashes at once as the server
     runs (one hashing thread per core), which share the caches and the memory
@@ -344,7 +344,8 @@ def signin_load(srv, client, args, name="POST /v1/signin (Argon2id, c=64)"):
     hash; the ratio to a hash alone (the run's reference) adds the cost of
     hashing on every core at once."""
     par_us = argon2_reference(args, os.cpu_count() or 2)
-    row = measure_custom(srv, name, lambda: loadgen("signin", srv, client, args, 64, 64))
+    row = measure_custom(srv, "POST /v1/signin (Argon2id, c=64)",
+                         lambda: loadgen("signin", srv, client, args, 64, 64))
     row["argon2id_par_us"] = par_us
     return row
 

@@ -36,16 +36,15 @@ COLUMNS = "seq_scan, seq_tup_read, idx_scan, n_tup_ins, n_tup_upd, n_tup_hot_upd
 
 
 def postgres_cpu_seconds():
+    """utime + stime of every `postgres` process, in seconds."""
     total = 0.0
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            with open(f"/proc/{pid}/stat") as f:
-                stat = f.read()
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().startswith("postgres"):
+                    total += bench.proc_cpu_seconds(pid)
         except OSError:
             continue
-        if stat[stat.index("(") + 1:stat.rindex(")")].startswith("postgres"):
-            fields = stat[stat.rindex(")") + 2:].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return total
 
 

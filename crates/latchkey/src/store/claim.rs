@@ -110,8 +110,8 @@ const CLAIM_BATCH_SQLITE: &str = concat!(
 /// the family's `client_id = b.client` was a join clause between the batch
 /// and the families, and PostgreSQL, estimating a few families, paired each
 /// item with every family of its client before probing `refresh_tokens`
-/// with each pair: 32 index probes per refresh in the benchmark (one client,
-/// 32 families), a probe per family of the client in general
+/// with each pair: 31 index probes per refresh measured in the benchmark
+/// (one client, 32 families), a probe per family of the client in general
 /// (docs/PERFORMANCE.md).
 pub(super) const CLAIM_BATCH_PG: &str = concat!(
     "WITH b AS ( \
@@ -142,10 +142,7 @@ pub(crate) type ClaimGroup = Group<ClaimItem, Result<Option<Claimed>>>;
 
 /// One worker on SQLite (one writer anyway), two on PostgreSQL.
 pub(crate) fn start(conn: &RefreshConn, gate: Arc<Mutex<()>>) -> ClaimGroup {
-    let workers = match conn {
-        RefreshConn::Sqlite(_) => 1,
-        RefreshConn::Postgres(_) => 2,
-    };
+    let workers = conn.writers();
     let backend = conn.clone();
     Group::start(workers, MAX_BATCH, move |items: Vec<ClaimItem>| {
         let (backend, gate) = (backend.clone(), gate.clone());

@@ -27,7 +27,7 @@ use crate::core::secret::SecretHash;
 use crate::core::users::UserId;
 
 use super::group::Group;
-use super::rotation::{RefreshConn, RotationItem};
+use super::rotation::{FIND_WORKERS, RefreshConn, RotationItem};
 use super::{Store, db_err, in_tx, on_pool, purge_in_batches, text_to_list};
 
 const INSERT_FAMILY: &str = "INSERT INTO refresh_families \
@@ -256,10 +256,14 @@ const MAX_FIND_BATCH: usize = 64;
 
 pub(crate) fn start_find_group(conn: &RefreshConn) -> FindGroup {
     let backend = conn.clone();
-    Group::start(2, MAX_FIND_BATCH, move |hashes: Vec<SecretHash>| {
-        let backend = backend.clone();
-        async move { find_batch(&backend, &hashes).await }
-    })
+    Group::start(
+        FIND_WORKERS,
+        MAX_FIND_BATCH,
+        move |hashes: Vec<SecretHash>| {
+            let backend = backend.clone();
+            async move { find_batch(&backend, &hashes).await }
+        },
+    )
 }
 
 async fn find_one(backend: &RefreshConn, hash: &SecretHash) -> Result<Option<StoredRefreshToken>> {

@@ -66,9 +66,16 @@ const LANE_PLANNING: [(&str, &str); 4] = [
     ("enable_mergejoin", "off"),
 ];
 
-/// The PostgreSQL refresh lane's connections: one per worker of the read,
-/// claim and rotation groups (two each), besides the main pool.
-pub(crate) const PG_LANE_CONNECTIONS: u32 = 6;
+/// Workers of the claim and rotation groups on PostgreSQL: one batch
+/// travels while the next gathers. (SQLite has one writer anyway.)
+const PG_WORKERS: usize = 2;
+
+/// Workers of the read group (`store::refresh`), on either database.
+pub(crate) const FIND_WORKERS: usize = 2;
+
+/// The PostgreSQL refresh lane's connections, besides the main pool: one
+/// per worker of the claim, rotation and read groups.
+const PG_LANE_CONNECTIONS: u32 = (2 * PG_WORKERS + FIND_WORKERS) as u32;
 
 /// The most rotations one transaction carries. Past a few dozen a larger
 /// batch saves nothing measurable and only lengthens the write lock's hold.
@@ -181,10 +188,7 @@ impl GroupCommit {
     /// one writer anyway), two on PostgreSQL (one batch can travel while the
     /// next one is gathered and sent).
     pub(crate) fn start(conn: &RefreshConn, gate: Arc<Mutex<()>>) -> GroupCommit {
-        let workers = match conn {
-            RefreshConn::Sqlite(_) => 1,
-            RefreshConn::Postgres(_) => 2,
-        };
+        let workers = conn.writers();
         let backend = conn.clone();
         let group = Group::start(workers, MAX_BATCH, move |items: Vec<RotationItem>| {
             let (backend, gate) = (backend.clone(), gate.clone());
@@ -383,6 +387,14 @@ pub(crate) enum RefreshConn {
 }
 
 impl RefreshConn {
+    /// Workers of a group that writes (claims, rotations).
+    pub(crate) fn writers(&self) -> usize {
+        match self {
+            RefreshConn::Sqlite(_) => 1,
+            RefreshConn::Postgres(_) => PG_WORKERS,
+        }
+    }
+
     pub(crate) fn new(backend: &Backend) -> RefreshConn {
         match backend {
             Backend::Sqlite(pool) => RefreshConn::Sqlite(Arc::new(Lane {

@@ -1,5 +1,7 @@
--- Refresh tokens (SPEC §4), the access-token deny list (SPEC §7) and the
--- sign-in failure counters (SPEC §5). Same SQL for SQLite and PostgreSQL.
+-- Refresh tokens (rotation and reuse detection, RFC 9700 §4.14), the
+-- access-token deny list (RFC 7009 revocation; docs/endpoints.md) and the
+-- sign-in failure counters (docs/signin-limits.md). Same SQL for SQLite and
+-- PostgreSQL.
 
 -- A family: every refresh token descending from one grant (one sign-in, one
 -- code redemption, one device authorization). Revoking the family kills every

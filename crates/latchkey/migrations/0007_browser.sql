@@ -1,4 +1,4 @@
--- Browser flows (SPEC §6): sessions, pending authorization requests,
+-- Browser flows (docs/browser-flows.md): sessions, pending authorization requests,
 -- authorization codes and remembered consents. Same SQL for SQLite and
 -- PostgreSQL. Every secret (session id, request id, code) is stored as its
 -- SHA-256 only.

@@ -78,6 +78,20 @@ pub(crate) fn pg_pool_options(max: u32, acquire: Duration) -> PgPoolOptions {
 /// The migrations, shared by both backends.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// Migrations whose comments were reworded after release, with the SHA-384
+/// checksum of their earlier text (`Store::accept_reworded_migrations`):
+/// 0003 and 0007 cited sections of a document outside the repository.
+const REWORDED_MIGRATIONS: [(i64, &str); 2] = [
+    (
+        3,
+        "0a016abb5a71aaf769c809d8f1cf51068859656e6ffa946420b9c50ae3237fbb908c1ca9a98d342a544ad29cd28e52ca",
+    ),
+    (
+        7,
+        "247f623cb5fc05c41d1f3525d0b3c300d4c47e7f9e817735f50697fd4b11c8cd3d4737eaa36c46004bd7bb404beb6d0d",
+    ),
+];
+
 #[derive(Clone, Debug)]
 pub(crate) enum Backend {
     Sqlite(SqlitePool),
@@ -337,7 +351,53 @@ impl Store {
     /// Applies any pending migration. Safe to run from several processes at once:
     /// sqlx takes a database lock around the migration.
     pub async fn migrate(&self) -> anyhow::Result<()> {
+        self.accept_reworded_migrations().await?;
         on_pool!(self, pool => MIGRATOR.run(pool).await)?;
+        Ok(())
+    }
+
+    /// sqlx refuses a database on which an applied migration's file has
+    /// changed (it compares checksums of the whole text). Where only a
+    /// migration's comments were reworded ([`REWORDED_MIGRATIONS`]), a
+    /// database that applied the earlier text is told the new checksum: only
+    /// a row holding exactly the earlier checksum is changed, so any other
+    /// difference is still refused.
+    async fn accept_reworded_migrations(&self) -> anyhow::Result<()> {
+        let applied = match &self.backend {
+            Backend::Sqlite(pool) => sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+            )
+            .fetch_one(pool)
+            .await?,
+            Backend::Postgres(pool) => sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM pg_tables \
+                 WHERE schemaname = current_schema() AND tablename = '_sqlx_migrations'",
+            )
+            .fetch_one(pool)
+            .await?,
+        };
+        if applied == 0 {
+            return Ok(());
+        }
+        for (version, earlier) in REWORDED_MIGRATIONS {
+            let earlier = (0..earlier.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&earlier[i..i + 2], 16))
+                .collect::<Result<Vec<u8>, _>>()?;
+            let Some(now) = MIGRATOR.iter().find(|m| m.version == version) else {
+                continue;
+            };
+            let now = now.checksum.to_vec();
+            const SQL: &str =
+                "UPDATE _sqlx_migrations SET checksum = $1 WHERE version = $2 AND checksum = $3";
+            on_pool!(self, pool => sqlx::query(SQL)
+                .bind(now)
+                .bind(version)
+                .bind(earlier)
+                .execute(pool)
+                .await
+                .map(|_| ()))?;
+        }
         Ok(())
     }
 

@@ -157,3 +157,46 @@ fn log_format_flag_wins_over_the_environment() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("log_format"));
 }
+
+both_backends! {
+    /// A database that applied migration 0003 before its comments were
+    /// reworded is accepted (its recorded checksum is updated), while any
+    /// other change to an applied migration is still refused.
+    async fn migrate_accepts_a_reworded_migration_only(db) {
+        const EARLIER_0003: &str = "0a016abb5a71aaf769c809d8f1cf51068859656e6ffa946420b9c50ae3237fbb908c1ca9a98d342a544ad29cd28e52ca";
+        let out = db.cli(&["migrate"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        set_checksum_of_0003(&db, EARLIER_0003).await;
+        let out = db.cli(&["migrate"]);
+        assert!(out.status.success(), "the earlier text of 0003 is accepted: {}", String::from_utf8_lossy(&out.stderr));
+        let out = db.cli(&["migrate"]);
+        assert!(out.status.success(), "and stays accepted: {}", String::from_utf8_lossy(&out.stderr));
+        set_checksum_of_0003(&db, "00").await;
+        let out = db.cli(&["migrate"]);
+        assert!(!out.status.success(), "any other text of an applied migration is refused");
+    }
+}
+
+/// Records `hex` as the checksum of applied migration 0003, as a database
+/// migrated by another text of it would have.
+async fn set_checksum_of_0003(db: &crate::common::TestDb, hex: &str) {
+    let bytes: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    let sql = "UPDATE _sqlx_migrations SET checksum = $1 WHERE version = 3";
+    match db.backend {
+        crate::common::Backend::Sqlite => {
+            let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db.url)
+                .await
+                .unwrap();
+            sqlx::query(sql).bind(bytes).execute(&mut c).await.unwrap();
+        }
+        crate::common::Backend::Postgres => {
+            let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url)
+                .await
+                .unwrap();
+            sqlx::query(sql).bind(bytes).execute(&mut c).await.unwrap();
+        }
+    }
+}
